@@ -1,0 +1,57 @@
+"""The one settings object, read from the environment and `.env`.
+
+Read it in entry points (`__main__`, worker lifespan) through `get_settings()`, never at
+import time, so every module imports without a token or a database.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; secrets are `SecretStr` so they never reach a log."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///.data/mixtape.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
+    )
+
+    discord_token: SecretStr | None = Field(default=None, description="Bot token; unset = demo")
+    discord_api_base: str | None = Field(
+        default=None, description="Override Discord's REST base (the fake, in tests and the demo)"
+    )
+
+    spotify_client_id: str | None = None
+    spotify_client_secret: SecretStr | None = None
+    spotify_redirect_uri: str = "http://127.0.0.1:8765/spotify/callback"
+    spotify_api_base: str = "https://api.spotify.com/v1/"
+    spotify_accounts_base: str = "https://accounts.spotify.com"
+
+    token_encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated Fernet keys; the first encrypts, all decrypt (rotation)",
+    )
+
+    oauth_bind_host: str = "127.0.0.1"
+    oauth_bind_port: int = 8765
+
+    hatchet_client_token: SecretStr | None = Field(
+        default=None, description="Set to use an existing Hatchet (e.g. Cloud); unset = local stack"
+    )
+
+    http_timeout_seconds: float = Field(default=10.0, gt=0)
+    progress_interval_seconds: float = Field(default=3.0, ge=0)
+    worker_slots: int = Field(default=20, ge=1)
+    log_level: str = "INFO"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Cached so every caller in a process shares one view of the environment."""
+    return Settings()

@@ -1,0 +1,417 @@
+"""The local stack: a private PostgreSQL cluster and the pinned Hatchet engine.
+
+One implementation serves the test suite, the demo and a developer's own runs. It starts
+what it needs on free loopback ports, waits for readiness by polling, hands back the
+client settings, and tears down by pid what it started, even after a failure.
+Installing the binaries is `scripts/bootstrap`'s job; this module only runs them.
+
+Usage: `python -m mixtape.stack exec -- CMD...` runs CMD with the stack's settings in its
+environment and stops the stack afterwards; `python -m mixtape.stack up` runs until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STACK_DIR = REPO_ROOT / ".stack"
+BIN_DIR = STACK_DIR / "bin"
+
+_READY_TIMEOUT_SECONDS = 120.0
+_PLACEHOLDER_INDEX = (
+    "<!doctype html><title>Hatchet (local)</title><p>The Hatchet dashboard's web assets are "
+    "not part of the Go build. The REST API is under <code>/api/v1</code>.</p>\n"
+)
+_STOP_TIMEOUT_SECONDS = 15.0
+_HTTP_PROBE_TIMEOUT_SECONDS = 2.0
+
+
+def log(message: str) -> None:
+    """Say what the stack is doing; first runs are slow and silence looks like a hang."""
+    print(f"[stack] {message}", file=sys.stderr, flush=True)
+
+
+def pinned_engine_tag() -> str:
+    """The engine tag, pinned beside the SDK pin in pyproject.toml."""
+    data = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    return str(data["tool"]["mixtape"]["hatchet_engine_tag"])
+
+
+def free_port() -> int:
+    """A port the kernel says is free now on loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def postgres_bin_dir() -> Path:
+    """The newest PostgreSQL server installed from Debian's packages."""
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    if not candidates:
+        raise RuntimeError("PostgreSQL server not installed: run scripts/bootstrap first")
+    return candidates[-1].parent
+
+
+def _http_status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=_HTTP_PROBE_TIMEOUT_SECONDS) as resp:  # noqa: S310
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def http_json(url: str) -> object:
+    """GET a small JSON document from a loopback service."""
+    with urllib.request.urlopen(url, timeout=_HTTP_PROBE_TIMEOUT_SECONDS) as resp:  # noqa: S310
+        return json.loads(resp.read())
+
+
+@dataclass
+class Process:
+    """A child we started in its own process group, so teardown reaches its children."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if not self.alive():
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=_STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=_STOP_TIMEOUT_SECONDS)
+
+
+@dataclass
+class StackInfo:
+    """What a client of the stack needs to know."""
+
+    pg_admin_url: str
+    hatchet_token: str
+    grpc_host_port: str
+    api_url: str
+    health_url: str
+    engine_version: str
+
+    def client_env(self) -> dict[str, str]:
+        """Environment for our processes: the Hatchet SDK and the test suite read these."""
+        return {
+            "HATCHET_CLIENT_TOKEN": self.hatchet_token,
+            "HATCHET_CLIENT_HOST_PORT": self.grpc_host_port,
+            "HATCHET_CLIENT_TLS_STRATEGY": "none",
+            "HATCHET_CLIENT_SERVER_URL": self.api_url,
+            "MIXTAPE_HATCHET_API_URL": self.api_url,
+            "MIXTAPE_HATCHET_HEALTH_URL": self.health_url,
+            "MIXTAPE_TEST_PG_URL": self.pg_admin_url,
+            "MIXTAPE_ENGINE_VERSION": self.engine_version,
+        }
+
+
+@dataclass
+class LocalStack:
+    """PostgreSQL + hatchet-lite under one folder; `start()` then `stop()`."""
+
+    root: Path
+    processes: list[Process] = field(default_factory=list)
+    _pg_bin: Path | None = None
+    _pg_data: Path | None = None
+
+    def start(self) -> StackInfo:
+        tag = pinned_engine_tag()
+        for name in ("hatchet-migrate", "hatchet-admin", "hatchet-lite"):
+            if not (BIN_DIR / name).exists():
+                raise RuntimeError(f"{BIN_DIR / name} missing: run scripts/bootstrap first")
+        self.root.mkdir(parents=True, exist_ok=True)
+        pg_port = self._start_postgres()
+        pg_admin = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
+        hatchet_db = f"postgresql://postgres@127.0.0.1:{pg_port}/hatchet?sslmode=disable"
+        self._create_database(pg_port, "hatchet")
+        info = self._start_hatchet(hatchet_db, tag)
+        info.pg_admin_url = pg_admin
+        return info
+
+    # PostgreSQL -------------------------------------------------------------------------
+
+    def _as_postgres_user(self) -> dict[str, object]:
+        """initdb and postgres refuse to run as root; drop to the `postgres` account."""
+        if os.geteuid() != 0:
+            return {}
+        entry = pwd.getpwnam("postgres")
+        return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+    def _chown_for_postgres(self, path: Path) -> None:
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam("postgres")
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def _start_postgres(self) -> int:
+        self._pg_bin = postgres_bin_dir()
+        data = self.root / "pgdata"
+        sock = self.root / "pgsock"
+        for folder in (self.root, sock):
+            folder.mkdir(parents=True, exist_ok=True)
+            self._chown_for_postgres(folder)
+        if os.geteuid() == 0:
+            # the postgres account must be able to reach its folders under ours
+            for parent in [self.root, *self.root.parents]:
+                if parent == Path("/"):
+                    break
+                mode = parent.stat().st_mode
+                if not mode & 0o001:
+                    os.chmod(parent, mode | 0o001)
+        self._pg_data = data
+        if not (data / "PG_VERSION").exists():
+            log(f"initialising a private PostgreSQL cluster in {data}")
+            subprocess.run(
+                [
+                    str(self._pg_bin / "initdb"), "-D", str(data), "-U", "postgres",
+                    "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions",
+                ],
+                check=True, capture_output=True, timeout=120, **self._as_postgres_user(),  # type: ignore[arg-type]
+            )
+        port = free_port()
+        log_path = self.root / "postgres.log"
+        options = (
+            f"-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={sock} "
+            "-c timezone=UTC -c max_connections=400 -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c shared_buffers=256MB"
+        )
+        log(f"starting PostgreSQL on 127.0.0.1:{port}")
+        subprocess.run(
+            [str(self._pg_bin / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log_path),
+             "-w", "-t", "60", "start"],
+            check=True, capture_output=True, timeout=90, **self._as_postgres_user(),  # type: ignore[arg-type]
+        )
+        return port
+
+    def _psql(self, port: int, sql: str) -> str:
+        assert self._pg_bin is not None
+        done = subprocess.run(
+            [str(self._pg_bin / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+             "-d", "postgres", "-tAc", sql],
+            check=True, capture_output=True, text=True, timeout=30,
+        )
+        return done.stdout.strip()
+
+    def _create_database(self, port: int, name: str) -> None:
+        if self._psql(port, f"SELECT 1 FROM pg_database WHERE datname = '{name}'") != "1":
+            self._psql(port, f'CREATE DATABASE "{name}"')
+
+    def _stop_postgres(self) -> None:
+        if self._pg_bin is None or self._pg_data is None:
+            return
+        subprocess.run(
+            [str(self._pg_bin / "pg_ctl"), "-D", str(self._pg_data), "-m", "fast", "-w", "stop"],
+            capture_output=True, timeout=60, check=False, **self._as_postgres_user(),  # type: ignore[arg-type]
+        )
+
+    # Hatchet ----------------------------------------------------------------------------
+
+    def _hatchet_env(self, database_url: str, ports: dict[str, int]) -> dict[str, str]:
+        static = self.root / "static"
+        static.mkdir(exist_ok=True)
+        # hatchet-lite serves a dashboard from here; its web build is not part of the Go
+        # module, so we serve one page that points at what does work.
+        (static / "index.html").write_text(_PLACEHOLDER_INDEX)
+        api_url = f"http://127.0.0.1:{ports['api']}"
+        env = dict(os.environ)
+        env.update({
+            "DATABASE_URL": database_url,
+            "DATABASE_MAX_CONNS": "40",
+            "SERVER_PORT": str(ports["api"]),
+            "SERVER_URL": api_url,
+            "SERVER_GRPC_PORT": str(ports["grpc"]),
+            "SERVER_GRPC_BIND_ADDRESS": "127.0.0.1",
+            "SERVER_GRPC_BROADCAST_ADDRESS": f"127.0.0.1:{ports['grpc']}",
+            "SERVER_GRPC_INSECURE": "true",
+            "SERVER_HEALTHCHECK_PORT": str(ports["health"]),
+            "SERVER_AUTH_COOKIE_DOMAIN": "127.0.0.1",
+            "SERVER_AUTH_COOKIE_INSECURE": "true",
+            "SERVER_AUTH_SET_EMAIL_VERIFIED": "true",
+            "SERVER_MSGQUEUE_KIND": "postgres",
+            "SERVER_SECURITY_CHECK_ENABLED": "false",
+            "SERVER_LOGGER_LEVEL": "warn",
+            "SERVER_LOGGER_FORMAT": "console",
+            "DATABASE_LOGGER_LEVEL": "warn",
+            "DATABASE_LOGGER_FORMAT": "console",
+            "LITE_STATIC_ASSET_DIR": str(static),
+            "LITE_FRONTEND_PORT": str(ports["frontend"]),
+            "LITE_RUNTIME_PORT": str(ports["runtime"]),
+        })
+        return env
+
+    def _start_hatchet(self, database_url: str, tag: str) -> StackInfo:
+        ports = {name: free_port() for name in ("api", "grpc", "health", "frontend", "runtime")}
+        env = self._hatchet_env(database_url, ports)
+        config = self.root / "hatchet-config"
+        log("migrating the Hatchet database")
+        self._run_tool(["hatchet-migrate"], env, "hatchet-migrate")
+        log("writing the Hatchet configuration (quickstart)")
+        self._run_tool(
+            ["hatchet-admin", "quickstart", "--skip", "certs", "--generated-config-dir",
+             str(config), "--overwrite=false"],
+            env, "hatchet-admin-quickstart",
+        )
+        token = self._create_token(env, config)
+        log(f"starting hatchet-lite {tag} (gRPC 127.0.0.1:{ports['grpc']}, API :{ports['api']})")
+        lite = self._spawn("hatchet-lite", [str(BIN_DIR / "hatchet-lite"), "--config", str(config)],
+                           env)
+        health = f"http://127.0.0.1:{ports['health']}"
+        api = f"http://127.0.0.1:{ports['api']}"
+        self._wait_until(lambda: _http_status(f"{health}/ready") == 200, lite, "engine /ready")
+        self._wait_until(lambda: _http_status(f"{api}/api/ready") == 200, lite, "API /api/ready")
+        version_doc = http_json(f"{health}/version")
+        version = str(version_doc.get("version", "")) if isinstance(version_doc, dict) else ""
+        if version != tag:
+            raise RuntimeError(f"engine reports version {version!r}, expected pinned {tag!r}")
+        log(f"Hatchet {version} ready; API {api}")
+        return StackInfo(
+            pg_admin_url="", hatchet_token=token, grpc_host_port=f"127.0.0.1:{ports['grpc']}",
+            api_url=api, health_url=health, engine_version=version,
+        )
+
+    def _run_tool(self, argv: list[str], env: dict[str, str], name: str) -> str:
+        log_path = self.root / f"{name}.log"
+        done = subprocess.run(
+            [str(BIN_DIR / argv[0]), *argv[1:]], env=env, capture_output=True, text=True,
+            timeout=300, check=False,
+        )
+        log_path.write_text(done.stdout + done.stderr)
+        if done.returncode != 0:
+            raise RuntimeError(f"{name} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        return done.stdout
+
+    def _create_token(self, env: dict[str, str], config: Path) -> str:
+        cached = self.root / "hatchet-token"
+        if cached.exists():
+            return cached.read_text().strip()
+        out = self._run_tool(
+            ["hatchet-admin", "--config", str(config), "token", "create", "--name", "mixtape"],
+            env, "hatchet-admin-token",
+        )
+        tokens = [line.strip() for line in out.splitlines() if line.strip().count(".") == 2]
+        if not tokens:
+            raise RuntimeError(f"hatchet-admin printed no token:\n{out[-2000:]}")
+        cached.write_text(tokens[-1])
+        cached.chmod(0o600)
+        return tokens[-1]
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Process:
+        log_path = self.root / f"{name}.log"
+        with log_path.open("ab") as out:
+            popen = subprocess.Popen(
+                argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        proc = Process(name, popen, log_path)
+        self.processes.append(proc)
+        (self.root / f"{name}.pid").write_text(str(popen.pid))
+        return proc
+
+    def _wait_until(self, check: object, proc: Process, what: str) -> None:
+        assert callable(check)
+        deadline = time.monotonic() + _READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if not proc.alive():
+                raise RuntimeError(f"{proc.name} exited while waiting for {what}:\n"
+                                   f"{proc.log_tail()}")
+            if check():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"timed out waiting for {what}:\n{proc.log_tail()}")
+
+    def stop(self) -> None:
+        """Stop everything we started, newest first; never raises."""
+        for proc in reversed(self.processes):
+            try:
+                proc.stop()
+            except Exception as exc:  # noqa: BLE001  (teardown must reach the database)
+                log(f"stopping {proc.name} failed: {exc}")
+        self.processes.clear()
+        self._stop_postgres()
+
+
+@contextlib.contextmanager
+def running_stack(root: Path | None = None, keep: bool = False) -> Iterator[StackInfo]:
+    """Start a stack (in a fresh temporary folder unless `root` is given) and stop it after."""
+    temp = root is None
+    folder = root or Path(tempfile.mkdtemp(prefix="run-", dir=_ensure_stack_dir()))
+    stack = LocalStack(folder)
+    try:
+        yield stack.start()
+    finally:
+        log("stopping the local stack")
+        stack.stop()
+        if temp and not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _ensure_stack_dir() -> Path:
+    STACK_DIR.mkdir(exist_ok=True)
+    return STACK_DIR
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mixtape.stack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("exec", help="run a command with the stack's settings, then stop it")
+    run.add_argument("argv", nargs=argparse.REMAINDER)
+    sub.add_parser("up", help="start the stack and keep it up until Ctrl-C")
+    sub.add_parser("tag", help="print the pinned engine tag")
+    args = parser.parse_args(argv)
+    if args.command == "tag":
+        print(pinned_engine_tag())
+        return 0
+    with running_stack() as info:
+        env = {**os.environ, **info.client_env()}
+        if args.command == "up":
+            for key, value in info.client_env().items():
+                print(f"{key}={value}")
+            with contextlib.suppress(KeyboardInterrupt):
+                signal.pause()
+            return 0
+        command = [a for a in args.argv if a != "--"]
+        if not command:
+            parser.error("exec needs a command")
+        return subprocess.run(command, env=env, check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
