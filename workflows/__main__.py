@@ -1,0 +1,29 @@
+"""The worker process: `python -m workflows`.
+
+`worker.start()` owns its own event loop and exits the process when it stops, which is why
+tests and the demo run the worker as a subprocess.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from mixtape.settings import get_settings
+from workflows.client import create_hatchet
+from workflows.registry import all_workflows
+
+
+def main() -> None:
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    hatchet = create_hatchet()
+    worker = hatchet.worker(
+        "mixtape-worker", slots=settings.worker_slots, workflows=all_workflows(hatchet)
+    )
+    worker.start()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Workflow names and their id-only inputs: what the bot and the worker agree on.
+
+Triggering processes import this module, never task code, and start runs through typed
+stubs (`hatchet.stubs.task`), so the bot does not load worker dependencies.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+SMOKE_ECHO = "smoke-echo"
+
+
+class SmokeInput(BaseModel):
+    """Input of the harness smoke task: proves a worker runs work and survives a kill."""
+
+    message: str = Field(max_length=200)
+    hold_seconds: float = Field(default=0.0, ge=0, le=120)
+    journal: str | None = Field(default=None, description="File each attempt appends a line to")
+
+
+class SmokeOutput(BaseModel):
+    """What the smoke task saw, so a test can tell attempts apart."""
+
+    echo: str
+    pid: int
+    retry_count: int

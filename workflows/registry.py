@@ -1,0 +1,15 @@
+"""Every workflow the worker serves, declared on one client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hatchet_sdk import Hatchet
+from hatchet_sdk.runnables.workflow import BaseWorkflow
+
+from workflows.smoke import build_smoke
+
+
+def all_workflows(hatchet: Hatchet) -> list[BaseWorkflow[Any]]:
+    """Declare and return every workflow, in registration order."""
+    return [build_smoke(hatchet)]
