@@ -1,0 +1,21 @@
+"""`/about`: what Mixtape is and which commands it offers."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import render
+
+
+class About(commands.Cog):
+    """Introduces the bot; the entry point for a member who has never used it."""
+
+    @app_commands.command(name="about", description="What Mixtape does and how to use it")
+    async def about(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(embed=render.about_embed(), ephemeral=True)
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(About())
