@@ -1,0 +1,23 @@
+"""Domain errors the repositories raise; the bot maps each to a specific ephemeral reply."""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Base for expected, user-explainable storage outcomes (not database failures)."""
+
+
+class PlaylistNotFound(StorageError):
+    """No catalog entry with that id in this guild (unknown, unshared, or another guild's)."""
+
+
+class PlaylistNotReady(StorageError):
+    """The entry exists but its tracks have not been read successfully yet."""
+
+
+class ImportNotFound(StorageError):
+    """No import with that id."""
+
+
+class ImportNotRetryable(StorageError):
+    """The import is still queued, running or paused; only finished imports can be retried."""

@@ -1,0 +1,337 @@
+"""Imports: who imports which catalog entry where, and the run's status.
+
+The per-track ledger lives in `storage.ledger`; its functions are re-exported here so
+callers can take everything about an import from one module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, Integer, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage._sql import rowcount
+from storage.catalog import get_guild_playlist
+from storage.enums import ImportStatus, ItemState, PlaylistStatus
+from storage.errors import ImportNotFound, ImportNotRetryable, PlaylistNotFound, PlaylistNotReady
+from storage.ledger import (
+    ImportCounts,
+    counts_by_state,
+    list_items,
+    mark_item_failed,
+    mark_item_not_found,
+    mark_item_resolved,
+    mark_item_skipped,
+    mark_items_added,
+    mark_items_failed,
+    pending_items,
+    record_item_error,
+    resolved_items,
+)
+from storage.models import CatalogTrack, Import, ImportItem
+from storage.types import UTCDateTime, utcnow
+
+_ACTIVE = (ImportStatus.QUEUED, ImportStatus.RUNNING, ImportStatus.PAUSED)
+_TERMINAL = (ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED)
+
+#: Which statuses may move to the key. QUEUED is entered only through a retry; a finished
+#: import never runs again by accident (e.g. a late task retry after a cancel).
+_ALLOWED_FROM: dict[ImportStatus, tuple[ImportStatus, ...]] = {
+    ImportStatus.QUEUED: (ImportStatus.QUEUED,),
+    ImportStatus.RUNNING: _ACTIVE,
+    ImportStatus.PAUSED: _ACTIVE,
+    ImportStatus.COMPLETED: (*_ACTIVE, ImportStatus.COMPLETED),
+    ImportStatus.FAILED: (*_ACTIVE, ImportStatus.FAILED),
+    ImportStatus.CANCELLED: (*_ACTIVE, ImportStatus.CANCELLED),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPlaylist:
+    """The member's playlist that an import writes into."""
+
+    playlist_id: str
+    url: str | None
+
+
+async def create_import_with_ledger(
+    session: AsyncSession,
+    *,
+    guild_id: int,
+    discord_user_id: int,
+    catalog_playlist_id: int,
+    channel_id: int,
+) -> Import:
+    """A queued import of a guild's ready catalog entry, with one pending row per track.
+
+    Raises PlaylistNotFound for ids outside this guild and PlaylistNotReady before the
+    entry's tracks have been read.
+    """
+    playlist = await get_guild_playlist(session, guild_id, catalog_playlist_id)
+    if playlist is None:
+        raise PlaylistNotFound(catalog_playlist_id)
+    if playlist.status is not PlaylistStatus.READY:
+        raise PlaylistNotReady(catalog_playlist_id)
+    now = utcnow()
+    imp = Import(
+        guild_id=guild_id,
+        discord_user_id=discord_user_id,
+        catalog_playlist_id=catalog_playlist_id,
+        playlist_name=playlist.name,
+        channel_id=channel_id,
+        status=ImportStatus.QUEUED,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(imp)
+    await session.flush()
+    ledger_rows = (
+        select(
+            literal(imp.id, BigInteger()),
+            CatalogTrack.position,
+            CatalogTrack.id,
+            literal(ItemState.PENDING.value),
+            literal(False, Boolean()),
+            literal(0, Integer()),
+            literal(now, UTCDateTime()),
+        )
+        .where(CatalogTrack.playlist_id == catalog_playlist_id)
+        .order_by(CatalogTrack.position)
+    )
+    await session.execute(
+        insert(ImportItem).from_select(
+            [
+                "import_id",
+                "position",
+                "catalog_track_id",
+                "state",
+                "already_present",
+                "attempts",
+                "updated_at",
+            ],
+            ledger_rows,
+        )
+    )
+    await counts_by_state(session, imp.id)
+    return imp
+
+
+async def get_import(session: AsyncSession, import_id: int) -> Import | None:
+    """An import by id, freshly read (workflows poll it for cancellation)."""
+    return await session.get(Import, import_id, populate_existing=True)
+
+
+async def get_user_import(
+    session: AsyncSession, discord_user_id: int, import_id: int
+) -> Import | None:
+    """The import if it is this member's; None for unknown ids and other members' ids."""
+    stmt = select(Import).where(Import.id == import_id, Import.discord_user_id == discord_user_id)
+    return (await session.scalars(stmt.execution_options(populate_existing=True))).one_or_none()
+
+
+async def list_user_imports(
+    session: AsyncSession,
+    discord_user_id: int,
+    *,
+    guild_id: int | None = None,
+    statuses: Collection[ImportStatus] | None = None,
+    limit: int = 10,
+    offset: int = 0,
+) -> list[Import]:
+    """A member's imports, newest first (/imports, and autocomplete for /cancel, /retry)."""
+    stmt = select(Import).where(Import.discord_user_id == discord_user_id)
+    if guild_id is not None:
+        stmt = stmt.where(Import.guild_id == guild_id)
+    if statuses is not None:
+        stmt = stmt.where(Import.status.in_(list(statuses)))
+    stmt = stmt.order_by(Import.created_at.desc(), Import.id.desc()).limit(limit).offset(offset)
+    return list((await session.scalars(stmt)).all())
+
+
+async def find_active_import(
+    session: AsyncSession, discord_user_id: int, catalog_playlist_id: int
+) -> Import | None:
+    """The member's unfinished import of this entry, to refuse starting a duplicate."""
+    stmt = (
+        select(Import)
+        .where(
+            Import.discord_user_id == discord_user_id,
+            Import.catalog_playlist_id == catalog_playlist_id,
+            Import.status.in_(_ACTIVE),
+        )
+        .order_by(Import.id.desc())
+        .limit(1)
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def set_target_playlist(
+    session: AsyncSession, import_id: int, playlist_id: str, url: str | None
+) -> TargetPlaylist:
+    """Record the target playlist once; returns whichever one is stored.
+
+    The first caller wins: a retried prepare step that created a second playlist learns
+    the recorded one instead of overwriting it.
+    """
+    await session.execute(
+        update(Import)
+        .where(Import.id == import_id, Import.target_playlist_id.is_(None))
+        .values(target_playlist_id=playlist_id, target_playlist_url=url, updated_at=utcnow())
+    )
+    stored = (
+        await session.execute(
+            select(Import.target_playlist_id, Import.target_playlist_url).where(
+                Import.id == import_id
+            )
+        )
+    ).one_or_none()
+    if stored is None or stored.target_playlist_id is None:
+        raise ImportNotFound(import_id)
+    return TargetPlaylist(playlist_id=stored.target_playlist_id, url=stored.target_playlist_url)
+
+
+async def set_message_id(session: AsyncSession, import_id: int, message_id: int) -> bool:
+    """Remember the progress message so any worker can edit it."""
+    stmt = (
+        update(Import)
+        .where(Import.id == import_id)
+        .values(message_id=message_id, updated_at=utcnow())
+    )
+    return rowcount(await session.execute(stmt)) == 1
+
+
+async def set_workflow_run_id(session: AsyncSession, import_id: int, run_id: str) -> bool:
+    """Link the import to its Hatchet run (dashboard, cancellation)."""
+    stmt = (
+        update(Import)
+        .where(Import.id == import_id)
+        .values(workflow_run_id=run_id, updated_at=utcnow())
+    )
+    return rowcount(await session.execute(stmt)) == 1
+
+
+async def set_import_status(
+    session: AsyncSession,
+    import_id: int,
+    status: ImportStatus,
+    *,
+    error: str | None = None,
+    resume_at: datetime | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Move the import to `status` if the current status allows it; False otherwise.
+
+    The check and the write are one statement, so a cancel racing a completion has exactly
+    one winner. Finished statuses stamp `finished_at`; PAUSED needs `resume_at`.
+    """
+    if status is ImportStatus.PAUSED and resume_at is None:
+        raise ValueError("a paused import needs resume_at")
+    now = now or utcnow()
+    terminal = status in _TERMINAL
+    stmt = (
+        update(Import)
+        .where(Import.id == import_id, Import.status.in_(_ALLOWED_FROM[status]))
+        .values(
+            status=status,
+            error=error,
+            resume_at=resume_at if status is ImportStatus.PAUSED else None,
+            finished_at=now if terminal else None,
+            updated_at=now,
+        )
+    )
+    return rowcount(await session.execute(stmt)) == 1
+
+
+async def start_import(session: AsyncSession, import_id: int) -> bool:
+    """Queued or paused -> running; False once cancelled or finished (stop working)."""
+    return await set_import_status(session, import_id, ImportStatus.RUNNING)
+
+
+async def pause_import(session: AsyncSession, import_id: int, resume_at: datetime) -> bool:
+    """Running -> paused until `resume_at` (a long Retry-After being slept out durably)."""
+    return await set_import_status(session, import_id, ImportStatus.PAUSED, resume_at=resume_at)
+
+
+async def finish_import(
+    session: AsyncSession, import_id: int, status: ImportStatus, *, error: str | None = None
+) -> bool:
+    """Stamp a terminal status (completed, failed or cancelled)."""
+    if status not in _TERMINAL:
+        raise ValueError(f"{status} is not a terminal status")
+    return await set_import_status(session, import_id, status, error=error)
+
+
+async def cancel_import(session: AsyncSession, import_id: int) -> bool:
+    """Ask an unfinished import to stop; the workflow sees it at its next step boundary."""
+    return await set_import_status(session, import_id, ImportStatus.CANCELLED)
+
+
+async def reset_unadded_for_retry(session: AsyncSession, import_id: int) -> int:
+    """Requeue a finished import so only what is not added runs again; returns how many.
+
+    Failed tracks with a known URI go back to resolved (no new search), the rest of the
+    failed and not-found tracks to pending. Added and skipped tracks stay as they are.
+    """
+    now = utcnow()
+    requeued = await session.execute(
+        update(Import)
+        .where(Import.id == import_id, Import.status.in_(_TERMINAL))
+        .values(
+            status=ImportStatus.QUEUED, error=None, resume_at=None, finished_at=None, updated_at=now
+        )
+    )
+    if rowcount(requeued) != 1:
+        if await session.get(Import, import_id) is None:
+            raise ImportNotFound(import_id)
+        raise ImportNotRetryable(import_id)
+    reset = 0
+    for state, has_uri, new_state in (
+        (ItemState.FAILED, True, ItemState.RESOLVED),
+        (ItemState.FAILED, False, ItemState.PENDING),
+        (ItemState.NOT_FOUND, False, ItemState.PENDING),
+    ):
+        uri_clause = (
+            ImportItem.resolved_uri.is_not(None) if has_uri else ImportItem.resolved_uri.is_(None)
+        )
+        result = await session.execute(
+            update(ImportItem)
+            .where(ImportItem.import_id == import_id, ImportItem.state == state, uri_clause)
+            .values(state=new_state, attempts=0, last_error=None, updated_at=now)
+        )
+        reset += rowcount(result)
+    await counts_by_state(session, import_id)
+    return reset
+
+
+__all__ = [
+    "ImportCounts",
+    "TargetPlaylist",
+    "cancel_import",
+    "counts_by_state",
+    "create_import_with_ledger",
+    "find_active_import",
+    "finish_import",
+    "get_import",
+    "get_user_import",
+    "list_items",
+    "list_user_imports",
+    "mark_item_failed",
+    "mark_item_not_found",
+    "mark_item_resolved",
+    "mark_item_skipped",
+    "mark_items_added",
+    "mark_items_failed",
+    "pause_import",
+    "pending_items",
+    "record_item_error",
+    "reset_unadded_for_retry",
+    "resolved_items",
+    "set_import_status",
+    "set_message_id",
+    "set_target_playlist",
+    "set_workflow_run_id",
+    "start_import",
+]

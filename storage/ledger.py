@@ -1,0 +1,248 @@
+"""The ledger (`import_items`): where each track of an import stands.
+
+One row per (import, position) says whether that track is pending, resolved, added, not
+found, failed or skipped; it is the single source of truth for progress and for "never add
+a track twice". Writes are conditional (`WHERE state ...`), so replaying a step changes
+nothing; the counters on `imports` are only a cache refreshed by `counts_by_state`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from storage._sql import chunked, rowcount
+from storage.enums import ItemState
+from storage.models import Import, ImportItem
+from storage.types import utcnow
+
+#: States a per-track outcome may overwrite: an added or skipped track is settled.
+_OPEN_STATES = (ItemState.PENDING, ItemState.RESOLVED, ItemState.NOT_FOUND, ItemState.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportCounts:
+    """Ledger totals by state; `added` excludes tracks that were already there."""
+
+    total: int
+    pending: int
+    resolved: int
+    added: int
+    already_present: int
+    not_found: int
+    failed: int
+    skipped: int
+
+    @property
+    def outstanding(self) -> int:
+        """Tracks still to resolve or add; zero means the import has nothing left to do."""
+        return self.pending + self.resolved
+
+
+async def list_items(
+    session: AsyncSession,
+    import_id: int,
+    *,
+    states: Collection[ItemState] | None = None,
+    limit: int | None = None,
+    after_position: int | None = None,
+) -> list[ImportItem]:
+    """Ledger rows in position order with their catalog track loaded (None if unshared)."""
+    stmt = (
+        select(ImportItem)
+        .options(joinedload(ImportItem.track))
+        .where(ImportItem.import_id == import_id)
+        .order_by(ImportItem.position)
+        .execution_options(populate_existing=True)
+    )
+    if states is not None:
+        stmt = stmt.where(ImportItem.state.in_(list(states)))
+    if after_position is not None:
+        stmt = stmt.where(ImportItem.position > after_position)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list((await session.scalars(stmt)).all())
+
+
+async def pending_items(
+    session: AsyncSession, import_id: int, *, limit: int | None = None
+) -> list[ImportItem]:
+    """Tracks still to resolve, in playlist order."""
+    return await list_items(session, import_id, states=[ItemState.PENDING], limit=limit)
+
+
+async def resolved_items(
+    session: AsyncSession, import_id: int, *, limit: int | None = None
+) -> list[ImportItem]:
+    """Tracks with a URI that are not in the target yet, in playlist order (next batches)."""
+    return await list_items(session, import_id, states=[ItemState.RESOLVED], limit=limit)
+
+
+async def mark_items_added(
+    session: AsyncSession,
+    import_id: int,
+    positions: Iterable[int],
+    *,
+    already_present: bool = False,
+) -> int:
+    """Record tracks as in the target playlist; returns how many changed.
+
+    `already_present=True` is for reconciliation (found there, not added by us). Rows
+    already added are left alone, so replaying a batch changes nothing.
+    """
+    changed = 0
+    for batch in chunked(positions):
+        result = await session.execute(
+            update(ImportItem)
+            .where(
+                ImportItem.import_id == import_id,
+                ImportItem.position.in_(batch),
+                ImportItem.state != ItemState.ADDED,
+            )
+            .values(
+                state=ItemState.ADDED,
+                already_present=already_present,
+                last_error=None,
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        changed += rowcount(result)
+    return changed
+
+
+async def mark_item_resolved(
+    session: AsyncSession, import_id: int, position: int, uri: str
+) -> bool:
+    """The track has a Spotify URI now; counts as one attempt."""
+    return await _settle_item(
+        session, import_id, position, ItemState.RESOLVED, resolved_uri=uri, last_error=None
+    )
+
+
+async def mark_item_not_found(
+    session: AsyncSession, import_id: int, position: int, *, reason: str | None = None
+) -> bool:
+    """No acceptable match exists; counts as one attempt."""
+    return await _settle_item(
+        session, import_id, position, ItemState.NOT_FOUND, resolved_uri=None, last_error=reason
+    )
+
+
+async def mark_item_failed(
+    session: AsyncSession, import_id: int, position: int, error: str
+) -> bool:
+    """A permanent failure for this track; the import goes on without it."""
+    return await mark_items_failed(session, import_id, [position], error) == 1
+
+
+async def mark_items_failed(
+    session: AsyncSession, import_id: int, positions: Iterable[int], error: str
+) -> int:
+    """A permanent failure for a batch (e.g. an add the API refused); keeps known URIs."""
+    changed = 0
+    for batch in chunked(positions):
+        result = await session.execute(
+            update(ImportItem)
+            .where(
+                ImportItem.import_id == import_id,
+                ImportItem.position.in_(batch),
+                ImportItem.state.in_(_OPEN_STATES),
+            )
+            .values(
+                state=ItemState.FAILED,
+                attempts=ImportItem.attempts + 1,
+                last_error=error,
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        changed += rowcount(result)
+    return changed
+
+
+async def mark_item_skipped(
+    session: AsyncSession, import_id: int, position: int, reason: str
+) -> bool:
+    """Nothing to import at this position (e.g. the catalog track was replaced or unshared)."""
+    return await _settle_item(session, import_id, position, ItemState.SKIPPED, last_error=reason)
+
+
+async def record_item_error(
+    session: AsyncSession, import_id: int, position: int, error: str
+) -> bool:
+    """Count a failed attempt that will be retried; the state stays as it is."""
+    result = await session.execute(
+        update(ImportItem)
+        .where(
+            ImportItem.import_id == import_id,
+            ImportItem.position == position,
+            ImportItem.state.in_(_OPEN_STATES),
+        )
+        .values(attempts=ImportItem.attempts + 1, last_error=error, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result) == 1
+
+
+async def _settle_item(
+    session: AsyncSession,
+    import_id: int,
+    position: int,
+    state: ItemState,
+    **values: str | None,
+) -> bool:
+    result = await session.execute(
+        update(ImportItem)
+        .where(
+            ImportItem.import_id == import_id,
+            ImportItem.position == position,
+            ImportItem.state.in_(_OPEN_STATES),
+        )
+        .values(state=state, attempts=ImportItem.attempts + 1, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result) == 1
+
+
+async def counts_by_state(session: AsyncSession, import_id: int) -> ImportCounts:
+    """Recount the ledger and store the result in the import's counters."""
+    rows = await session.execute(
+        select(ImportItem.state, ImportItem.already_present, func.count())
+        .where(ImportItem.import_id == import_id)
+        .group_by(ImportItem.state, ImportItem.already_present)
+    )
+    by_state = dict.fromkeys(ItemState, 0)
+    already_present = 0
+    for state, present, count in rows:
+        if state is ItemState.ADDED and present:
+            already_present += count
+        else:
+            by_state[state] += count
+    counts = ImportCounts(
+        total=sum(by_state.values()) + already_present,
+        pending=by_state[ItemState.PENDING],
+        resolved=by_state[ItemState.RESOLVED],
+        added=by_state[ItemState.ADDED],
+        already_present=already_present,
+        not_found=by_state[ItemState.NOT_FOUND],
+        failed=by_state[ItemState.FAILED],
+        skipped=by_state[ItemState.SKIPPED],
+    )
+    await session.execute(
+        update(Import)
+        .where(Import.id == import_id)
+        .values(
+            total=counts.total,
+            added=counts.added,
+            already_present=counts.already_present,
+            not_found=counts.not_found,
+            failed=counts.failed,
+            updated_at=utcnow(),
+        )
+    )
+    return counts

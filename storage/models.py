@@ -1,0 +1,246 @@
+"""The tables (DESIGN.md section 3), one portable schema for SQLite and PostgreSQL.
+
+Discord snowflakes are BIGINT, timestamps are aware UTC, lists and maps are JSON, and
+statuses are short strings guarded by CHECK constraints (no native enum types to migrate).
+Relationships are `lazy="raise"`: async code must say what it loads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.enums import ImportStatus, ItemState, PlaylistStatus
+from storage.types import IdType, UTCDateTime, utcnow
+
+#: Stable constraint names, so later migrations can address them on both databases.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base sharing one metadata (the migration target)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+def _status(enum_cls: type[StrEnum], name: str) -> Enum:
+    """A VARCHAR + CHECK column storing the enum's values, identical on both databases."""
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Account(Base):
+    """A Discord user's linked Spotify account; tokens are Fernet ciphertext, never plain."""
+
+    __tablename__ = "accounts"
+
+    discord_user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    spotify_user_id: Mapped[str] = mapped_column(String(255), index=True)
+    display_name: Mapped[str | None] = mapped_column(Text)
+    refresh_token_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    access_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    access_token_expires_at: Mapped[datetime | None]
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    country: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OAuthState(Base):
+    """A pending /link: only the SHA-256 of the state is kept, so a DB leak cannot replay it."""
+
+    __tablename__ = "oauth_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    discord_user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
+
+
+class CatalogPlaylist(Base):
+    """A playlist shared into one guild's catalog."""
+
+    __tablename__ = "catalog_playlists"
+    __table_args__ = (
+        UniqueConstraint("guild_id", "provider", "provider_playlist_id"),
+        Index(None, "guild_id", "created_at"),
+        # Never reuse an unshared entry's id: a stale button must not hit a new entry.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    owner_discord_user_id: Mapped[int] = mapped_column(BigInteger)
+    provider: Mapped[str] = mapped_column(String(32), default="spotify")
+    provider_playlist_id: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text, default="")
+    #: `name.casefold()`: Unicode-correct case-insensitive search on both databases.
+    name_search: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str | None] = mapped_column(Text)
+    owner_display_name: Mapped[str | None] = mapped_column(Text)
+    snapshot_id: Mapped[str | None] = mapped_column(String(255))
+    track_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_duration_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Entries left out while reading, by reason (e.g. {"local_file": 2, "episode": 1}).
+    skipped: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    status: Mapped[PlaylistStatus] = mapped_column(
+        _status(PlaylistStatus, "playlist_status"), default=PlaylistStatus.PENDING
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    tracks: Mapped[list[CatalogTrack]] = relationship(
+        back_populates="playlist",
+        order_by="CatalogTrack.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="raise",
+    )
+
+
+class CatalogTrack(Base):
+    """One entry of a catalog playlist, in playlist order."""
+
+    __tablename__ = "catalog_tracks"
+    __table_args__ = (
+        UniqueConstraint("playlist_id", "position"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    playlist_id: Mapped[int] = mapped_column(ForeignKey("catalog_playlists.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    artists: Mapped[list[str]] = mapped_column(JSON, default=list)
+    album: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    isrc: Mapped[str | None] = mapped_column(String(32))
+    provider_track_id: Mapped[str | None] = mapped_column(String(255))
+    provider_uri: Mapped[str | None] = mapped_column(String(255))
+
+    playlist: Mapped[CatalogPlaylist] = relationship(back_populates="tracks", lazy="raise")
+
+
+class Import(Base):
+    """One member importing one catalog playlist into their Spotify account.
+
+    The counters are a cache recomputed from the ledger (`import_items`); the catalog link
+    is nulled, not cascaded, when the playlist is unshared so the member keeps the record.
+    """
+
+    __tablename__ = "imports"
+    __table_args__ = (
+        Index(None, "discord_user_id", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    discord_user_id: Mapped[int] = mapped_column(BigInteger)
+    catalog_playlist_id: Mapped[int | None] = mapped_column(
+        ForeignKey("catalog_playlists.id", ondelete="SET NULL"), index=True
+    )
+    #: The catalog name at import time, kept for listings after an unshare.
+    playlist_name: Mapped[str] = mapped_column(Text, default="")
+    target_playlist_id: Mapped[str | None] = mapped_column(String(255))
+    target_playlist_url: Mapped[str | None] = mapped_column(Text)
+    channel_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[ImportStatus] = mapped_column(
+        _status(ImportStatus, "import_status"), default=ImportStatus.QUEUED
+    )
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    already_present: Mapped[int] = mapped_column(Integer, default=0)
+    not_found: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    workflow_run_id: Mapped[str | None] = mapped_column(String(255))
+    resume_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    items: Mapped[list[ImportItem]] = relationship(
+        back_populates="import_",
+        order_by="ImportItem.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="raise",
+    )
+
+
+class ImportItem(Base):
+    """The ledger: one row per (import, position), the truth for progress and "add once"."""
+
+    __tablename__ = "import_items"
+
+    import_id: Mapped[int] = mapped_column(
+        ForeignKey("imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    catalog_track_id: Mapped[int | None] = mapped_column(
+        ForeignKey("catalog_tracks.id", ondelete="SET NULL"), index=True
+    )
+    state: Mapped[ItemState] = mapped_column(
+        _status(ItemState, "item_state"), default=ItemState.PENDING
+    )
+    #: Added because reconciliation found it already in the target playlist, not by us.
+    already_present: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolved_uri: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    import_: Mapped[Import] = relationship(back_populates="items", lazy="raise")
+    track: Mapped[CatalogTrack | None] = relationship(lazy="raise")
+
+
+class TrackMatch(Base):
+    """Resolution cache: a song is searched once, not once per import.
+
+    `spotify_uri` NULL records "searched, not found" so misses are not re-searched either.
+    """
+
+    __tablename__ = "track_matches"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    spotify_uri: Mapped[str | None] = mapped_column(String(255))
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

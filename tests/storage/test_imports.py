@@ -1,0 +1,405 @@
+"""Imports and the ledger: creation order, per-track outcomes, counters, retry, statuses."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.catalog import (
+    TrackData,
+    delete_catalog_playlist,
+    mark_catalog_status,
+    replace_catalog_tracks,
+    upsert_catalog_playlist,
+)
+from storage.enums import ImportStatus, ItemState, PlaylistStatus
+from storage.errors import ImportNotFound, ImportNotRetryable, PlaylistNotFound, PlaylistNotReady
+from storage.imports import (
+    ImportCounts,
+    TargetPlaylist,
+    cancel_import,
+    counts_by_state,
+    create_import_with_ledger,
+    find_active_import,
+    finish_import,
+    get_import,
+    get_user_import,
+    list_items,
+    list_user_imports,
+    mark_item_failed,
+    mark_item_not_found,
+    mark_item_resolved,
+    mark_item_skipped,
+    mark_items_added,
+    mark_items_failed,
+    pause_import,
+    pending_items,
+    record_item_error,
+    reset_unadded_for_retry,
+    resolved_items,
+    set_import_status,
+    set_message_id,
+    set_target_playlist,
+    set_workflow_run_id,
+    start_import,
+)
+from storage.models import Import, ImportItem
+
+GUILD, OTHER_GUILD = 300_000_000_000_000_001, 300_000_000_000_000_002
+USER, OTHER_USER = 400_000_000_000_000_001, 400_000_000_000_000_002
+CHANNEL = 500_000_000_000_000_001
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def _ready_playlist(sessions: Sessions, n_tracks: int = 5, guild: int = GUILD) -> int:
+    tracks = [TrackData(f"Song {i}", (f"Artist {i}",), 1_000 * (i + 1)) for i in range(n_tracks)]
+    async with sessions.begin() as session:
+        playlist_id = await upsert_catalog_playlist(
+            session,
+            guild_id=guild,
+            owner_discord_user_id=USER,
+            provider_playlist_id=f"pl-{n_tracks}-{guild}",
+            url="https://open.spotify.com/playlist/x",
+            name="Mixtape Vol. 1",
+        )
+        await replace_catalog_tracks(session, playlist_id, tracks)
+        await mark_catalog_status(session, playlist_id, PlaylistStatus.READY)
+    return playlist_id
+
+
+async def _new_import(sessions: Sessions, playlist_id: int, user: int = USER) -> Import:
+    async with sessions.begin() as session:
+        return await create_import_with_ledger(
+            session,
+            guild_id=GUILD,
+            discord_user_id=user,
+            catalog_playlist_id=playlist_id,
+            channel_id=CHANNEL,
+        )
+
+
+async def _states(sessions: Sessions, import_id: int) -> list[ItemState]:
+    async with sessions.begin() as session:
+        return [item.state for item in await list_items(session, import_id)]
+
+
+async def test_create_import_builds_the_ledger_in_position_order(sessions: Sessions) -> None:
+    playlist_id = await _ready_playlist(sessions, 5)
+
+    imp = await _new_import(sessions, playlist_id)
+
+    async with sessions.begin() as session:
+        items = await list_items(session, imp.id)
+        stored = await get_import(session, imp.id)
+    assert stored is not None
+    assert stored.status is ImportStatus.QUEUED
+    assert (stored.total, stored.added, stored.failed) == (5, 0, 0)
+    assert stored.playlist_name == "Mixtape Vol. 1"
+    assert (stored.guild_id, stored.discord_user_id, stored.channel_id) == (GUILD, USER, CHANNEL)
+    assert [item.position for item in items] == [0, 1, 2, 3, 4]
+    assert [item.track.title for item in items if item.track] == [f"Song {i}" for i in range(5)]
+    assert all(item.state is ItemState.PENDING and item.attempts == 0 for item in items)
+
+
+async def test_create_import_checks_guild_and_readiness(sessions: Sessions) -> None:
+    other = await _ready_playlist(sessions, 2, guild=OTHER_GUILD)
+    async with sessions.begin() as session:
+        not_ready = await upsert_catalog_playlist(
+            session,
+            guild_id=GUILD,
+            owner_discord_user_id=USER,
+            provider_playlist_id="pending",
+            url="u",
+        )
+
+    with pytest.raises(PlaylistNotFound):
+        await _new_import(sessions, other)
+    with pytest.raises(PlaylistNotReady):
+        await _new_import(sessions, not_ready)
+    async with sessions.begin() as session:
+        assert (await session.scalars(select(Import))).all() == []
+
+
+async def test_per_track_outcomes_and_counts_from_the_ledger(sessions: Sessions) -> None:
+    imp = await _new_import(sessions, await _ready_playlist(sessions, 6))
+
+    async with sessions.begin() as session:
+        assert await mark_items_added(session, imp.id, [0], already_present=True) == 1
+        assert await mark_item_resolved(session, imp.id, 1, "spotify:track:1")
+        assert await mark_item_resolved(session, imp.id, 2, "spotify:track:2")
+        assert await mark_item_not_found(session, imp.id, 3, reason="no match")
+        assert await record_item_error(session, imp.id, 4, "timeout")
+        assert await mark_item_failed(session, imp.id, 4, "HTTP 400")
+        assert await mark_items_added(session, imp.id, [1, 2]) == 2
+        assert await mark_items_added(session, imp.id, [1, 2]) == 0  # replayed batch
+        assert not await mark_item_resolved(session, imp.id, 1, "spotify:track:other")
+        counts = await counts_by_state(session, imp.id)
+
+    assert counts == ImportCounts(
+        total=6,
+        pending=1,
+        resolved=0,
+        added=2,
+        already_present=1,
+        not_found=1,
+        failed=1,
+        skipped=0,
+    )
+    assert counts.outstanding == 1
+    async with sessions.begin() as session:
+        stored = await get_import(session, imp.id)
+        items = {item.position: item for item in await list_items(session, imp.id)}
+    assert stored is not None
+    assert (stored.total, stored.added, stored.already_present) == (6, 2, 1)
+    assert (stored.not_found, stored.failed) == (1, 1)
+    assert items[1].resolved_uri == "spotify:track:1"  # never overwritten once added
+    assert items[0].already_present and not items[1].already_present
+    assert (items[3].attempts, items[3].last_error) == (1, "no match")
+    assert (items[4].attempts, items[4].last_error) == (2, "HTTP 400")
+    assert items[5].state is ItemState.PENDING
+
+
+async def test_counts_follow_the_ledger_not_the_stored_counters(sessions: Sessions) -> None:
+    imp = await _new_import(sessions, await _ready_playlist(sessions, 3))
+    async with sessions.begin() as session:
+        stored = await get_import(session, imp.id)
+        assert stored is not None
+        stored.added = 99  # a stale cache
+        await mark_items_added(session, imp.id, [0, 1, 2])
+
+    async with sessions.begin() as session:
+        counts = await counts_by_state(session, imp.id)
+        stored = await get_import(session, imp.id)
+
+    assert counts.added == 3
+    assert stored is not None and stored.added == 3
+
+
+async def test_pending_and_resolved_items_in_order(sessions: Sessions) -> None:
+    imp = await _new_import(sessions, await _ready_playlist(sessions, 5))
+    async with sessions.begin() as session:
+        await mark_item_resolved(session, imp.id, 3, "spotify:track:3")
+        await mark_item_resolved(session, imp.id, 1, "spotify:track:1")
+        await mark_item_skipped(session, imp.id, 4, "track removed from the catalog")
+
+    async with sessions.begin() as session:
+        pending = await pending_items(session, imp.id)
+        resolved = await resolved_items(session, imp.id)
+        first_pending = await pending_items(session, imp.id, limit=1)
+        after = await list_items(session, imp.id, after_position=2)
+
+    assert [item.position for item in pending] == [0, 2]
+    assert [(item.position, item.resolved_uri) for item in resolved] == [
+        (1, "spotify:track:1"),
+        (3, "spotify:track:3"),
+    ]
+    assert [item.position for item in first_pending] == [0]
+    assert [item.position for item in after] == [3, 4]
+    assert after[1].state is ItemState.SKIPPED
+
+
+async def test_large_batches_are_marked_in_chunks(sessions: Sessions) -> None:
+    imp = await _new_import(sessions, await _ready_playlist(sessions, 1_234))
+
+    async with sessions.begin() as session:
+        assert await mark_items_added(session, imp.id, range(1_234)) == 1_234
+        assert await mark_items_failed(session, imp.id, range(1_234), "late") == 0
+        counts = await counts_by_state(session, imp.id)
+
+    assert (counts.total, counts.added) == (1_234, 1_234)
+
+
+async def test_target_playlist_is_set_once(sessions: Sessions) -> None:
+    imp = await _new_import(sessions, await _ready_playlist(sessions, 1))
+
+    async with sessions.begin() as session:
+        first = await set_target_playlist(session, imp.id, "target-1", "https://sp/1")
+    async with sessions.begin() as session:
+        second = await set_target_playlist(session, imp.id, "target-2", "https://sp/2")
+        stored = await get_import(session, imp.id)
+
+    assert first == second == TargetPlaylist("target-1", "https://sp/1")
+    assert stored is not None and stored.target_playlist_id == "target-1"
+    with pytest.raises(ImportNotFound):
+        async with sessions.begin() as session:
+            await set_target_playlist(session, 999_999, "x", None)
+
+
+async def test_concurrent_target_playlist_writers_agree(sessions: Sessions) -> None:
+    imp = await _new_import(sessions, await _ready_playlist(sessions, 1))
+
+    async def claim(name: str) -> TargetPlaylist:
+        async with sessions.begin() as session:
+            return await set_target_playlist(session, imp.id, name, None)
+
+    results = await asyncio.gather(*(claim(f"target-{i}") for i in range(4)))
+
+    assert len(set(results)) == 1
+
+
+async def test_message_and_run_ids(sessions: Sessions) -> None:
+    imp = await _new_import(sessions, await _ready_playlist(sessions, 1))
+
+    async with sessions.begin() as session:
+        assert await set_message_id(session, imp.id, 600_000_000_000_000_001)
+        assert await set_workflow_run_id(session, imp.id, "run-abc")
+        assert not await set_message_id(session, 999_999, 1)
+
+    async with sessions.begin() as session:
+        stored = await get_import(session, imp.id)
+    assert stored is not None
+    assert (stored.message_id, stored.workflow_run_id) == (600_000_000_000_000_001, "run-abc")
+
+
+async def test_status_transitions(sessions: Sessions) -> None:
+    imp = await _new_import(sessions, await _ready_playlist(sessions, 1))
+    resume_at = datetime(2030, 1, 1, tzinfo=UTC) + timedelta(minutes=5)
+
+    async with sessions.begin() as session:
+        assert await start_import(session, imp.id)
+        assert await pause_import(session, imp.id, resume_at)
+    async with sessions.begin() as session:
+        paused = await get_import(session, imp.id)
+        assert paused is not None
+        assert (paused.status, paused.resume_at) == (ImportStatus.PAUSED, resume_at)
+        assert await start_import(session, imp.id)
+        assert await finish_import(session, imp.id, ImportStatus.COMPLETED)
+        assert not await cancel_import(session, imp.id)  # too late: already finished
+        assert not await start_import(session, imp.id)  # a late task retry must not revive it
+        with pytest.raises(ValueError, match="resume_at"):
+            await set_import_status(session, imp.id, ImportStatus.PAUSED)
+        with pytest.raises(ValueError, match="terminal"):
+            await finish_import(session, imp.id, ImportStatus.RUNNING)
+    async with sessions.begin() as session:
+        done = await get_import(session, imp.id)
+
+    assert done is not None
+    assert done.status is ImportStatus.COMPLETED
+    assert done.resume_at is None
+    assert done.finished_at is not None and done.finished_at.tzinfo is UTC
+
+
+async def test_cancel_racing_completion_has_one_winner(sessions: Sessions) -> None:
+    imp = await _new_import(sessions, await _ready_playlist(sessions, 1))
+    async with sessions.begin() as session:
+        await start_import(session, imp.id)
+
+    async def cancel() -> bool:
+        async with sessions.begin() as session:
+            return await cancel_import(session, imp.id)
+
+    async def complete() -> bool:
+        async with sessions.begin() as session:
+            return await finish_import(session, imp.id, ImportStatus.FAILED, error="boom")
+
+    results = await asyncio.gather(cancel(), complete())
+
+    async with sessions.begin() as session:
+        stored = await get_import(session, imp.id)
+    assert sorted(results) == [False, True]
+    assert stored is not None
+    assert stored.status is (ImportStatus.CANCELLED if results[0] else ImportStatus.FAILED)
+
+
+async def test_reset_unadded_for_retry(sessions: Sessions) -> None:
+    imp = await _new_import(sessions, await _ready_playlist(sessions, 6))
+    async with sessions.begin() as session:
+        await mark_items_added(session, imp.id, [0])
+        await mark_item_resolved(session, imp.id, 1, "spotify:track:1")
+        await mark_item_failed(session, imp.id, 1, "add refused")  # failed with a known URI
+        await mark_item_failed(session, imp.id, 2, "search kept failing")
+        await mark_item_not_found(session, imp.id, 3)
+        await mark_item_skipped(session, imp.id, 4, "gone")
+        await start_import(session, imp.id)
+
+    with pytest.raises(ImportNotRetryable):
+        async with sessions.begin() as session:
+            await reset_unadded_for_retry(session, imp.id)
+
+    async with sessions.begin() as session:
+        await finish_import(session, imp.id, ImportStatus.FAILED, error="too many failures")
+    async with sessions.begin() as session:
+        assert await reset_unadded_for_retry(session, imp.id) == 3
+    async with sessions.begin() as session:
+        items = await list_items(session, imp.id)
+        stored = await get_import(session, imp.id)
+
+    assert [item.state for item in items] == [
+        ItemState.ADDED,
+        ItemState.RESOLVED,
+        ItemState.PENDING,
+        ItemState.PENDING,
+        ItemState.SKIPPED,
+        ItemState.PENDING,
+    ]
+    assert items[1].resolved_uri == "spotify:track:1"  # no second search needed
+    assert all(item.attempts == 0 and item.last_error is None for item in items[1:4])
+    assert stored is not None
+    assert stored.status is ImportStatus.QUEUED
+    assert (stored.error, stored.finished_at) == (None, None)
+    assert (stored.added, stored.failed, stored.not_found) == (1, 0, 0)
+    with pytest.raises(ImportNotFound):
+        async with sessions.begin() as session:
+            await reset_unadded_for_retry(session, 999_999)
+
+
+async def test_user_scoped_lookups(sessions: Sessions) -> None:
+    playlist_id = await _ready_playlist(sessions, 1)
+    first = await _new_import(sessions, playlist_id)
+    second = await _new_import(sessions, playlist_id)
+    theirs = await _new_import(sessions, playlist_id, user=OTHER_USER)
+    async with sessions.begin() as session:
+        await finish_import(session, first.id, ImportStatus.COMPLETED)
+
+    async with sessions.begin() as session:
+        mine = await list_user_imports(session, USER)
+        active = await list_user_imports(session, USER, statuses=[ImportStatus.QUEUED])
+        other_guild = await list_user_imports(session, USER, guild_id=OTHER_GUILD)
+        paged = await list_user_imports(session, USER, limit=1, offset=1)
+        assert await get_user_import(session, USER, theirs.id) is None
+        assert await get_user_import(session, OTHER_USER, theirs.id) is not None
+        running = await find_active_import(session, USER, playlist_id)
+
+    assert [imp.id for imp in mine] == [second.id, first.id]
+    assert [imp.id for imp in active] == [second.id]
+    assert other_guild == []
+    assert [imp.id for imp in paged] == [first.id]
+    assert running is not None and running.id == second.id
+
+
+async def test_unshare_keeps_the_import_and_its_ledger(sessions: Sessions) -> None:
+    playlist_id = await _ready_playlist(sessions, 3)
+    imp = await _new_import(sessions, playlist_id)
+    async with sessions.begin() as session:
+        await mark_items_added(session, imp.id, [0])
+
+    async with sessions.begin() as session:
+        assert await delete_catalog_playlist(session, GUILD, playlist_id)
+
+    async with sessions.begin() as session:
+        stored = await get_import(session, imp.id)
+        items = await list_items(session, imp.id)
+    assert stored is not None
+    assert stored.catalog_playlist_id is None
+    assert stored.playlist_name == "Mixtape Vol. 1"
+    assert [(item.state, item.track) for item in items] == [
+        (ItemState.ADDED, None),
+        (ItemState.PENDING, None),
+        (ItemState.PENDING, None),
+    ]
+
+
+async def test_deleting_an_import_cascades_its_ledger(sessions: Sessions) -> None:
+    imp = await _new_import(sessions, await _ready_playlist(sessions, 3))
+
+    async with sessions.begin() as session:
+        stored = await session.get(Import, imp.id)
+        await session.delete(stored)
+
+    async with sessions.begin() as session:
+        assert (await session.scalars(select(ImportItem))).all() == []

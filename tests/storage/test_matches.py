@@ -1,0 +1,68 @@
+"""Match cache: idempotent, race-safe upsert; a miss never erases a hit."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.matches import get_match, save_match
+from storage.models import TrackMatch
+
+KEY = "isrc:USRC17607839"
+
+
+async def _save(
+    sessions: async_sessionmaker[AsyncSession], uri: str | None, confidence: float, key: str = KEY
+) -> None:
+    async with sessions.begin() as session:
+        await save_match(session, key, uri, confidence)
+
+
+async def _get(sessions: async_sessionmaker[AsyncSession], key: str = KEY) -> TrackMatch | None:
+    async with sessions.begin() as session:
+        return await get_match(session, key)
+
+
+async def _count(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions.begin() as session:
+        return int(await session.scalar(select(func.count()).select_from(TrackMatch)) or 0)
+
+
+async def test_save_twice_is_one_row(sessions: async_sessionmaker[AsyncSession]) -> None:
+    assert await _get(sessions) is None
+
+    await _save(sessions, "spotify:track:1", 1.0)
+    first = await _get(sessions)
+    await _save(sessions, "spotify:track:1", 1.0)
+    second = await _get(sessions)
+
+    assert await _count(sessions) == 1
+    assert first is not None and second is not None
+    assert (second.spotify_uri, second.confidence) == ("spotify:track:1", 1.0)
+    assert second.created_at == first.created_at
+    assert second.updated_at >= first.updated_at
+
+
+async def test_better_match_replaces_and_miss_does_not_erase_a_hit(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    key = "artist|title|180"
+    await _save(sessions, None, 0.0, key)  # searched, not found
+    miss = await _get(sessions, key)
+    await _save(sessions, "spotify:track:2", 0.8, key)
+    await _save(sessions, None, 0.0, key)
+    hit = await _get(sessions, key)
+
+    assert miss is not None and miss.spotify_uri is None
+    assert hit is not None and (hit.spotify_uri, hit.confidence) == ("spotify:track:2", 0.8)
+    assert await _count(sessions) == 1
+
+
+async def test_concurrent_saves_of_one_key(sessions: async_sessionmaker[AsyncSession]) -> None:
+    await asyncio.gather(*(_save(sessions, f"spotify:track:{i}", 0.9) for i in range(5)))
+
+    match = await _get(sessions)
+    assert await _count(sessions) == 1
+    assert match is not None and match.spotify_uri in {f"spotify:track:{i}" for i in range(5)}
