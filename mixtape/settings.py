@@ -38,6 +38,7 @@ class Settings(BaseSettings):
         description="Comma-separated Fernet keys; the first encrypts, all decrypt (rotation)",
     )
 
+    oauth_state_ttl_seconds: int = Field(default=600, ge=60, description="Life of a /link URL")
     oauth_bind_host: str = "127.0.0.1"
     oauth_bind_port: int = 8765
 

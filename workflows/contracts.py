@@ -25,3 +25,27 @@ class SmokeOutput(BaseModel):
     echo: str
     pid: int
     retry_count: int
+
+SHARE_PLAYLIST = "share-playlist"
+
+
+class ShareInput(BaseModel):
+    """Read a member's playlist into the catalog entry the bot already created.
+
+    The sharer is named here, not read from the entry: a re-share by another member who can
+    read the playlist keeps the entry's first owner but must read with the new sharer's grant.
+    """
+
+    catalog_playlist_id: int
+    sharer_discord_user_id: int
+    channel_id: int
+    message_id: int | None = None
+
+
+class ShareOutput(BaseModel):
+    """The outcome the progress message summarises."""
+
+    catalog_playlist_id: int
+    track_count: int
+    skipped: dict[str, int]
+    status: str

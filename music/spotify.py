@@ -1,0 +1,150 @@
+"""The one adapter over spotipy.
+
+spotipy is synchronous, so every call runs on a thread pool this adapter owns (the loop's
+default executor belongs to the Hatchet worker). spotipy never retries or sleeps: the
+workflow decides, from the classified error, whether to back off, wait durably or give up.
+Tokens live in our database; here they are only borrowed for one call and handed back,
+refreshed or rotated, for the caller to store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import spotipy
+from spotipy.cache_handler import CacheHandler
+
+from music.spotify_errors import classify
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+
+SCOPES = (
+    "playlist-read-private",
+    "playlist-read-collaborative",
+    "playlist-modify-private",
+    "playlist-modify-public",
+)
+
+
+@dataclass(frozen=True)
+class SpotifyConfig:
+    """Where Spotify is (the fake in tests) and who we are to it."""
+
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    api_base: str = "https://api.spotify.com/v1/"
+    accounts_base: str = "https://accounts.spotify.com"
+    timeout_seconds: float = 10.0
+    threads: int = 8
+
+
+class BorrowedToken(CacheHandler):  # type: ignore[misc]
+    """spotipy's token cache for one call: starts from what we stored, remembers a refresh."""
+
+    def __init__(self, token_info: dict[str, Any] | None) -> None:
+        self.token_info = copy.deepcopy(token_info) if token_info else None
+        self.changed = False
+
+    def get_cached_token(self) -> dict[str, Any] | None:
+        return self.token_info
+
+    def save_token_to_cache(self, token_info: dict[str, Any]) -> None:
+        self.token_info = dict(token_info)
+        self.changed = True
+
+
+@dataclass(frozen=True)
+class UserCallResult(Generic[R]):
+    """A call's value and the token afterwards (store it when `token_changed`)."""
+
+    value: R
+    token_info: dict[str, Any]
+    token_changed: bool
+
+
+class SpotifyAdapter:
+    """Runs spotipy calls off the event loop, classifying every failure."""
+
+    def __init__(self, config: SpotifyConfig) -> None:
+        self.config = config
+        self._executor = ThreadPoolExecutor(config.threads, thread_name_prefix="spotify")
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # OAuth ------------------------------------------------------------------------------
+
+    def oauth(self, cache: CacheHandler | None = None) -> spotipy.SpotifyOAuth:
+        manager = spotipy.SpotifyOAuth(
+            client_id=self.config.client_id,
+            client_secret=self.config.client_secret,
+            redirect_uri=self.config.redirect_uri,
+            scope=list(SCOPES),
+            open_browser=False,
+            requests_timeout=self.config.timeout_seconds,
+            cache_handler=cache or BorrowedToken(None),
+        )
+        base = self.config.accounts_base.rstrip("/")
+        manager.OAUTH_AUTHORIZE_URL = f"{base}/authorize"
+        manager.OAUTH_TOKEN_URL = f"{base}/api/token"
+        return manager
+
+    def authorize_url(self, state: str) -> str:
+        """The consent page a member opens; pure, no network."""
+        return str(self.oauth().get_authorize_url(state=state))
+
+    async def exchange_code(self, code: str) -> dict[str, Any]:
+        """Trade an authorization code for tokens (single use, Spotify checks the redirect)."""
+        def exchange() -> dict[str, Any]:
+            cache = BorrowedToken(None)
+            self.oauth(cache).get_access_token(code=code, as_dict=False, check_cache=False)
+            assert cache.token_info is not None
+            return cache.token_info
+
+        return await self._run(exchange, write=False)
+
+    # Calls as a member ------------------------------------------------------------------
+
+    def client(self, auth_manager: spotipy.SpotifyOAuth | None = None,
+               access_token: str | None = None) -> spotipy.Spotify:
+        """A spotipy client that never retries or sleeps by itself, aimed at our base URL."""
+        sp = spotipy.Spotify(
+            auth=access_token, auth_manager=auth_manager,
+            requests_timeout=self.config.timeout_seconds,
+            retries=0, status_retries=0, status_forcelist=(), backoff_factor=0,
+        )
+        sp.prefix = self.config.api_base
+        return sp
+
+    async def as_user(
+        self, token_info: dict[str, Any], op: Callable[[spotipy.Spotify], T], *, write: bool = False
+    ) -> UserCallResult[T]:
+        """Run `op` with the member's token, refreshing it first if it expired."""
+        def call() -> UserCallResult[T]:
+            cache = BorrowedToken(token_info)
+            manager = self.oauth(cache)
+            manager.get_access_token(as_dict=False)  # refreshes an expired token
+            value = op(self.client(auth_manager=manager))
+            assert cache.token_info is not None
+            return UserCallResult(value, cache.token_info, cache.changed)
+
+        return await self._run(call, write=write)
+
+    async def _run(self, fn: Callable[[], T], *, write: bool) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn)
+        except Exception as exc:
+            classified = classify(exc, write=write)
+            if classified is exc:
+                raise
+            raise classified from exc
