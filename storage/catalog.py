@@ -127,21 +127,35 @@ async def replace_catalog_tracks(
     *,
     skipped: Mapping[str, int] | None = None,
 ) -> int:
-    """Make the stored tracks equal `tracks`, touching only positions that changed.
+    """Make the stored tracks equal `tracks`, touching only positions that changed."""
+    await replace_catalog_track_range(session, playlist_id, 0, tracks)
+    return await finish_catalog_tracks(session, playlist_id, len(tracks), skipped=skipped)
+
+
+async def replace_catalog_track_range(
+    session: AsyncSession, playlist_id: int, start: int, tracks: Sequence[TrackData]
+) -> None:
+    """Make positions `start .. start+len(tracks)-1` equal `tracks` (one page of a share).
 
     Unchanged positions keep their rows (so the same input twice changes nothing and ledger
     rows keep pointing at them); a changed position gets a new row, so an import already
     running never adds a different song under an old ledger row (it sees the track gone).
     """
-    wanted = [track.row() for track in tracks]
+    wanted = {start + index: track.row() for index, track in enumerate(tracks)}
     existing = (
-        await session.scalars(select(CatalogTrack).where(CatalogTrack.playlist_id == playlist_id))
+        await session.scalars(
+            select(CatalogTrack).where(
+                CatalogTrack.playlist_id == playlist_id,
+                CatalogTrack.position >= start,
+                CatalogTrack.position < start + len(tracks),
+            )
+        )
     ).all()
     stale_ids: list[int] = []
     kept: set[int] = set()
     for row in existing:
         current = {name: getattr(row, name) for name in _TRACK_FIELDS}
-        if row.position < len(wanted) and current == wanted[row.position]:
+        if current == wanted.get(row.position):
             kept.add(row.position)
         else:
             stale_ids.append(row.id)
@@ -149,14 +163,36 @@ async def replace_catalog_tracks(
         await session.execute(delete(CatalogTrack).where(CatalogTrack.id.in_(ids)))
     missing = [
         {"playlist_id": playlist_id, "position": position, **row}
-        for position, row in enumerate(wanted)
+        for position, row in wanted.items()
         if position not in kept
     ]
     for rows in chunked(missing):
         await session.execute(insert(CatalogTrack), rows)
+
+
+async def finish_catalog_tracks(
+    session: AsyncSession,
+    playlist_id: int,
+    count: int,
+    *,
+    skipped: Mapping[str, int] | None = None,
+) -> int:
+    """Drop positions past `count` (the playlist shrank) and recompute the entry's totals."""
+    await session.execute(
+        delete(CatalogTrack).where(
+            CatalogTrack.playlist_id == playlist_id, CatalogTrack.position >= count
+        )
+    )
+    totals = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(CatalogTrack.duration_ms), 0)).where(
+                CatalogTrack.playlist_id == playlist_id
+            )
+        )
+    ).one()
     summary: dict[str, Any] = {
-        "track_count": len(wanted),
-        "total_duration_ms": sum(track.duration_ms for track in tracks),
+        "track_count": int(totals[0]),
+        "total_duration_ms": int(totals[1]),
         "updated_at": utcnow(),
     }
     if skipped is not None:
@@ -164,7 +200,7 @@ async def replace_catalog_tracks(
     await session.execute(
         update(CatalogPlaylist).where(CatalogPlaylist.id == playlist_id).values(**summary)
     )
-    return len(wanted)
+    return int(totals[0])
 
 
 async def mark_catalog_status(

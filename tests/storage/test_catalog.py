@@ -17,6 +17,8 @@ from storage.catalog import (
     list_guild_catalog,
     list_tracks,
     mark_catalog_status,
+    finish_catalog_tracks,
+    replace_catalog_track_range,
     replace_catalog_tracks,
     update_catalog_metadata,
     upsert_catalog_playlist,
@@ -148,6 +150,30 @@ async def test_replace_tracks_keeps_unchanged_rows_and_replaces_changed_ones(
     async with sessions.begin() as session:
         await replace_catalog_tracks(session, playlist_id, [])
         assert await list_tracks(session, playlist_id) == []
+
+
+async def test_page_by_page_writes_equal_one_replace(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The share workflow writes one page per step; the result must equal a whole replace."""
+    async with sessions.begin() as session:
+        paged, whole = await _share(session, "paged"), await _share(session, "whole")
+        await replace_catalog_tracks(session, paged, TRACKS * 3)  # an older, longer read
+    async with sessions.begin() as session:
+        await replace_catalog_tracks(session, whole, TRACKS)
+        await replace_catalog_track_range(session, paged, 0, TRACKS[:2])
+        await replace_catalog_track_range(session, paged, 2, TRACKS[2:])
+        await replace_catalog_track_range(session, paged, 2, TRACKS[2:])  # a replayed page
+        assert await finish_catalog_tracks(session, paged, 3, skipped={"local file": 1}) == 3
+    async with sessions.begin() as session:
+        paged_rows = [row[1:] for row in await _track_rows(session, paged)]
+        whole_rows = [row[1:] for row in await _track_rows(session, whole)]
+        entry = await get_catalog_playlist(session, paged)
+    assert paged_rows == whole_rows
+    assert entry is not None
+    assert (entry.track_count, entry.total_duration_ms, entry.skipped) == (
+        3, 381_000, {"local file": 1}
+    )
 
 
 async def test_metadata_and_status(sessions: async_sessionmaker[AsyncSession]) -> None:
