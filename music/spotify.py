@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import requests
 import spotipy
 from spotipy.cache_handler import CacheHandler
 
@@ -77,6 +79,7 @@ class SpotifyAdapter:
     def __init__(self, config: SpotifyConfig) -> None:
         self.config = config
         self._executor = ThreadPoolExecutor(config.threads, thread_name_prefix="spotify")
+        self._local = threading.local()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -114,13 +117,24 @@ class SpotifyAdapter:
 
     # Calls as a member ------------------------------------------------------------------
 
+    def _session(self) -> requests.Session:
+        """A plain session per pool thread: connections are reused and nothing retries.
+
+        spotipy's own session mounts urllib3 retries that, even at zero, turn a 429 into a
+        `RetryError` without headers (Retry-After lost) and report a 5xx as a 429.
+        """
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            self._local.session = session
+        return session
+
     def client(self, auth_manager: spotipy.SpotifyOAuth | None = None,
                access_token: str | None = None) -> spotipy.Spotify:
         """A spotipy client that never retries or sleeps by itself, aimed at our base URL."""
         sp = spotipy.Spotify(
-            auth=access_token, auth_manager=auth_manager,
+            auth=access_token, auth_manager=auth_manager, requests_session=self._session(),
             requests_timeout=self.config.timeout_seconds,
-            retries=0, status_retries=0, status_forcelist=(), backoff_factor=0,
         )
         sp.prefix = self.config.api_base
         return sp

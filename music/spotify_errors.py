@@ -1,8 +1,8 @@
 """Turn what spotipy and requests raise into our three kinds of failure.
 
-spotipy must be built with `retries=0, status_retries=0, status_forcelist=()`: with its
-default force-list, urllib3 turns a 429 into a `RetryError` that spotipy re-raises without
-the response headers, and the `Retry-After` we must honour is lost.
+spotipy must be given a plain `requests.Session`: its own session mounts urllib3 retries
+that, even with `retries=0`, turn a 429 into a `RetryError` re-raised without the response
+headers (the `Retry-After` we must honour is lost) and report a 5xx as a 429.
 """
 
 from __future__ import annotations
