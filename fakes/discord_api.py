@@ -2,8 +2,9 @@
 
 Point discord.py at it with `discord.http.Route.BASE = fake.api_base` (see
 `fakes.interactions.discord_api_base`), or hand `api_base` to a worker subprocess.
-It answers the routes a bot without a gateway uses (login, command sync, interaction
-callbacks, followups, channel messages) in the shapes of `discord-openapi.json`, keeps
+It answers the routes a bot uses (login, command sync, interaction callbacks, followups,
+channel messages) in the shapes of `discord-openapi.json`, serves a gateway websocket
+(`fakes.discord_gateway`: `bot.start()` works, tests `dispatch` events to it), keeps
 per-route rate-limit buckets, and records every message version and interaction
 response so tests can assert what a member would have seen.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fakes.discord_gateway import DEFAULT_HEARTBEAT_INTERVAL, GatewayHub, GatewayMixin
 from fakes.discord_limits import Fault, RateLimitPolicy, route_shape
 from fakes.discord_records import (
     CallRecord,
@@ -45,17 +47,21 @@ def known_routes() -> list[str]:
     return [f"{method} {path}" for method, path, _, _ in ROUTES]
 
 
-class FakeDiscord(DiscordStore):
-    """The fake Discord: its state and records (`DiscordStore`) plus the HTTP server."""
+class FakeDiscord(GatewayMixin, DiscordStore):
+    """The fake Discord: its state and records (`DiscordStore`), HTTP server and gateway."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(
+        self, *, heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL, **options: Any
+    ) -> None:
         super().__init__(**options)
+        self.gateway = GatewayHub(self, heartbeat_interval=heartbeat_interval)
         self._server: ThreadedServer | None = None
 
     def start(self) -> FakeDiscord:
         """Serve on a free loopback port."""
         if self._server is None:
-            self._server = ThreadedServer(build_app(self)).start()
+            self._server = ThreadedServer(build_app(self, self.gateway.install)).start()
+            self.gateway.bind(self._server.base_url)
         return self
 
     def stop(self) -> None:

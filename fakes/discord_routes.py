@@ -368,13 +368,21 @@ async def _not_found(request: web.Request) -> web.Response:
     return _render(404, payload, {"Via": VIA})
 
 
-def build_app(store: DiscordStore) -> web.Application:
-    """The aiohttp application serving `store` under `/api/v10`."""
+def build_app(
+    store: DiscordStore, extend: Callable[[web.Application], None] | None = None
+) -> web.Application:
+    """The aiohttp application serving `store` under `/api/v10`.
+
+    `extend` adds more routes (the gateway) before the catch-all 404, which would
+    otherwise shadow them.
+    """
     app = web.Application()
     app[STORE] = store
     for method, path, handler, bot_auth in ROUTES:
         app.router.add_route(
             method, API_PREFIX + path, _endpoint(f"{method} {path}", handler, bot_auth)
         )
+    if extend is not None:
+        extend(app)
     app.router.add_route("*", "/{tail:.*}", _not_found)
     return app

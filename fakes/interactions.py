@@ -1,10 +1,13 @@
 """Drive a real discord.py client with raw interaction payloads, against `FakeDiscord`.
 
-No gateway runs in tests, so nothing would ever deliver an INTERACTION_CREATE. The
-driver builds the payload Discord would send (every field discord.py 2.7 reads), has the
-fake mint its id and token, and feeds it to `client._connection.parse_interaction_create`
-(private API: it stays in this module). The client then answers over HTTP to the fake,
-where the handle returned to the test finds the answer.
+The driver builds the payload Discord would send (every field discord.py 2.7 reads) and
+has the fake mint its id and token. In-process, it feeds the payload to
+`client._connection.parse_interaction_create` (private API: it stays in this module), so
+a logged-in client needs no gateway. `InteractionDriver.over_gateway(fake)` instead sends
+it as an INTERACTION_CREATE dispatch through the fake's gateway, to a bot that runs
+`bot.start()` in another task or process; option types then come from the commands the
+bot synced to the fake. Either way the bot answers over HTTP to the fake, where the
+handle returned to the test finds the answer.
 
     async with logged_in(bot, fake):
         driver = InteractionDriver(bot, fake)
@@ -22,13 +25,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import discord
 from discord import app_commands
 from discord.http import Route
 
 from fakes.discord_api import FakeDiscord
+from fakes.discord_gateway import gateway_url_for, point_discord_py_at
 from fakes.discord_models import JSON, iso, user_payload
 from fakes.discord_records import InteractionCallback, InteractionTicket
 
@@ -53,13 +57,18 @@ APP_PERMISSIONS = MEMBER_PERMISSIONS
 
 @contextmanager
 def discord_api_base(api_base: str) -> Iterator[None]:
-    """Send every discord.py request to `api_base` while inside; restore afterwards."""
+    """Send discord.py's requests, and its gateway connection, to the fake at `api_base`.
+
+    Restores both afterwards.
+    """
     previous = Route.BASE
     Route.BASE = api_base
+    previous_gateway = point_discord_py_at(gateway_url_for(api_base))
     try:
         yield
     finally:
         Route.BASE = previous
+        point_discord_py_at(previous_gateway)
 
 
 @asynccontextmanager
@@ -155,11 +164,15 @@ class InteractionHandle:
 
 
 class InteractionDriver:
-    """Builds interaction payloads for one guild member and feeds them to `client`."""
+    """Builds interaction payloads for one guild member and delivers them to a bot.
+
+    With a `client`, payloads are fed to it in-process; with `client=None` (see
+    `over_gateway`) they go out as gateway dispatches.
+    """
 
     def __init__(
         self,
-        client: discord.Client,
+        client: discord.Client | None,
         fake: FakeDiscord,
         *,
         user: FakeUser | None = None,
@@ -177,8 +190,38 @@ class InteractionDriver:
         self.permissions = _perm_value(permissions)
         self.locale = locale
         self.tree = tree if tree is not None else getattr(client, "tree", None)
+        self.transport: Literal["in-process", "gateway"] = (
+            "gateway" if client is None else "in-process"
+        )
         self._errors = _ErrorLog()
         logging.getLogger("discord").addHandler(self._errors)
+
+    @classmethod
+    def over_gateway(
+        cls,
+        fake: FakeDiscord,
+        *,
+        user: FakeUser | None = None,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        permissions: int | discord.Permissions = MEMBER_PERMISSIONS,
+        locale: str = "en-US",
+    ) -> InteractionDriver:
+        """A driver for a bot connected to `fake`'s gateway, wherever it runs.
+
+        Needs no client object: option types, command ids and scopes come from what the
+        bot synced (`fake.commands()`). `handle.finished()` cannot see the bot's tasks in
+        this mode; wait on `response()`, `original()` or `followups()` instead.
+        """
+        return cls(
+            None,
+            fake,
+            user=user,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            permissions=permissions,
+            locale=locale,
+        )
 
     def close(self) -> None:
         """Stop collecting discord.py's error log."""
@@ -263,6 +306,8 @@ class InteractionDriver:
 
     def feed(self, payload: JSON) -> list[asyncio.Task[Any]]:
         """Hand a raw INTERACTION_CREATE payload to the client; returns the tasks it began."""
+        if self.client is None:
+            raise RuntimeError("a gateway driver has no client to feed; it dispatches instead")
         before = asyncio.all_tasks()
         # discord.py mutates parts of the payload (guild data), so give it a copy.
         self.client._connection.parse_interaction_create(copy.deepcopy(payload))  # type: ignore[arg-type]
@@ -281,6 +326,15 @@ class InteractionDriver:
     ) -> InteractionHandle:
         who = user or self.user
         channel = self.fake.add_channel(channel_id if channel_id is not None else self.channel_id)
+        perms = self.permissions if permissions is None else _perm_value(permissions)
+        if self.transport == "gateway":
+            # The fake mints id and token from the payload (as below) while dispatching it.
+            payload = self.interaction_payload(kind, _UNISSUED, data, who, channel, perms)
+            if message is not None:
+                payload["message"] = message
+            ticket = self.fake.dispatch_interaction(payload)
+            payload.update(id=str(ticket.id), token=ticket.token)
+            return InteractionHandle(self, ticket, payload, [])
         ticket = self.fake.issue_interaction(
             kind,
             channel_id=channel,
@@ -289,7 +343,6 @@ class InteractionDriver:
             name=name,
             message_id=int(message["id"]) if message else None,
         )
-        perms = self.permissions if permissions is None else _perm_value(permissions)
         payload = self.interaction_payload(kind, ticket, data, who, channel, perms)
         if message is not None:
             payload["message"] = message
@@ -359,11 +412,17 @@ class InteractionDriver:
         subcommand: str | None = None,
         focused: str | None = None,
     ) -> JSON:
-        """`data` of a chat-input command: options typed from the tree's definition."""
+        """`data` of a chat-input command: options typed from the tree's definition.
+
+        Without a tree (or for a command it lacks), types come from the synced commands.
+        """
         command, guild_scoped = self._lookup(name, group, subcommand)
+        synced = self._synced_types(name, group, subcommand, guild_scoped)
         resolved: JSON = {}
         built = [
-            self._option(key, value, _param_type(command, key), resolved, key == focused)
+            self._option(
+                key, value, _param_type(command, key) or synced.get(key), resolved, key == focused
+            )
             for key, value in options.items()
         ]
         if subcommand is not None:
@@ -381,7 +440,8 @@ class InteractionDriver:
     def _lookup(self, name: str, group: str | None, subcommand: str | None) -> tuple[Any, bool]:
         """The tree's command (or None if unknown) and whether it is guild-scoped."""
         if self.tree is None:
-            return None, False
+            scoped = any(c["name"] == name for c in self.fake.commands(self.guild_id))
+            return None, scoped
         command: Any = self.tree.get_command(name, guild=discord.Object(self.guild_id))
         guild_scoped = command is not None
         if command is None:
@@ -390,6 +450,19 @@ class InteractionDriver:
             if child is not None and isinstance(command, app_commands.Group):
                 command = command.get_command(child)
         return command, guild_scoped
+
+    def _synced_types(
+        self, name: str, group: str | None, subcommand: str | None, guild_scoped: bool
+    ) -> dict[str, int]:
+        """Option name -> type of the command as the bot synced it to the fake."""
+        scope = self.guild_id if guild_scoped else None
+        options: list[JSON] = next(
+            (c.get("options") or [] for c in self.fake.commands(scope) if c["name"] == name), []
+        )
+        for child in (group, subcommand):
+            if child is not None:
+                options = next((o.get("options") or [] for o in options if o["name"] == child), [])
+        return {o["name"]: int(o["type"]) for o in options if o.get("type") not in (1, 2)}
 
     def _command_id(self, name: str, guild_scoped: bool) -> int:
         """The id the fake gave the command at sync, or a fresh one if never synced."""
@@ -418,6 +491,10 @@ class InteractionDriver:
         if focused:
             option["focused"] = True
         return option
+
+
+# Stands in for the id and token the fake mints while dispatching over the gateway.
+_UNISSUED = InteractionTicket(0, "")
 
 
 def _perm_value(permissions: int | discord.Permissions) -> int:
