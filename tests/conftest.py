@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from mixtape.stack import running_stack
 from tests.support.worker import WorkerProcess
@@ -52,7 +53,11 @@ def start_worker(
     workers: list[WorkerProcess] = []
 
     def start(extra_env: dict[str, str] | None = None) -> WorkerProcess:
-        env = {**os.environ, **stack_env, **(extra_env or {})}
+        defaults = {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'worker.db'}",
+            "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        }
+        env = {**os.environ, **defaults, **stack_env, **(extra_env or {})}
         worker = WorkerProcess(env=env, log_path=tmp_path / f"worker-{len(workers)}.log")
         workers.append(worker)
         return worker.start()

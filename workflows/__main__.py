@@ -10,6 +10,7 @@ import logging
 
 from mixtape.settings import get_settings
 from workflows.client import create_hatchet
+from workflows.lifespan import make_lifespan
 from workflows.registry import all_workflows
 
 
@@ -20,7 +21,11 @@ def main() -> None:
     )
     hatchet = create_hatchet()
     worker = hatchet.worker(
-        "mixtape-worker", slots=settings.worker_slots, workflows=all_workflows(hatchet)
+        "mixtape-worker",
+        slots=settings.worker_slots,
+        durable_slots=settings.worker_slots,
+        workflows=all_workflows(hatchet, settings),
+        lifespan=make_lifespan(hatchet, settings),
     )
     worker.start()
 

@@ -7,9 +7,11 @@ from typing import Any
 from hatchet_sdk import Hatchet
 from hatchet_sdk.runnables.workflow import BaseWorkflow
 
+from mixtape.settings import Settings
+from workflows.share_playlist import build_share
 from workflows.smoke import build_smoke
 
 
-def all_workflows(hatchet: Hatchet) -> list[BaseWorkflow[Any]]:
+def all_workflows(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]:
     """Declare and return every workflow, in registration order."""
-    return [build_smoke(hatchet)]
+    return [build_smoke(hatchet), *build_share(hatchet, settings)]

@@ -1,0 +1,93 @@
+"""Resources the worker's tasks share, built on the worker's own event loop at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import discord
+from hatchet_sdk import Context, Hatchet
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mixtape.settings import Settings
+from music.spotify import SpotifyAdapter, SpotifyConfig
+from storage.crypto import TokenCipher
+from storage.engine import create_engine, make_sessionmaker
+from storage.migrate import upgrade_to_head
+from workflows.rate_limits import declare_rate_limits
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerDeps:
+    """What tasks reach through `ctx.lifespan`."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    cipher: TokenCipher
+    spotify: SpotifyAdapter
+    discord: discord.http.HTTPClient | None
+
+
+def deps(ctx: Context) -> WorkerDeps:
+    """The typed lifespan of the worker running `ctx`."""
+    value = ctx.lifespan
+    assert isinstance(value, WorkerDeps), "worker started without its lifespan"
+    return value
+
+
+def spotify_config(settings: Settings) -> SpotifyConfig:
+    return SpotifyConfig(
+        client_id=settings.spotify_client_id or "",
+        client_secret=(
+            settings.spotify_client_secret.get_secret_value()
+            if settings.spotify_client_secret else ""
+        ),
+        redirect_uri=settings.spotify_redirect_uri,
+        api_base=settings.spotify_api_base,
+        accounts_base=settings.spotify_accounts_base,
+        timeout_seconds=settings.http_timeout_seconds,
+    )
+
+
+async def discord_rest(settings: Settings) -> discord.http.HTTPClient | None:
+    """A REST-only Discord client: the worker edits progress messages, it needs no gateway."""
+    if settings.discord_token is None:
+        log.warning("DISCORD_TOKEN unset: progress messages will not be edited")
+        return None
+    if settings.discord_api_base:
+        discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
+    http = discord.http.HTTPClient(asyncio.get_running_loop(), max_ratelimit_timeout=30.0)
+    await http.static_login(settings.discord_token.get_secret_value())
+    return http
+
+
+def make_lifespan(
+    hatchet: Hatchet, settings: Settings
+) -> Callable[[], AsyncIterator[WorkerDeps]]:
+    """The worker lifespan: migrate, declare rate limits, open clients; close them after."""
+
+    async def lifespan() -> AsyncIterator[WorkerDeps]:
+        await upgrade_to_head(settings.database_url)
+        await declare_rate_limits(hatchet, settings)
+        engine = create_engine(settings.database_url)
+        spotify = SpotifyAdapter(spotify_config(settings))
+        http = await discord_rest(settings)
+        try:
+            yield WorkerDeps(
+                settings=settings,
+                sessions=make_sessionmaker(engine),
+                cipher=TokenCipher.from_setting(settings.token_encryption_keys),
+                spotify=spotify,
+                discord=http,
+            )
+        finally:
+            if http is not None:
+                await http.close()
+            spotify.close()
+            await engine.dispose()
+
+    return lifespan

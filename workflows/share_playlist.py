@@ -1,0 +1,266 @@
+"""`share-playlist`: read a member's playlist, page by page, into the server's catalog.
+
+A durable parent spawns one child task per page. Children retry transient Spotify errors
+with exponential backoff (Hatchet's retries); a 429 comes back as a result, and the parent
+waits out its Retry-After with a durable sleep, so no worker slot is held while waiting and
+a crash does not restart the wait. Every page write is idempotent (positions are replaced,
+not appended), so a replay after a crash writes the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from hatchet_sdk import Context, DurableContext, Hatchet, NonRetryableException
+from hatchet_sdk.exceptions import FailedTaskRunExceptionGroup, TaskRunError
+from hatchet_sdk.runnables.workflow import BaseWorkflow, Standalone
+from pydantic import BaseModel
+
+from mixtape.settings import Settings
+from mixtape.spotify_tokens import NotLinked, call_as_member
+from music.errors import Permanent, RateLimited
+from music.models import parse_items_page, parse_playlist
+from storage import catalog
+from storage.catalog import TrackData
+from storage.enums import PlaylistStatus
+from workflows import share_render
+from workflows.contracts import SHARE_PLAYLIST, ShareInput, ShareOutput
+from workflows.lifespan import WorkerDeps, deps
+from workflows.progress import ChannelProgress
+from workflows.rate_limits import spotify_app_limit, spotify_member_limit
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 50  # the API's maximum for playlist items
+READ_META = "share-read-meta"
+READ_PAGE = "share-read-page"
+
+ChildOut = TypeVar("ChildOut", bound="RateLimitedResult")
+
+
+class RateLimitedResult(BaseModel):
+    """A child's answer when Spotify said 429: the parent waits, then asks again."""
+
+    retry_after: float | None = None
+
+
+class MetaInput(BaseModel):
+    catalog_playlist_id: int
+    sharer_discord_user_id: int
+
+
+class MetaOutput(RateLimitedResult):
+    provider_playlist_id: str = ""
+    name: str = ""
+    owner_name: str = ""
+    url: str = ""
+    total: int = 0
+
+
+class PageInput(BaseModel):
+    catalog_playlist_id: int
+    sharer_discord_user_id: int
+    provider_playlist_id: str
+    offset: int
+    first_position: int
+
+
+class PageOutput(RateLimitedResult):
+    kept: int = 0
+    skipped: dict[str, int] = {}
+    total: int = 0
+    has_next: bool = False
+
+
+class ShareFailed(Exception):
+    """A share that cannot succeed; the message is for the member."""
+
+
+async def _as_sharer(d: WorkerDeps, user_id: int, op: Any) -> Any:
+    """One Spotify call with the sharer's grant; permanent problems end the share at once."""
+    try:
+        return await call_as_member(d.sessions, d.cipher, d.spotify, user_id, op)
+    except NotLinked as exc:
+        raise NonRetryableException("The member who shared this unlinked Spotify.") from exc
+    except Permanent as exc:
+        raise NonRetryableException(_permanent_message(exc)) from exc
+
+
+def _permanent_message(exc: Permanent) -> str:
+    if exc.status == 404:
+        return "Spotify says this playlist no longer exists."
+    if exc.status == 403:
+        return ("Spotify refused to show this playlist's tracks: only its owner or a "
+                "collaborator can share it.")
+    if exc.status is None:
+        return "The Spotify link expired; run /link again, then share again."
+    return f"Spotify refused the request ({exc})."
+
+
+def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]:
+    """Declare `share-playlist` and its child tasks."""
+    step = {
+        "retries": settings.spotify_transient_retries,
+        "backoff_factor": 2.0,
+        "backoff_max_seconds": settings.spotify_backoff_max_seconds,
+        "execution_timeout": timedelta(seconds=max(30.0, settings.http_timeout_seconds * 3)),
+        "rate_limits": [
+            spotify_app_limit(),
+            spotify_member_limit("sharer_discord_user_id", settings.spotify_member_calls_per_minute),
+        ],
+    }
+
+    @hatchet.task(name=READ_META, input_validator=MetaInput, **step)
+    async def read_meta(input: MetaInput, ctx: Context) -> MetaOutput:
+        d = deps(ctx)
+        async with d.sessions.begin() as s:
+            entry = await catalog.get_catalog_playlist(s, input.catalog_playlist_id)
+        if entry is None:
+            raise NonRetryableException("This playlist was removed from the catalog meanwhile.")
+        try:
+            data = await _as_sharer(
+                d, input.sharer_discord_user_id,
+                lambda sp: sp.playlist(entry.provider_playlist_id, market="from_token"),
+            )
+        except RateLimited as exc:
+            return MetaOutput(retry_after=exc.retry_after)
+        meta = parse_playlist(data)
+        async with d.sessions.begin() as s:
+            await catalog.update_catalog_metadata(
+                s, input.catalog_playlist_id, name=meta.name, description=meta.description,
+                owner_display_name=meta.owner_name, snapshot_id=meta.snapshot_id,
+            )
+            await catalog.mark_catalog_status(s, input.catalog_playlist_id, PlaylistStatus.READING)
+        return MetaOutput(
+            provider_playlist_id=meta.playlist_id, name=meta.name, owner_name=meta.owner_name,
+            url=meta.url or entry.url, total=meta.total,
+        )
+
+    @hatchet.task(name=READ_PAGE, input_validator=PageInput, **step)
+    async def read_page(input: PageInput, ctx: Context) -> PageOutput:
+        d = deps(ctx)
+        try:
+            data = await _as_sharer(
+                d, input.sharer_discord_user_id,
+                lambda sp: sp.playlist_items(
+                    input.provider_playlist_id, limit=PAGE_SIZE, offset=input.offset,
+                    market="from_token", additional_types=("track", "episode"),
+                ),
+            )
+        except RateLimited as exc:
+            return PageOutput(retry_after=exc.retry_after)
+        page = parse_items_page(data)
+        tracks = [
+            TrackData(title=t.title, artists=t.artists, duration_ms=t.duration_ms,
+                      album=t.album or None, isrc=t.isrc, provider_track_id=t.provider_id,
+                      provider_uri=t.uri)
+            for _, t in page.tracks
+        ]
+        async with d.sessions.begin() as s:
+            await catalog.replace_catalog_track_range(
+                s, input.catalog_playlist_id, input.first_position, tracks
+            )
+        return PageOutput(kept=len(tracks), skipped=page.skipped, total=page.total,
+                          has_next=page.has_next)
+
+    @hatchet.durable_task(
+        name=SHARE_PLAYLIST, input_validator=ShareInput,
+        execution_timeout=timedelta(hours=6), retries=0,
+    )
+    async def share_playlist(input: ShareInput, ctx: DurableContext) -> ShareOutput:
+        d = deps(ctx)
+        progress = ChannelProgress(d.discord, input.channel_id, input.message_id,
+                                   interval=settings.progress_interval_seconds)
+        waits = _Waits(ctx, progress, settings.max_rate_limit_waits)
+        name = "playlist"
+        try:
+            meta = await waits.run(read_meta, MetaInput(
+                catalog_playlist_id=input.catalog_playlist_id,
+                sharer_discord_user_id=input.sharer_discord_user_id,
+            ), "meta", name)
+            name = meta.name
+            await progress.update(share_render.reading(name, 0, meta.total), final=True)
+            kept, skipped, offset = 0, Counter[str](), 0
+            while True:
+                page = await waits.run(read_page, PageInput(
+                    catalog_playlist_id=input.catalog_playlist_id,
+                    sharer_discord_user_id=input.sharer_discord_user_id,
+                    provider_playlist_id=meta.provider_playlist_id,
+                    offset=offset, first_position=kept,
+                ), f"page-{offset}", name)
+                kept += page.kept
+                skipped.update(page.skipped)
+                offset += PAGE_SIZE
+                done = min(offset, page.total)
+                await progress.update(share_render.reading(name, done, page.total))
+                if not page.has_next:
+                    break
+        except ShareFailed as exc:
+            return await _fail(d, input, progress, name, str(exc))
+        async with d.sessions.begin() as s:
+            count = await catalog.finish_catalog_tracks(
+                s, input.catalog_playlist_id, kept, skipped=dict(skipped)
+            )
+            await catalog.mark_catalog_status(s, input.catalog_playlist_id, PlaylistStatus.READY)
+            entry = await catalog.get_catalog_playlist(s, input.catalog_playlist_id)
+        duration_ms = entry.total_duration_ms if entry else 0
+        await progress.update(share_render.summary(
+            name=name, owner=meta.owner_name, url=meta.url, track_count=count,
+            duration_ms=duration_ms, skipped=dict(skipped),
+        ), final=True)
+        return ShareOutput(catalog_playlist_id=input.catalog_playlist_id, track_count=count,
+                           skipped=dict(skipped), status=PlaylistStatus.READY.value)
+
+    workflows: list[BaseWorkflow[Any]] = [read_meta, read_page, share_playlist]
+    return workflows
+
+
+class _Waits:
+    """Run a child; when it reports a 429, sleep durably for its Retry-After and ask again."""
+
+    def __init__(self, ctx: DurableContext, progress: ChannelProgress, limit: int) -> None:
+        self._ctx = ctx
+        self._progress = progress
+        self._limit = limit
+
+    async def run(
+        self, task: Standalone[Any, ChildOut], payload: BaseModel, key: str, name: str
+    ) -> ChildOut:
+        for attempt in range(self._limit):
+            try:
+                result = await task.aio_run(payload, child_key=f"{key}-{attempt}")
+            except Exception as exc:  # the child failed for good, after its retries
+                raise ShareFailed(_child_failure(exc)) from exc
+            if result.retry_after is None:
+                return result
+            log.info("share child %s rate limited; durable sleep %.1fs", key, result.retry_after)
+            await self._progress.update(share_render.waiting(name, result.retry_after),
+                                        final=True)
+            await self._ctx.aio_sleep_for(timedelta(seconds=result.retry_after))
+        raise ShareFailed("Spotify kept asking us to slow down; try sharing again later.")
+
+
+def _child_failure(exc: Exception) -> str:
+    """The member-facing reason a child gave up with (its NonRetryableException message)."""
+    errors = exc.exceptions if isinstance(exc, FailedTaskRunExceptionGroup) else [exc]
+    for error in errors:
+        if isinstance(error, TaskRunError) and error.exc_type == NonRetryableException.__name__:
+            return error.exc
+    log.error("share child failed after its retries: %s", exc)
+    return "Reading the playlist from Spotify failed repeatedly; try sharing again later."
+
+
+async def _fail(
+    d: WorkerDeps, input: ShareInput, progress: ChannelProgress, name: str, reason: str
+) -> ShareOutput:
+    async with d.sessions.begin() as s:
+        await catalog.mark_catalog_status(
+            s, input.catalog_playlist_id, PlaylistStatus.FAILED, error=reason
+        )
+    await progress.update(share_render.failed(name, reason), final=True)
+    return ShareOutput(catalog_playlist_id=input.catalog_playlist_id, track_count=0,
+                       skipped={}, status=PlaylistStatus.FAILED.value)
+
