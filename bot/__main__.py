@@ -7,14 +7,21 @@ import logging
 import sys
 
 import discord
+import yarl
+from discord.gateway import DiscordWebSocket
+from pydantic import ValidationError
 
 from bot.client import MixtapeBot
+from bot.services import ConfigurationError, open_services
 from mixtape.settings import get_settings
+from storage.crypto import TokenKeyError
+from workflows.client import create_hatchet
 
 log = logging.getLogger("bot")
 
 
 async def main() -> int:
+    """Read settings, build the services (migrating the database), run until stopped."""
     settings = get_settings()
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -25,9 +32,21 @@ async def main() -> int:
     if settings.discord_api_base:
         discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
         log.info("using the Discord API at %s", discord.http.Route.BASE)
-    bot = MixtapeBot()
-    async with bot:
-        await bot.start(settings.discord_token.get_secret_value())
+    if settings.discord_gateway_url:
+        # discord.py connects to this class attribute, never asking /gateway/bot.
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+        log.info("using the Discord gateway at %s", settings.discord_gateway_url)
+    try:
+        async with open_services(settings, create_hatchet) as services:
+            bot = MixtapeBot(services)
+            async with bot:
+                await bot.start(settings.discord_token.get_secret_value())
+    except (ConfigurationError, TokenKeyError) as exc:
+        log.error("%s", exc)
+        return 2
+    except ValidationError as exc:  # the Hatchet client's settings (HATCHET_CLIENT_*)
+        log.error("Hatchet client settings are incomplete: %s", exc)
+        return 2
     return 0
 
 

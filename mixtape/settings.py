@@ -27,6 +27,10 @@ class Settings(BaseSettings):
         default=None, description="Override Discord's REST base (the fake, in tests and the demo)"
     )
 
+    discord_gateway_url: str | None = Field(
+        default=None, description="Override Discord's gateway URL (the fake's, in the demo)"
+    )
+
     spotify_client_id: str | None = None
     spotify_client_secret: SecretStr | None = None
     spotify_redirect_uri: str = "http://127.0.0.1:8765/spotify/callback"
@@ -49,6 +53,17 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = Field(default=10.0, gt=0)
     progress_interval_seconds: float = Field(default=3.0, ge=0)
     worker_slots: int = Field(default=20, ge=1)
+    spotify_app_calls_per_minute: int = Field(
+        default=600, ge=1, description="Hatchet pacing of all Spotify calls of this app"
+    )
+    spotify_member_calls_per_minute: int = Field(
+        default=180, ge=1, description="Hatchet pacing of one member's Spotify calls"
+    )
+    spotify_transient_retries: int = Field(default=5, ge=0, le=20)
+    spotify_backoff_max_seconds: int = Field(default=60, ge=1)
+    max_rate_limit_waits: int = Field(
+        default=50, ge=1, description="Retry-After waits one step may take before it gives up"
+    )
     log_level: str = "INFO"
 
 

@@ -244,3 +244,22 @@ class TrackMatch(Base):
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LinkWaitlistEntry(Base):
+    """A member Spotify refused at /link because the app is in development mode.
+
+    Development mode serves only accounts the app's owner added by hand, so the operator
+    needs this list to know whom to add (or that it is time to apply for extended quota).
+    `guild_id` is where the last /link came from, so a server's admins see only their
+    own members.
+    """
+
+    __tablename__ = "link_waitlist"
+
+    discord_user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    display_name: Mapped[str | None] = mapped_column(Text)
+    first_refused_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_refused_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)

@@ -14,8 +14,10 @@ class About(commands.Cog):
 
     @app_commands.command(name="about", description="What Mixtape does and how to use it")
     async def about(self, interaction: discord.Interaction) -> None:
+        """The introduction card, privately."""
         await interaction.response.send_message(embed=render.about_embed(), ephemeral=True)
 
 
 async def setup(bot: commands.Bot) -> None:
+    """Extension entry point."""
     await bot.add_cog(About())

@@ -26,6 +26,7 @@ TABLES = {
     "imports",
     "import_items",
     "track_matches",
+    "link_waitlist",
 }
 
 

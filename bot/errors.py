@@ -1,0 +1,43 @@
+"""Expected refusals, each carrying the sentence the member reads.
+
+Handlers raise these and stop; `bot.error_handler` turns them into an ephemeral reply, so
+no command repeats the "reply or follow up" dance. The texts come from `bot.render`.
+"""
+
+from __future__ import annotations
+
+
+class UserFacingError(Exception):
+    """An outcome the member caused or can fix; `str(error)` is shown to them verbatim."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class GuildOnly(UserFacingError):
+    """The command works only inside a server (the catalog belongs to a server)."""
+
+
+class BadPlaylistLink(UserFacingError):
+    """What was pasted is not a playlist link; the message says what it is instead."""
+
+
+class PlaylistUnavailable(UserFacingError):
+    """Spotify does not show the playlist to this member (missing, deleted or private)."""
+
+
+class NotYourPlaylist(UserFacingError):
+    """Spotify lets an app read a playlist's tracks only for its owner or a collaborator."""
+
+
+class CatalogEntryNotFound(UserFacingError):
+    """No entry with that id or name in this server's catalog."""
+
+
+class NotAllowed(UserFacingError):
+    """The member lacks the right for this action (e.g. unsharing someone else's entry)."""
+
+
+class SpotifyUnavailable(UserFacingError):
+    """Spotify is rate limiting us or not answering; trying later will work."""

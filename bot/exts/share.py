@@ -1,0 +1,163 @@
+"""`/share` and `/unshare`: putting playlists into this server's catalog and taking them out."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+import spotipy
+from discord import app_commands
+from discord.ext import commands
+
+from bot import errors, render
+from bot.client import MixtapeBot
+from bot.exts._shared import catalog_choices, lookup_entry, require_guild
+from mixtape.spotify_tokens import NotLinked, call_as_member
+from music.errors import Permanent
+from music.urls import PlaylistLinkError, PlaylistRef, parse_playlist_link
+from storage import accounts, catalog
+from storage.enums import PlaylistStatus
+from workflows.contracts import ShareInput
+
+log = logging.getLogger(__name__)
+
+#: One read, just enough to name the playlist and tell whether the member may read it.
+#: Spotify returns `items` only to the owner and collaborators.
+PLAYLIST_FIELDS = "id,name,owner(id,display_name),collaborative,items(total)"
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+class Share(commands.Cog):
+    """Validates a share within Discord's deadline, then hands the reading to a workflow."""
+
+    def __init__(self, bot: MixtapeBot) -> None:
+        self.services = bot.services
+
+    @app_commands.command(name="share", description="Share one of your Spotify playlists here")
+    @app_commands.describe(url="A Spotify playlist link or URI (Share > Copy link to playlist)")
+    @app_commands.guild_only()
+    async def share(self, interaction: discord.Interaction, url: str) -> None:
+        """Refuse what we can tell locally at once; defer before asking Spotify."""
+        guild_id = require_guild(interaction)
+        try:
+            ref = parse_playlist_link(url)
+        except PlaylistLinkError as exc:
+            raise errors.BadPlaylistLink(str(exc)) from exc
+        async with self.services.sessions.begin() as session:
+            account = await accounts.get_account(session, interaction.user.id)
+        if account is None:
+            raise NotLinked(interaction.user.id)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        name = await self._readable_playlist(interaction.user.id, account.spotify_user_id, ref)
+        progress = await self._post_progress(interaction, name)
+        async with self.services.sessions.begin() as session:
+            catalog_id = await catalog.upsert_catalog_playlist(
+                session,
+                guild_id=guild_id,
+                owner_discord_user_id=interaction.user.id,
+                provider_playlist_id=ref.playlist_id,
+                url=ref.url,
+                name=name,
+                status=PlaylistStatus.PENDING,
+            )
+        await self._dispatch(interaction, guild_id, catalog_id, name, progress)
+        await interaction.edit_original_response(
+            content=render.share_ack(name, progress.jump_url if progress else None)
+        )
+
+    async def _readable_playlist(self, user_id: int, spotify_id: str, ref: PlaylistRef) -> str:
+        """The playlist's name, if this member owns or collaborates on it; else a refusal."""
+
+        def read(sp: spotipy.Spotify) -> dict[str, Any]:
+            data: dict[str, Any] = sp.playlist(ref.playlist_id, fields=PLAYLIST_FIELDS)
+            return data
+
+        try:
+            data = await call_as_member(
+                self.services.sessions, self.services.cipher, self.services.spotify, user_id, read
+            )
+        except Permanent as exc:
+            if type(exc) is Permanent and exc.status in (400, 403, 404):
+                raise errors.PlaylistUnavailable(render.PLAYLIST_UNAVAILABLE) from exc
+            raise
+        name = str(data.get("name") or "")
+        owner = str((data.get("owner") or {}).get("id") or "")
+        member = owner == spotify_id or isinstance(data.get("items"), dict)
+        if not member:
+            raise errors.NotYourPlaylist(render.not_your_playlist(name))
+        return name
+
+    async def _post_progress(
+        self, interaction: discord.Interaction, name: str
+    ) -> discord.Message | None:
+        """The public message the workflow edits; a channel we can't post in is no failure."""
+        channel = interaction.channel
+        if not isinstance(channel, discord.abc.Messageable):
+            return None
+        embed = render.share_progress_embed(name, interaction.user.id)
+        try:
+            return await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as exc:
+            log.info("cannot post share progress in channel %s: %s", interaction.channel_id, exc)
+            return None
+
+    async def _dispatch(
+        self,
+        interaction: discord.Interaction,
+        guild_id: int,
+        catalog_id: int,
+        name: str,
+        progress: discord.Message | None,
+    ) -> None:
+        """Start the workflow; if that fails, say so in the catalog and the channel."""
+        payload = ShareInput(
+            catalog_playlist_id=catalog_id,
+            sharer_discord_user_id=interaction.user.id,
+            channel_id=interaction.channel_id or 0,
+            message_id=progress.id if progress else None,
+        )
+        try:
+            run_id = await self.services.dispatcher.share_playlist(
+                payload, guild_id=guild_id, user_id=interaction.user.id
+            )
+        except Exception:
+            async with self.services.sessions.begin() as session:
+                await catalog.mark_catalog_status(
+                    session, catalog_id, PlaylistStatus.FAILED, error="could not be started"
+                )
+            if progress is not None:
+                embed = render.share_not_started(name, interaction.user.id)
+                try:
+                    await progress.edit(embed=embed, allowed_mentions=NO_MENTIONS)
+                except discord.HTTPException as exc:
+                    log.info("cannot update share progress message: %s", exc)
+            raise
+        log.info("share of catalog entry %s started as run %s", catalog_id, run_id)
+
+    @app_commands.command(
+        name="unshare", description="Remove a playlist from this server's catalog"
+    )
+    @app_commands.describe(playlist="The catalog entry to remove")
+    @app_commands.autocomplete(playlist=catalog_choices)
+    @app_commands.guild_only()
+    async def unshare(self, interaction: discord.Interaction, playlist: str) -> None:
+        """The sharer, or a member with Manage Server, may remove an entry."""
+        guild_id = require_guild(interaction)
+        async with self.services.sessions.begin() as session:
+            entry = await lookup_entry(session, guild_id, playlist)
+            title = render.playlist_title(entry)
+            allowed = (
+                entry.owner_discord_user_id == interaction.user.id
+                or interaction.permissions.manage_guild
+            )
+            if not allowed:
+                raise errors.NotAllowed(render.unshare_refused(title))
+            await catalog.delete_catalog_playlist(session, guild_id, entry.id)
+        await interaction.response.send_message(render.unshared(title), ephemeral=True)
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Extension entry point."""
+    assert isinstance(bot, MixtapeBot)
+    await bot.add_cog(Share(bot))

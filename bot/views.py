@@ -1,0 +1,143 @@
+"""Buttons and the pager behind `/catalog browse` and `/catalog show`.
+
+custom_id scheme: ``mixtape:<area>:<action>:<nonce>``
+
+- ``area`` is the feature the component belongs to (``catalog``, ``tracks``);
+- ``action`` is what the button does (``prev``, ``next``);
+- ``nonce`` is random per view instance, so two live pagers in one channel never answer
+  each other's presses.
+
+These buttons are not persistent: they die with their view (on timeout, or when the bot
+restarts), and discord.py routes presses by message id and custom_id. A future persistent
+button (e.g. "Import") must not carry a nonce but its argument instead
+(``mixtape:import:<catalog_id>``), registered as a `discord.ui.DynamicItem` whose template
+matches that pattern, so it still works after a restart. Everything stays under 100
+characters, Discord's custom_id limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+
+from bot import error_handler, render
+
+log = logging.getLogger(__name__)
+
+PREFIX = "mixtape"
+#: An interaction token lives 15 minutes; the pager must disable itself before that.
+MAX_TIMEOUT_SECONDS = 14 * 60.0
+
+PageLoader = Callable[[int], Awaitable[tuple[discord.Embed, render.PageInfo]]]
+
+
+def custom_id(area: str, action: str, nonce: str) -> str:
+    """Build an id following the scheme above."""
+    value = f"{PREFIX}:{area}:{action}:{nonce}"
+    if len(value) > 100:
+        raise ValueError(f"custom_id over 100 characters: {value!r}")
+    return value
+
+
+def parse_custom_id(value: str) -> tuple[str, str, str] | None:
+    """(area, action, nonce) of one of our ids, or None for anything else."""
+    parts = value.split(":")
+    if len(parts) != 4 or parts[0] != PREFIX:
+        return None
+    return parts[1], parts[2], parts[3]
+
+
+class Pager(discord.ui.View):
+    """Previous/Next over pages that a loader renders; only the member who opened it pages.
+
+    Pages are read afresh on every press, so entries shared or removed meanwhile show up
+    correctly and the page count follows them. On timeout the buttons are disabled by
+    editing the original response, so nobody presses a dead button.
+    """
+
+    def __init__(
+        self,
+        *,
+        area: str,
+        owner: discord.abc.User,
+        load: PageLoader,
+        page: render.PageInfo,
+        timeout: float,
+    ) -> None:
+        super().__init__(timeout=min(timeout, MAX_TIMEOUT_SECONDS))
+        self.owner_id = owner.id
+        self.owner_name = owner.display_name
+        self.load = load
+        self.page = page
+        self.origin: discord.Interaction | None = None
+        nonce = secrets.token_hex(4)
+        self.previous = _PageButton(render.PREVIOUS, custom_id(area, "prev", nonce), step=-1)
+        self.next = _PageButton(render.NEXT, custom_id(area, "next", nonce), step=1)
+        self.add_item(self.previous)
+        self.add_item(self.next)
+        self._sync_buttons()
+
+    def attach(self, interaction: discord.Interaction) -> None:
+        """Remember the response this pager sits on, to disable it on timeout."""
+        self.origin = interaction
+
+    def _sync_buttons(self) -> None:
+        self.previous.disabled = self.page.index <= 0
+        self.next.disabled = self.page.index >= self.page.count - 1
+
+    async def show(self, interaction: discord.Interaction, index: int) -> None:
+        """Render page `index` into the message the button sits on."""
+        embed, self.page = await self.load(index)
+        self._sync_buttons()
+        await interaction.response.edit_message(embed=embed, view=self)
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Others may look but not page; they get told so privately."""
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(
+            render.only_invoker_can_page(self.owner_name), ephemeral=True
+        )
+        return False
+
+    async def on_timeout(self) -> None:
+        """Disable the buttons in place; a vanished message or token is not an error."""
+        for item in self.children:
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
+        if self.origin is None:
+            return
+        try:
+            await self.origin.edit_original_response(view=self)
+        except discord.HTTPException as exc:
+            log.info("could not disable an expired pager: %s", exc)
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]
+    ) -> None:
+        """Same replies as commands get."""
+        await error_handler.report(interaction, error)
+
+
+class _PageButton(discord.ui.Button[Pager]):
+    """Moves its pager `step` pages."""
+
+    def __init__(self, label: str, custom_id: str, *, step: int) -> None:
+        super().__init__(label=label, style=discord.ButtonStyle.secondary, custom_id=custom_id)
+        self.step = step
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """One press: the pager re-reads and shows the neighbouring page."""
+        assert self.view is not None
+        await self.view.show(interaction, self.view.page.index + self.step)
+
+
+def link_button(url: str) -> discord.ui.View:
+    """A view holding one link button (links open in the browser, no callback)."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(discord.ui.Button(label=render.LINK_BUTTON, url=url))
+    return view

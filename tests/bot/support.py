@@ -1,0 +1,242 @@
+"""Helpers for the bot tests: linking members, reading runs, DM payloads, Discord limits."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from hatchet_sdk import Hatchet
+from hatchet_sdk.clients.rest.models.v1_task_summary import V1TaskSummary
+
+from bot.dispatch import WorkflowDispatcher
+from bot.services import BotServices
+from fakes.interactions import APPLICATION_COMMAND, FakeUser, InteractionDriver, InteractionHandle
+from fakes.spotify import FakeSpotify
+from music.spotify import SCOPES
+from storage import accounts, catalog
+from storage.catalog import TrackData
+from storage.enums import PlaylistStatus
+from workflows.contracts import ShareInput
+
+EPHEMERAL = 64
+DEADLINE_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class Member:
+    """A Discord member and, if any, the fake Spotify account they own."""
+
+    user: FakeUser
+    spotify_id: str | None
+
+    @property
+    def id(self) -> int:
+        return self.user.id
+
+
+async def link_directly(services: BotServices, fake: FakeSpotify, member: Member) -> None:
+    """Store a grant the way a finished /link would (for tests not about OAuth)."""
+    assert member.spotify_id is not None
+    grant = fake.issue_token(member.spotify_id)
+    assert grant.refresh_token is not None
+    async with services.sessions.begin() as session:
+        await accounts.save_linked_account(
+            session,
+            services.cipher,
+            discord_user_id=member.id,
+            spotify_user_id=member.spotify_id,
+            refresh_token=grant.refresh_token,
+            scopes=list(SCOPES),
+            display_name=fake.users[member.spotify_id].display_name,
+            access_token=grant.access_token,
+            access_token_expires_at=datetime.now(UTC) + timedelta(seconds=grant.expires_in),
+        )
+
+
+async def add_entry(
+    services: BotServices,
+    guild_id: int,
+    owner: int,
+    name: str,
+    *,
+    tracks: int = 0,
+    playlist_id: str | None = None,
+    status: PlaylistStatus = PlaylistStatus.READY,
+) -> int:
+    """A catalog entry as a finished share workflow would leave it."""
+    provider_id = playlist_id or f"{abs(hash((guild_id, name))) % 10**22:022d}"
+    async with services.sessions.begin() as session:
+        entry_id = await catalog.upsert_catalog_playlist(
+            session,
+            guild_id=guild_id,
+            owner_discord_user_id=owner,
+            provider_playlist_id=provider_id,
+            url=f"https://open.spotify.com/playlist/{provider_id}",
+            name=name,
+            status=status,
+        )
+        await catalog.update_catalog_metadata(
+            session, entry_id, name=name, description=None, owner_display_name="Spotify Owner"
+        )
+        await catalog.replace_catalog_tracks(
+            session,
+            entry_id,
+            [
+                TrackData(title=f"Song {i + 1}", artists=(f"Artist {i + 1}",), duration_ms=61_000)
+                for i in range(tracks)
+            ],
+        )
+    return entry_id
+
+
+# -- Hatchet runs -------------------------------------------------------------------------
+
+
+async def runs_for_guild(hatchet: Hatchet, guild_id: int) -> list[V1TaskSummary]:
+    """Runs carrying this guild in their metadata (every test has its own guild)."""
+    since = datetime.now(UTC) - timedelta(hours=1)
+    metadata = {"guild_id": str(guild_id)}
+    listed = await hatchet.runs.aio_list(since=since, additional_metadata=metadata)
+    return list(listed.rows)
+
+
+async def wait_for_runs(
+    hatchet: Hatchet, guild_id: int, count: int, within: float = 10.0
+) -> list[V1TaskSummary]:
+    """Poll until at least `count` runs are listed for the guild."""
+    deadline = time.monotonic() + within
+    while True:
+        rows = await runs_for_guild(hatchet, guild_id)
+        if len(rows) >= count:
+            return rows
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(rows)} of {count} runs listed for guild {guild_id}")
+        await asyncio.sleep(0.05)
+
+
+async def settled_runs(
+    hatchet: Hatchet, dispatcher: WorkflowDispatcher, guild_id: int, within: float = 10.0
+) -> list[V1TaskSummary]:
+    """Every run dispatched for the guild so far, excluding a marker dispatched last.
+
+    Absence needs a barrier: the marker goes through the same dispatcher after the code
+    under test has finished, and once it is listed, anything dispatched before it is too.
+    """
+    marker = await dispatcher.share_playlist(
+        ShareInput(catalog_playlist_id=0, sharer_discord_user_id=0, channel_id=0),
+        guild_id=guild_id,
+        user_id=0,
+    )
+    deadline = time.monotonic() + within
+    while True:
+        rows = await runs_for_guild(hatchet, guild_id)
+        if any(row.workflow_run_external_id == marker for row in rows):
+            return [row for row in rows if row.workflow_run_external_id != marker]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"marker run {marker} not listed within {within}s")
+        await asyncio.sleep(0.05)
+
+
+# -- Discord --------------------------------------------------------------------------------
+
+
+def dm_slash(
+    driver: InteractionDriver, name: str, options: dict[str, Any], user: FakeUser
+) -> InteractionHandle:
+    """A slash command from a DM: no guild, no member, a DM channel (Discord's shape)."""
+    fake = driver.fake
+    channel_id = fake.add_channel(guild_id=0, name="dm")
+    ticket = fake.issue_interaction(
+        APPLICATION_COMMAND, channel_id=channel_id, guild_id=None, user=user.payload(), name=name
+    )
+    data = driver.command_data(name, options)
+    data.pop("guild_id", None)
+    payload = driver.interaction_payload(APPLICATION_COMMAND, ticket, data, user, channel_id, 0)
+    for key in ("guild_id", "guild", "member", "guild_locale"):
+        payload.pop(key, None)
+    payload["user"] = user.payload()
+    payload["channel"] = {"id": str(channel_id), "type": 1, "recipients": [user.payload()]}
+    payload["context"] = 1
+    payload["authorizing_integration_owners"] = {"1": str(user.id)}
+    return InteractionHandle(driver, ticket, payload, driver.feed(copy.deepcopy(payload)))
+
+
+def button_ids(message: dict[str, Any]) -> dict[str, str]:
+    """Label -> custom_id of the buttons on a message."""
+    found: dict[str, str] = {}
+    for row in message.get("components") or []:
+        for item in row.get("components") or []:
+            if item.get("type") == 2 and item.get("custom_id"):
+                found[item["label"]] = item["custom_id"]
+    return found
+
+
+def disabled_buttons(message: dict[str, Any]) -> dict[str, bool]:
+    """Label -> disabled of the buttons on a message."""
+    return {
+        item["label"]: bool(item.get("disabled"))
+        for row in message.get("components") or []
+        for item in row.get("components") or []
+        if item.get("type") == 2
+    }
+
+
+def link_url(data: dict[str, Any]) -> str:
+    """The URL on the link button of a /link answer."""
+    for row in data.get("components") or []:
+        for item in row.get("components") or []:
+            if item.get("url"):
+                return str(item["url"])
+    raise AssertionError(f"no link button in {data}")
+
+
+def embed_text(embeds: Iterable[dict[str, Any]]) -> str:
+    """Every visible string of some embeds, joined (for `in` checks)."""
+    parts: list[str] = []
+    for embed in embeds:
+        parts += [embed.get("title") or "", embed.get("description") or ""]
+        for field in embed.get("fields") or []:
+            parts += [field.get("name") or "", field.get("value") or ""]
+        parts.append((embed.get("footer") or {}).get("text") or "")
+    return "\n".join(parts)
+
+
+def assert_discord_limits(embeds: Sequence[dict[str, Any]]) -> None:
+    """Discord's embed limits: the fake does not enforce them, so the tests do."""
+    for embed in embeds:
+        title = embed.get("title") or ""
+        description = embed.get("description") or ""
+        fields = embed.get("fields") or []
+        footer = (embed.get("footer") or {}).get("text") or ""
+        assert len(title) <= 256, len(title)
+        assert len(description) <= 4096, len(description)
+        assert len(fields) <= 25
+        assert len(footer) <= 2048
+        total = len(title) + len(description) + len(footer)
+        for field in fields:
+            assert len(field["name"]) <= 256 and len(field["value"]) <= 1024
+            total += len(field["name"]) + len(field["value"])
+        assert total <= 6000, total
+
+
+def assert_no_mentions_allowed(body: dict[str, Any]) -> None:
+    """`allowed_mentions` present and empty: nobody can be pinged by this message."""
+    allowed = body.get("allowed_mentions")
+    assert allowed is not None, f"allowed_mentions missing from {body}"
+    assert allowed.get("parse") == []
+    assert not allowed.get("users") and not allowed.get("roles")
+
+
+async def http_get(url: str) -> tuple[int, str, dict[str, str]]:
+    """Open a URL as the member's browser would (no redirects followed)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url, allow_redirects=False) as response,
+    ):
+        return response.status, await response.text(), dict(response.headers)
