@@ -6,7 +6,13 @@ stubs (`hatchet.stubs.task`), so the bot does not load worker dependencies.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import BaseModel, Field, PlainSerializer
+
+#: A Discord id. Sent as a string: run input is re-encoded by the engine through float64,
+#: which holds integers exactly only up to 2**53, and snowflakes are larger.
+Snowflake = Annotated[int, PlainSerializer(str, return_type=str, when_used="json")]
 
 SMOKE_ECHO = "smoke-echo"
 
@@ -37,9 +43,9 @@ class ShareInput(BaseModel):
     """
 
     catalog_playlist_id: int
-    sharer_discord_user_id: int
-    channel_id: int
-    message_id: int | None = None
+    sharer_discord_user_id: Snowflake
+    channel_id: Snowflake
+    message_id: Snowflake | None = None
 
 
 class ShareOutput(BaseModel):

@@ -20,14 +20,14 @@ from hatchet_sdk.runnables.workflow import BaseWorkflow, Standalone
 from pydantic import BaseModel
 
 from mixtape.settings import Settings
-from mixtape.spotify_tokens import NotLinked, call_as_member
+from mixtape.spotify_tokens import NotLinked, NotRegistered, call_as_member
 from music.errors import Permanent, RateLimited
 from music.models import parse_items_page, parse_playlist
 from storage import catalog
 from storage.catalog import TrackData
 from storage.enums import PlaylistStatus
 from workflows import share_render
-from workflows.contracts import SHARE_PLAYLIST, ShareInput, ShareOutput
+from workflows.contracts import SHARE_PLAYLIST, ShareInput, ShareOutput, Snowflake
 from workflows.lifespan import WorkerDeps, deps
 from workflows.progress import ChannelProgress
 from workflows.rate_limits import spotify_app_limit, spotify_member_limit
@@ -49,7 +49,7 @@ class RateLimitedResult(BaseModel):
 
 class MetaInput(BaseModel):
     catalog_playlist_id: int
-    sharer_discord_user_id: int
+    sharer_discord_user_id: Snowflake
 
 
 class MetaOutput(RateLimitedResult):
@@ -62,7 +62,7 @@ class MetaOutput(RateLimitedResult):
 
 class PageInput(BaseModel):
     catalog_playlist_id: int
-    sharer_discord_user_id: int
+    sharer_discord_user_id: Snowflake
     provider_playlist_id: str
     offset: int
     first_position: int
@@ -85,6 +85,11 @@ async def _as_sharer(d: WorkerDeps, user_id: int, op: Any) -> Any:
         return await call_as_member(d.sessions, d.cipher, d.spotify, user_id, op)
     except NotLinked as exc:
         raise NonRetryableException("The member who shared this unlinked Spotify.") from exc
+    except NotRegistered as exc:
+        raise NonRetryableException(
+            "This Spotify app is in development mode and the sharer's account is not on its "
+            "allow-list; the server's operator can add it in Spotify's Developer Dashboard."
+        ) from exc
     except Permanent as exc:
         raise NonRetryableException(_permanent_message(exc)) from exc
 

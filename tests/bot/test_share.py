@@ -201,11 +201,6 @@ async def test_valid_share_acks_posts_records_and_dispatches_once(
     assert len(await settled_runs(bot_hatchet, services.dispatcher, guild_id)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine re-encodes run input through float64, so Discord ids (> 2**53) in "
-    "ShareInput arrive rounded; workflows/contracts.py must send snowflakes as JSON strings",
-)
 async def test_dispatched_input_keeps_discord_ids_exact(
     driver: InteractionDriver,
     fake_discord: FakeDiscord,

@@ -25,11 +25,13 @@ from typing import Any, TypeVar
 import aiohttp
 import discord
 import pytest
+from cryptography.fernet import Fernet
 from discord.ext import commands
 
 from fakes.discord_api import FakeDiscord
 from fakes.discord_gateway import SYNC_FLUSH_SUFFIX, Close, Op
 from fakes.interactions import FakeUser, InteractionDriver, discord_api_base
+from mixtape.stack import free_port
 from tests.contract.openapi import load_spec_or_skip, response_schema, validation_errors
 from tests.fakes.test_discord_fake import Playground
 
@@ -363,18 +365,24 @@ def _log_tail(path: Path) -> str:
 
 
 async def test_bot_process_answers_about_over_the_gateway(
-    fake: FakeDiscord, tmp_path: Path
+    fake: FakeDiscord, tmp_path: Path, stack_env: dict[str, str]
 ) -> None:
+    """The real `python -m bot`, configured as the offline demo configures it."""
     env = {
         **os.environ,
+        **stack_env,
         "DISCORD_TOKEN": fake.token,
         "DISCORD_API_BASE": fake.api_base,
+        "DISCORD_GATEWAY_URL": fake.gateway.url or "",
+        "SPOTIFY_CLIENT_ID": "unused-here",
+        "SPOTIFY_CLIENT_SECRET": "unused-here",
+        "OAUTH_BIND_PORT": str(free_port()),
+        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
         "LOG_LEVEL": "INFO",
     }
-    env.pop("DISCORD_GATEWAY_URL", None)
     log = tmp_path / "bot.log"
-    # `python -m bot` with discord.py's gateway URL pointed at the fake (see the module).
-    command = [sys.executable, "-m", "fakes.discord_gateway", "bot"]
+    command = [sys.executable, "-m", "bot"]
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
             *command,

@@ -1,0 +1,147 @@
+"""`python -m mixtape`: run the product.
+
+With `DISCORD_TOKEN` set it runs the real bot and worker (against the Hatchet engine named
+by `HATCHET_CLIENT_TOKEN`, or a local one it starts). Without it, it says so and starts the
+same two processes against the fake Discord and fake Spotify servers, checks that they came
+up, and prints where to look.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from mixtape.settings import Settings, get_settings
+from mixtape.stack import REPO_ROOT, STACK_DIR, free_port, log, running_stack
+
+_UP_TIMEOUT_SECONDS = 90.0
+
+
+@dataclass
+class Child:
+    """One of our two processes, in its own process group."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        if self.popen.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=15)
+
+
+def spawn(name: str, module: str, env: dict[str, str], log_dir: Path | None) -> Child:
+    """Start `python -m module`; output goes to the terminal, or to a log file in the demo."""
+    out = (log_dir / f"{name}.log").open("ab") if log_dir else None
+    popen = subprocess.Popen(
+        [sys.executable, "-m", module], cwd=REPO_ROOT, env=env, stdout=out,
+        stderr=subprocess.STDOUT if out else None, stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    if out:
+        out.close()
+    return Child(name, popen)
+
+
+@contextlib.contextmanager
+def hatchet_env(settings: Settings, persistent: bool) -> Iterator[dict[str, str]]:
+    """The engine's client settings: the configured one, or a local stack we start."""
+    if settings.hatchet_client_token is not None:
+        log("using the Hatchet engine named by HATCHET_CLIENT_TOKEN")
+        yield {}
+        return
+    root = STACK_DIR / "local" if persistent else None
+    with running_stack(root=root) as info:
+        yield info.client_env()
+
+
+def supervise(children: list[Child]) -> int:
+    """Wait until a child exits or Ctrl-C; then stop the others. Exit code of the first."""
+    try:
+        while True:
+            for child in children:
+                code = child.popen.poll()
+                if code is not None:
+                    log(f"{child.name} exited with {code}")
+                    return code or 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        log("stopping")
+        return 0
+    finally:
+        for child in children:
+            child.stop()
+
+
+def run_real(settings: Settings) -> int:
+    """The real bot and worker, against Discord and Spotify."""
+    missing = [name for name, value in (
+        ("SPOTIFY_CLIENT_ID", settings.spotify_client_id),
+        ("SPOTIFY_CLIENT_SECRET", settings.spotify_client_secret),
+        ("TOKEN_ENCRYPTION_KEYS", settings.token_encryption_keys),
+    ) if not value]
+    if missing:
+        log(f"DISCORD_TOKEN is set but {', '.join(missing)} is not: see .env.example")
+        return 2
+    with hatchet_env(settings, persistent=True) as env:
+        child_env = {**os.environ, **env}
+        children = [spawn("worker", "workflows", child_env, None),
+                    spawn("bot", "bot", child_env, None)]
+        return supervise(children)
+
+
+def run_offline(serve: bool) -> int:
+    """Bot and worker against the fakes: shows a newcomer the whole system come up."""
+    from fakes.offline import OfflineWorld  # the fakes are only needed here
+
+    log("DISCORD_TOKEN is not set: starting the offline demo against fake Discord and Spotify")
+    workdir = Path(tempfile.mkdtemp(prefix="demo-", dir=STACK_DIR))
+    with running_stack() as info, OfflineWorld(workdir, oauth_port=free_port()) as world:
+        env = {**os.environ, **info.client_env(), **world.env()}
+        children = [spawn("worker", "workflows", env, workdir),
+                    spawn("bot", "bot", env, workdir)]
+        try:
+            world.wait_until_up(children_alive=lambda: all(
+                c.popen.poll() is None for c in children), timeout=_UP_TIMEOUT_SECONDS)
+        except (TimeoutError, RuntimeError) as exc:
+            log(f"the offline stack did not come up: {exc}")
+            for child in children:
+                log(f"--- {child.name} log ---\n{world.log_tail(child.name)}")
+            for child in children:
+                child.stop()
+            return 1
+        print(world.describe(hatchet_api=info.api_url), flush=True)
+        if serve:
+            log("serving until Ctrl-C")
+            return supervise(children)
+        for child in children:
+            child.stop()
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mixtape")
+    parser.add_argument("--serve", action="store_true",
+                        help="offline demo: keep running after start-up until Ctrl-C")
+    args = parser.parse_args(argv)
+    STACK_DIR.mkdir(exist_ok=True)
+    settings = get_settings()
+    if settings.discord_token is not None:
+        return run_real(settings)
+    return run_offline(args.serve)
