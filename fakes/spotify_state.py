@@ -257,6 +257,11 @@ class SpotifyState(Grants, CallLog):
                 self.add_collaborator(pid, user_id)
             return playlist
 
+    def delete_playlist(self, playlist_id: str) -> None:
+        """The playlist is gone: every later read of it answers 404."""
+        with self.lock:
+            del self.playlists[playlist_id]
+
     def add_collaborator(self, playlist_id: str, user_id: str) -> None:
         """Let `user_id` read and change the playlist (makes it collaborative and private)."""
         with self.lock:
