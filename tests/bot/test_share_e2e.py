@@ -18,8 +18,8 @@ from fakes.spotify import FakeSpotify, LocalFile, Removed
 from mixtape.settings import Settings
 from storage import catalog
 from storage.enums import PlaylistStatus
-from tests.bot.test_share import done_thinking
 from tests.bot.support import Member, embed_text, http_get, link_url
+from tests.bot.test_share import done_thinking
 from tests.support.worker import WorkerProcess
 from workflows.client import create_hatchet
 
