@@ -99,7 +99,7 @@ class OfflineWorld:
             "Mixtape is up (offline demo):",
             f"  bot     connected to the fake Discord gateway; commands: {' '.join(commands)}",
             "  worker  healthy and registered with the Hatchet engine",
-            f"  Hatchet REST API   {hatchet_api}/api/v1",
+            f"  Hatchet API        {hatchet_api}",
             f"  fake Discord API   {self.discord.api_base}",
             f"  fake Spotify API   {self.spotify.api_base}",
             f"  logs               {self.workdir}",

@@ -68,7 +68,7 @@ def hatchet_env(settings: Settings, persistent: bool) -> Iterator[dict[str, str]
         return
     root = STACK_DIR / "local" if persistent else None
     with running_stack(root=root) as info:
-        yield info.client_env()
+        yield {**info.client_env(), "MIXTAPE_HATCHET_API_URL": info.api_url}
 
 
 def supervise(children: list[Child]) -> int:
@@ -106,14 +106,17 @@ def run_real(settings: Settings) -> int:
         return supervise(children)
 
 
-def run_offline(serve: bool) -> int:
+def run_offline(settings: Settings, serve: bool) -> int:
     """Bot and worker against the fakes: shows a newcomer the whole system come up."""
     from fakes.offline import OfflineWorld  # the fakes are only needed here
 
     log("DISCORD_TOKEN is not set: starting the offline demo against fake Discord and Spotify")
     workdir = Path(tempfile.mkdtemp(prefix="demo-", dir=STACK_DIR))
-    with running_stack() as info, OfflineWorld(workdir, oauth_port=free_port()) as world:
-        env = {**os.environ, **info.client_env(), **world.env()}
+    with hatchet_env(settings, persistent=False) as engine, OfflineWorld(
+        workdir, oauth_port=free_port()
+    ) as world:
+        env = {**os.environ, **engine, **world.env()}
+        api = env.get("MIXTAPE_HATCHET_API_URL", "the engine named by HATCHET_CLIENT_TOKEN")
         children = [spawn("worker", "workflows", env, workdir),
                     spawn("bot", "bot", env, workdir)]
         try:
@@ -126,7 +129,7 @@ def run_offline(serve: bool) -> int:
             for child in children:
                 child.stop()
             return 1
-        print(world.describe(hatchet_api=info.api_url), flush=True)
+        print(world.describe(hatchet_api=api), flush=True)
         if serve:
             log("serving until Ctrl-C")
             return supervise(children)
@@ -144,4 +147,4 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     if settings.discord_token is not None:
         return run_real(settings)
-    return run_offline(args.serve)
+    return run_offline(settings, args.serve)
