@@ -82,9 +82,11 @@ class OfflineWorld:
 
     def _worker_healthy(self) -> bool:
         url = f"http://127.0.0.1:{self.worker_health_port}/health"
-        with contextlib.suppress(urllib.error.URLError, OSError):
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310
-                return bool(resp.status == 200)
+        with (
+            contextlib.suppress(urllib.error.URLError, OSError),
+            urllib.request.urlopen(url, timeout=2) as resp,  # noqa: S310
+        ):
+            return bool(resp.status == 200)
         return False
 
     def log_tail(self, name: str, lines: int = 30) -> str:

@@ -65,8 +65,9 @@ class ThreadedServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._requested_port)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        return int(sockets[0].getsockname()[1])
+        server = site._server
+        assert isinstance(server, asyncio.Server), "TCPSite serves with an asyncio.Server"
+        return int(server.sockets[0].getsockname()[1])
 
     async def _shutdown(self) -> None:
         if self._runner is not None:

@@ -169,12 +169,16 @@ class LocalStack:
 
     # PostgreSQL -------------------------------------------------------------------------
 
-    def _as_postgres_user(self) -> dict[str, object]:
-        """initdb and postgres refuse to run as root; drop to the `postgres` account."""
-        if os.geteuid() != 0:
-            return {}
-        entry = pwd.getpwnam("postgres")
-        return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    def _pg_run(self, argv: list[str], *, timeout: float, check: bool = True) -> None:
+        """Run a PostgreSQL server tool; initdb and postgres refuse to run as root, so a
+        root caller runs them as the `postgres` account."""
+        user = group = None
+        extra_groups: list[int] | None = None
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam("postgres")
+            user, group, extra_groups = entry.pw_uid, entry.pw_gid, []
+        subprocess.run(argv, check=check, capture_output=True, timeout=timeout, user=user,
+                       group=group, extra_groups=extra_groups)
 
     def _chown_for_postgres(self, path: Path) -> None:
         if os.geteuid() == 0:
@@ -199,12 +203,12 @@ class LocalStack:
         self._pg_data = data
         if not (data / "PG_VERSION").exists():
             log(f"initialising a private PostgreSQL cluster in {data}")
-            subprocess.run(
+            self._pg_run(
                 [
                     str(self._pg_bin / "initdb"), "-D", str(data), "-U", "postgres",
                     "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions",
                 ],
-                check=True, capture_output=True, timeout=120, **self._as_postgres_user(),  # type: ignore[arg-type]
+                timeout=120,
             )
         port = free_port()
         log_path = self.root / "postgres.log"
@@ -214,10 +218,10 @@ class LocalStack:
             "-c full_page_writes=off -c shared_buffers=256MB"
         )
         log(f"starting PostgreSQL on 127.0.0.1:{port}")
-        subprocess.run(
+        self._pg_run(
             [str(self._pg_bin / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log_path),
              "-w", "-t", "60", "start"],
-            check=True, capture_output=True, timeout=90, **self._as_postgres_user(),  # type: ignore[arg-type]
+            timeout=90,
         )
         return port
 
@@ -231,15 +235,18 @@ class LocalStack:
         return done.stdout.strip()
 
     def _create_database(self, port: int, name: str) -> None:
-        if self._psql(port, f"SELECT 1 FROM pg_database WHERE datname = '{name}'") != "1":
+        if not name.isidentifier():
+            raise ValueError(f"not a plain database name: {name!r}")
+        exists = f"SELECT 1 FROM pg_database WHERE datname = '{name}'"  # noqa: S608
+        if self._psql(port, exists) != "1":
             self._psql(port, f'CREATE DATABASE "{name}"')
 
     def _stop_postgres(self) -> None:
         if self._pg_bin is None or self._pg_data is None:
             return
-        subprocess.run(
+        self._pg_run(
             [str(self._pg_bin / "pg_ctl"), "-D", str(self._pg_data), "-m", "fast", "-w", "stop"],
-            capture_output=True, timeout=60, check=False, **self._as_postgres_user(),  # type: ignore[arg-type]
+            timeout=60, check=False,
         )
 
     # Hatchet ----------------------------------------------------------------------------

@@ -26,7 +26,8 @@ def stack_env() -> Iterator[dict[str, str]]:
     """Client settings of a running stack, exported to this process's environment."""
     namespace = {"HATCHET_CLIENT_NAMESPACE": f"t{uuid.uuid4().hex[:8]}_"}
     if all(os.environ.get(key) for key in _STACK_KEYS):
-        env = {key: os.environ[key] for key in os.environ if key.startswith(("HATCHET_", "MIXTAPE_"))}
+        prefixes = ("HATCHET_", "MIXTAPE_")
+        env = {key: value for key, value in os.environ.items() if key.startswith(prefixes)}
         env.update(namespace)
         os.environ.update(namespace)
         yield env

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 import discord
@@ -67,10 +67,10 @@ async def discord_rest(settings: Settings) -> discord.http.HTTPClient | None:
 
 def make_lifespan(
     hatchet: Hatchet, settings: Settings
-) -> Callable[[], AsyncIterator[WorkerDeps]]:
+) -> Callable[[], AsyncGenerator[WorkerDeps, None]]:
     """The worker lifespan: migrate, declare rate limits, open clients; close them after."""
 
-    async def lifespan() -> AsyncIterator[WorkerDeps]:
+    async def lifespan() -> AsyncGenerator[WorkerDeps, None]:
         await upgrade_to_head(settings.database_url)
         await declare_rate_limits(hatchet, settings)
         engine = create_engine(settings.database_url)

@@ -30,7 +30,7 @@ from workflows import share_render
 from workflows.contracts import SHARE_PLAYLIST, ShareInput, ShareOutput, Snowflake
 from workflows.lifespan import WorkerDeps, deps
 from workflows.progress import ChannelProgress
-from workflows.rate_limits import spotify_app_limit, spotify_member_limit
+from workflows.rate_limits import spotify_step
 
 log = logging.getLogger(__name__)
 
@@ -107,16 +107,7 @@ def _permanent_message(exc: Permanent) -> str:
 
 def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]:
     """Declare `share-playlist` and its child tasks."""
-    step = {
-        "retries": settings.spotify_transient_retries,
-        "backoff_factor": 2.0,
-        "backoff_max_seconds": settings.spotify_backoff_max_seconds,
-        "execution_timeout": timedelta(seconds=max(30.0, settings.http_timeout_seconds * 3)),
-        "rate_limits": [
-            spotify_app_limit(),
-            spotify_member_limit("sharer_discord_user_id", settings.spotify_member_calls_per_minute),
-        ],
-    }
+    step = spotify_step(settings, member_field="sharer_discord_user_id")
 
     @hatchet.task(name=READ_META, input_validator=MetaInput, **step)
     async def read_meta(input: MetaInput, ctx: Context) -> MetaOutput:

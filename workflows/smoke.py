@@ -25,10 +25,15 @@ def build_smoke(hatchet: Hatchet) -> Standalone[SmokeInput, SmokeOutput]:
     )
     async def smoke_echo(input: SmokeInput, ctx: Context) -> SmokeOutput:
         if input.journal:
-            with Path(input.journal).open("a") as journal:
-                journal.write(f"start pid={os.getpid()} retry={ctx.retry_count}\n")
+            line = f"start pid={os.getpid()} retry={ctx.retry_count}\n"
+            await asyncio.to_thread(_append, Path(input.journal), line)
         # Holding the slot on purpose: the chaos harness kills the worker in this window.
         await asyncio.sleep(input.hold_seconds)
         return SmokeOutput(echo=input.message, pid=os.getpid(), retry_count=ctx.retry_count)
 
     return smoke_echo
+
+
+def _append(path: Path, line: str) -> None:
+    with path.open("a") as journal:
+        journal.write(line)

@@ -60,12 +60,16 @@ class WorkerProcess:
             assert self.popen is not None
             if self.popen.poll() is not None:
                 raise RuntimeError(f"worker exited ({self.popen.returncode}):\n{self.log_tail()}")
-            with contextlib.suppress(urllib.error.URLError, OSError):
-                with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310
-                    if resp.status == 200:
-                        return
+            with (
+                contextlib.suppress(urllib.error.URLError, OSError),
+                urllib.request.urlopen(url, timeout=2) as resp,  # noqa: S310
+            ):
+                if resp.status == 200:
+                    return
             time.sleep(0.2)
-        raise RuntimeError(f"worker not healthy after {_READY_TIMEOUT_SECONDS}s:\n{self.log_tail()}")
+        raise RuntimeError(
+            f"worker not healthy after {_READY_TIMEOUT_SECONDS}s:\n{self.log_tail()}"
+        )
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no cleanup, no goodbye to the engine."""
