@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from hatchet_sdk import Hatchet
 
-from workflows.contracts import SHARE_PLAYLIST, ShareInput, ShareOutput
+from workflows.contracts import (
+    IMPORT_PLAYLIST,
+    SHARE_PLAYLIST,
+    ImportInput,
+    ImportOutput,
+    ShareInput,
+    ShareOutput,
+)
 
 
 class WorkflowDispatcher:
     """The bot's only door into Hatchet."""
 
     def __init__(self, hatchet: Hatchet) -> None:
+        self._hatchet = hatchet
         self._share = hatchet.stubs.task(
             name=SHARE_PLAYLIST, input_validator=ShareInput, output_validator=ShareOutput
+        )
+        self._import = hatchet.stubs.task(
+            name=IMPORT_PLAYLIST, input_validator=ImportInput, output_validator=ImportOutput
         )
 
     async def share_playlist(self, payload: ShareInput, *, guild_id: int, user_id: int) -> str:
@@ -24,3 +35,18 @@ class WorkflowDispatcher:
                                  "catalog_playlist_id": str(payload.catalog_playlist_id)},
         )
         return str(ref.workflow_run_id)
+
+    async def import_playlist(self, payload: ImportInput, *, guild_id: int) -> str:
+        """Dispatch an import (or its retry); the run is filterable by guild, member, import."""
+        ref = await self._import.aio_run(
+            payload,
+            wait_for_result=False,
+            additional_metadata={"guild_id": str(guild_id),
+                                 "user_id": str(payload.discord_user_id),
+                                 "import_id": str(payload.import_id)},
+        )
+        return str(ref.workflow_run_id)
+
+    async def cancel_run(self, run_id: str) -> None:
+        """Ask the engine to cancel a run; its tasks see it at their next step boundary."""
+        await self._hatchet.runs.aio_cancel(run_id)

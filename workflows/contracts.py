@@ -55,3 +55,27 @@ class ShareOutput(BaseModel):
     track_count: int
     skipped: dict[str, int]
     status: str
+
+IMPORT_PLAYLIST = "import-playlist"
+
+
+class ImportInput(BaseModel):
+    """Run (or resume) one import; everything else is read from the import's row and ledger.
+
+    The member travels in the input because Hatchet keys the per-member rate limit and
+    concurrency on it.
+    """
+
+    import_id: int
+    discord_user_id: Snowflake
+
+
+class ImportOutput(BaseModel):
+    """Final counts, as the ledger has them."""
+
+    import_id: int
+    status: str
+    added: int
+    already_present: int
+    not_found: int
+    failed: int
