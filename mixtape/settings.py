@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     )
     spotify_transient_retries: int = Field(default=5, ge=0, le=20)
     spotify_backoff_max_seconds: int = Field(default=60, ge=1)
+    pause_after_retry_after_seconds: float = Field(
+        default=60.0, gt=0, description="A Retry-After this long pauses the import visibly"
+    )
     max_rate_limit_waits: int = Field(
         default=50, ge=1, description="Retry-After waits one step may take before it gives up"
     )

@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload
 
 from storage._sql import chunked, rowcount
 from storage.enums import ItemState
-from storage.models import Import, ImportItem
+from storage.models import CatalogTrack, Import, ImportItem
 from storage.types import utcnow
 
 #: States a per-track outcome may overwrite: an added or skipped track is settled.
@@ -246,3 +246,44 @@ async def counts_by_state(session: AsyncSession, import_id: int) -> ImportCounts
         )
     )
     return counts
+
+
+async def resolve_known_uris(session: AsyncSession, import_id: int) -> int:
+    """Pending tracks whose catalog entry already names a Spotify URI become resolved.
+
+    One statement for the whole import: a playlist shared from Spotify needs no search.
+    """
+    known_uri = (
+        select(CatalogTrack.provider_uri)
+        .where(CatalogTrack.id == ImportItem.catalog_track_id)
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        update(ImportItem)
+        .where(
+            ImportItem.import_id == import_id,
+            ImportItem.state == ItemState.PENDING,
+            known_uri.is_not(None),
+        )
+        .values(state=ItemState.RESOLVED, resolved_uri=known_uri, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result)
+
+
+async def target_sequence(session: AsyncSession, import_id: int) -> list[tuple[int, str, bool]]:
+    """(position, uri, added) of every track meant for the target, in playlist order.
+
+    The target playlist is built by appending these in order, so at any moment it holds a
+    prefix of this sequence: reconciliation compares the two.
+    """
+    rows = await session.execute(
+        select(ImportItem.position, ImportItem.resolved_uri, ImportItem.state)
+        .where(
+            ImportItem.import_id == import_id,
+            ImportItem.state.in_([ItemState.RESOLVED, ItemState.ADDED]),
+            ImportItem.resolved_uri.is_not(None),
+        )
+        .order_by(ImportItem.position)
+    )
+    return [(pos, str(uri), state is ItemState.ADDED) for pos, uri, state in rows]

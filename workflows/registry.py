@@ -8,10 +8,15 @@ from hatchet_sdk import Hatchet
 from hatchet_sdk.runnables.workflow import BaseWorkflow
 
 from mixtape.settings import Settings
+from workflows.import_playlist import build_import
 from workflows.share_playlist import build_share
 from workflows.smoke import build_smoke
 
 
 def all_workflows(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]:
     """Declare and return every workflow, in registration order."""
-    return [build_smoke(hatchet), *build_share(hatchet, settings)]
+    return [
+        build_smoke(hatchet),
+        *build_share(hatchet, settings),
+        *build_import(hatchet, settings),
+    ]

@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from hatchet_sdk import Context, DurableContext, Hatchet, NonRetryableException
-from hatchet_sdk.exceptions import FailedTaskRunExceptionGroup, TaskRunError
 from hatchet_sdk.runnables.workflow import BaseWorkflow, Standalone
 from pydantic import BaseModel
 
@@ -27,6 +26,7 @@ from storage import catalog
 from storage.catalog import TrackData
 from storage.enums import PlaylistStatus
 from workflows import share_render
+from workflows.child_errors import child_failure
 from workflows.contracts import SHARE_PLAYLIST, ShareInput, ShareOutput, Snowflake
 from workflows.lifespan import WorkerDeps, deps
 from workflows.progress import ChannelProgress
@@ -229,7 +229,9 @@ class _Waits:
             try:
                 result = await task.aio_run(payload, child_key=f"{key}-{attempt}")
             except Exception as exc:  # the child failed for good, after its retries
-                raise ShareFailed(_child_failure(exc)) from exc
+                raise ShareFailed(child_failure(
+                    exc, "Reading the playlist from Spotify failed repeatedly; try sharing "
+                    "again later.")) from exc
             if result.retry_after is None:
                 return result
             log.info("share child %s rate limited; durable sleep %.1fs", key, result.retry_after)
@@ -237,16 +239,6 @@ class _Waits:
                                         final=True)
             await self._ctx.aio_sleep_for(timedelta(seconds=result.retry_after))
         raise ShareFailed("Spotify kept asking us to slow down; try sharing again later.")
-
-
-def _child_failure(exc: Exception) -> str:
-    """The member-facing reason a child gave up with (its NonRetryableException message)."""
-    errors = exc.exceptions if isinstance(exc, FailedTaskRunExceptionGroup) else [exc]
-    for error in errors:
-        if isinstance(error, TaskRunError) and error.exc_type == NonRetryableException.__name__:
-            return error.exc
-    log.error("share child failed after its retries: %s", exc)
-    return "Reading the playlist from Spotify failed repeatedly; try sharing again later."
 
 
 async def _fail(

@@ -6,22 +6,20 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from bot.services import BotServices, open_services
+from bot.services import BotServices
 from fakes.discord_api import FakeDiscord
 from fakes.interactions import InteractionDriver
 from fakes.spotify import FakeSpotify, LocalFile, Removed
-from mixtape.settings import Settings
 from storage import catalog
 from storage.enums import PlaylistStatus
 from tests.bot.support import Member, embed_text, http_get, link_url
 from tests.bot.test_share import done_thinking
 from tests.support.worker import WorkerProcess
-from workflows.client import create_hatchet
 
 pytestmark = pytest.mark.engine
 
@@ -29,40 +27,6 @@ ITEMS = "GET /v1/playlists/{id}/items"
 PLAYLIST = "GET /v1/playlists/{id}"
 TOKEN = "POST /api/token"
 TRACKS = 1_250
-
-
-@pytest.fixture
-async def services(settings: Settings, stack_env: dict[str, str]) -> AsyncIterator[BotServices]:
-    """The bot's services on the namespace the test worker serves (not the bot tests' own)."""
-    async with open_services(settings, create_hatchet) as built:
-        yield built
-
-
-@pytest.fixture
-def start_mixtape_worker(
-    start_worker: Callable[..., WorkerProcess], settings: Settings, fake_discord: FakeDiscord
-) -> Callable[[], WorkerProcess]:
-    """Starts the real worker, configured like the bot: same database, same fakes."""
-    assert settings.spotify_client_secret and settings.token_encryption_keys
-    env = {
-        "DATABASE_URL": settings.database_url,
-        "DISCORD_TOKEN": fake_discord.token,
-        "DISCORD_API_BASE": fake_discord.api_base,
-        "SPOTIFY_CLIENT_ID": settings.spotify_client_id or "",
-        "SPOTIFY_CLIENT_SECRET": settings.spotify_client_secret.get_secret_value(),
-        "SPOTIFY_REDIRECT_URI": settings.spotify_redirect_uri,
-        "SPOTIFY_API_BASE": settings.spotify_api_base,
-        "SPOTIFY_ACCOUNTS_BASE": settings.spotify_accounts_base,
-        "TOKEN_ENCRYPTION_KEYS": settings.token_encryption_keys.get_secret_value(),
-        "PROGRESS_INTERVAL_SECONDS": "0.5",
-        "SPOTIFY_BACKOFF_MAX_SECONDS": "2",
-    }
-    return lambda: start_worker(env)
-
-
-@pytest.fixture
-def worker(start_mixtape_worker: Callable[[], WorkerProcess]) -> WorkerProcess:
-    return start_mixtape_worker()
 
 
 async def link(driver: InteractionDriver, fake: FakeSpotify, spotify_user: str) -> None:

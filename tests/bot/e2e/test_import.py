@@ -1,0 +1,166 @@
+"""Imports on the real engine and worker: the target ends equal to the catalog playlist, in
+order, exactly once, whatever Spotify does; the fake counts every call."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from bot.services import BotServices
+from fakes.discord_api import FakeDiscord
+from fakes.spotify import FakeSpotify
+from storage import catalog, imports
+from storage.catalog import TrackData
+from storage.enums import ImportStatus, PlaylistStatus
+from storage.models import Import
+from tests.bot.support import Member, embed_text, link_directly
+from tests.support.worker import WorkerProcess
+from workflows.contracts import ImportInput
+
+pytestmark = pytest.mark.engine
+
+ADD = "POST /v1/playlists/{id}/items"
+ITEMS = "GET /v1/playlists/{id}/items"
+CREATE = "POST /v1/me/playlists"
+
+
+async def catalog_entry(services: BotServices, fake: FakeSpotify, guild_id: int, owner: int,
+                        tracks: list[Any], name: str = "Summer") -> int:
+    """A shared playlist as the share workflow leaves it."""
+    async with services.sessions.begin() as s:
+        entry = await catalog.upsert_catalog_playlist(
+            s, guild_id=guild_id, owner_discord_user_id=owner,
+            provider_playlist_id="p" * 22, url="https://open.spotify.com/playlist/" + "p" * 22,
+            name=name, status=PlaylistStatus.READY)
+        await catalog.update_catalog_metadata(s, entry, name=name)
+        await catalog.replace_catalog_tracks(s, entry, [
+            TrackData(title=t.name, artists=tuple(a.name for a in t.artists), duration_ms=t.duration_ms,
+                      isrc=t.isrc, provider_track_id=t.id, provider_uri=t.uri)
+            for t in tracks])
+    return entry
+
+
+async def start_import(services: BotServices, fake_discord: FakeDiscord, guild_id: int,
+                       channel_id: int, member: Member, entry: int) -> int:
+    """What /import does: the import and its ledger, a progress message, a dispatched run."""
+    async with services.sessions.begin() as s:
+        row = await imports.create_import_with_ledger(
+            s, guild_id=guild_id, discord_user_id=member.id, catalog_playlist_id=entry,
+            channel_id=channel_id)
+    message = await asyncio.to_thread(post_message, fake_discord, channel_id, "Importing…")
+    async with services.sessions.begin() as s:
+        await imports.set_message_id(s, row.id, int(message["id"]))
+    await services.dispatcher.import_playlist(
+        ImportInput(import_id=row.id, discord_user_id=member.id), guild_id=guild_id)
+    return row.id
+
+
+def post_message(fake: FakeDiscord, channel_id: int, content: str) -> dict[str, Any]:
+    """A channel message posted over the fake's REST API, as the bot would post it."""
+    response = requests.post(
+        f"{fake.api_base}/channels/{channel_id}/messages", json={"content": content},
+        headers={"Authorization": f"Bot {fake.token}"}, timeout=5)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+async def wait_finished(services: BotServices, import_id: int, within: float) -> Import:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        async with services.sessions.begin() as s:
+            row = await imports.get_import(s, import_id)
+        if row is not None and row.status.is_terminal:
+            return row
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"import {import_id} not finished within {within}s")
+
+
+def target_uris(fake: FakeSpotify, row: Import) -> list[str | None]:
+    assert row.target_playlist_id
+    return fake.playlist_uris(row.target_playlist_id)
+
+
+async def test_a_1000_track_import_lands_once_in_order(
+    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
+    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+) -> None:
+    songs = fake_spotify.generate_tracks(1_000, seed=21)
+    entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
+    await link_directly(services, fake_spotify, bob)
+    fake_spotify.reset_calls()
+
+    import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
+    row = await wait_finished(services, import_id, within=120)
+
+    assert row.status is ImportStatus.COMPLETED, row.error
+    assert target_uris(fake_spotify, row) == [s.uri for s in songs]
+    assert fake_spotify.count(ADD) <= 10
+    assert fake_spotify.count(CREATE) == 1
+    assert (row.added, row.already_present, row.not_found, row.failed) == (1_000, 0, 0, 0)
+    calls = {route: fake_spotify.count(route) for route in {c.route for c in fake_spotify.calls}}
+    print(f"calls by route for a 1,000-track import: {calls}")
+    [message] = fake_discord.messages(channel_id, include_ephemeral=False)
+    await fake_discord.async_wait_for(
+        lambda: "Imported" in embed_text(fake_discord.message(channel_id, int(message["id"]))
+                                         ["embeds"]), within=10)
+
+    # Importing the same playlist again adds nothing: it is all already there.
+    fake_spotify.reset_calls()
+    again = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
+    row = await wait_finished(services, again, within=60)
+    assert row.status is ImportStatus.COMPLETED, row.error
+    assert target_uris(fake_spotify, row) == [s.uri for s in songs]
+    assert (row.added, row.already_present) == (0, 1_000)
+    assert fake_spotify.count(ADD) == 0 and fake_spotify.count(CREATE) == 0
+
+
+async def test_429_storm_and_dropped_adds_never_duplicate(
+    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
+    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+) -> None:
+    songs = fake_spotify.generate_tracks(450, seed=22)
+    entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
+    await link_directly(services, fake_spotify, bob)
+    fake_spotify.inject(ADD, "429", times=3, retry_after=1)
+    fake_spotify.inject(ADD, "drop", times=2)  # applied, then the answer is lost
+    fake_spotify.inject(ITEMS, "5xx", times=1, status=502)
+
+    import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
+    row = await wait_finished(services, import_id, within=150)
+
+    assert row.status is ImportStatus.COMPLETED, row.error
+    assert target_uris(fake_spotify, row) == [s.uri for s in songs]
+    assert fake_spotify.calls_inside_retry_after_windows() == []
+    assert fake_spotify.count(ADD, status=429) == 3
+
+
+async def test_tracks_without_uri_are_searched_and_cached(
+    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
+    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+) -> None:
+    songs = fake_spotify.generate_tracks(6, seed=23)
+    entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
+    async with services.sessions.begin() as s:  # as if shared from another service
+        await catalog.replace_catalog_tracks(s, entry, [
+            *[TrackData(title=t.name, artists=tuple(a.name for a in t.artists), duration_ms=t.duration_ms,
+                        isrc=t.isrc) for t in songs[:3]],
+            *[TrackData(title=t.name, artists=tuple(a.name for a in t.artists), duration_ms=t.duration_ms)
+              for t in songs[3:5]],
+            TrackData(title="No Such Song Anywhere", artists=("Nobody",), duration_ms=1_000),
+        ])
+    await link_directly(services, fake_spotify, bob)
+
+    import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
+    row = await wait_finished(services, import_id, within=90)
+
+    assert row.status is ImportStatus.COMPLETED, row.error
+    assert target_uris(fake_spotify, row) == [s.uri for s in songs[:5]]
+    assert (row.added, row.not_found) == (5, 1)
+    searches = fake_spotify.count("GET /v1/search")
+    again = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
+    await wait_finished(services, again, within=60)
+    assert fake_spotify.count("GET /v1/search") == searches  # the match cache answered

@@ -1,0 +1,485 @@
+"""`import-playlist`: copy a catalog playlist into the member's Spotify account, durably.
+
+A durable parent orchestrates child tasks; every child is idempotent and commits the ledger
+(`import_items`) before it returns, so a replay after a crash changes nothing twice:
+
+1. prepare: find-or-create the target playlist (found by a marker in its description, so a
+   crash between "create" and "record" never leaves two) and resolve the URIs the catalog
+   already knows;
+2. resolve: one child per track still without a URI (match cache, ISRC, careful search);
+3. reconcile: read the target and mark what is already there (re-imports add nothing);
+4. add: batches of up to 100, appended in order. The target therefore always holds a prefix
+   of the wanted sequence, and a batch retried after an ambiguous failure first reads the
+   target's tail to see whether it landed.
+
+429s come back to the parent as results; it waits out Retry-After with a durable sleep
+(no slot held, survives a crash), pausing the import visibly when the wait is long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from hatchet_sdk import (
+    ConcurrencyExpression,
+    ConcurrencyLimitStrategy,
+    Context,
+    DurableContext,
+    Hatchet,
+    NonRetryableException,
+)
+from hatchet_sdk.runnables.workflow import BaseWorkflow, Standalone
+from pydantic import BaseModel
+
+from mixtape.settings import Settings
+from mixtape.spotify_tokens import NotLinked, NotRegistered, call_as_member
+from music.errors import AuthExpired, Permanent, RateLimited
+from music.matching import best_match, match_key
+from music.models import Track, parse_track
+from storage import imports, ledger, matches
+from storage.enums import ImportStatus, ItemState
+from workflows import import_render
+from workflows.child_errors import child_failure
+from workflows.contracts import IMPORT_PLAYLIST, ImportInput, ImportOutput, Snowflake
+from workflows.lifespan import WorkerDeps, deps
+from workflows.progress import ChannelProgress
+from workflows.rate_limits import spotify_step
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 100  # the API's maximum per add
+PAGE_SIZE = 50  # the API's maximum per read
+PLAYLIST_LIMIT = 10_000
+RESOLVE_FAN_OUT = 20
+MARKER_PREFIX = "mixtape-import"
+
+Out = TypeVar("Out", bound="StepResult")
+
+
+class StepInput(BaseModel):
+    import_id: int
+    discord_user_id: Snowflake
+
+
+class StepResult(BaseModel):
+    """Every child's answer: a 429's wait, or a stop because the import was cancelled."""
+
+    retry_after: float | None = None
+    reason: str | None = None
+    cancelled: bool = False
+
+
+class PrepareOutput(StepResult):
+    target_playlist_id: str = ""
+    target_url: str | None = None
+    to_resolve: list[int] = []
+
+
+class ResolveInput(StepInput):
+    position: int
+
+
+class AddInput(StepInput):
+    target_playlist_id: str
+    recheck: bool = False
+
+
+class AddOutput(StepResult):
+    added: int = 0
+    done: bool = False
+
+
+def marker(guild_id: int, catalog_playlist_id: int) -> str:
+    """What the target's description carries: one target per member, server and playlist."""
+    return f"{MARKER_PREFIX}:{guild_id}:{catalog_playlist_id}"
+
+
+class ImportStopped(Exception):
+    """The import cannot go on; the message is for the member."""
+
+
+async def _spotify(d: WorkerDeps, user_id: int, op: Any, *, write: bool = False) -> Any:
+    """One call as the importing member; grant problems stop the import with a clear reason."""
+    try:
+        return await call_as_member(d.sessions, d.cipher, d.spotify, user_id, op, write=write)
+    except NotLinked as exc:
+        raise NonRetryableException("You unlinked Spotify; run /link, then /retry.") from exc
+    except NotRegistered as exc:
+        raise NonRetryableException(
+            "This Spotify app is in development mode and your account is not on its "
+            "allow-list; ask the server's operator to add it."
+        ) from exc
+    except AuthExpired as exc:
+        raise NonRetryableException("Your Spotify link expired; run /link, then /retry.") from exc
+
+
+async def _active(d: WorkerDeps, import_id: int) -> bool:
+    """False once the import was cancelled (or finished): every step checks at its start."""
+    async with d.sessions.begin() as s:
+        row = await imports.get_import(s, import_id)
+    return row is not None and not row.status.is_terminal
+
+
+async def _read_all_items(d: WorkerDeps, user_id: int, playlist_id: str, start: int = 0,
+                          stop: int | None = None) -> tuple[list[str], int]:
+    """URIs of the target's entries from `start` (to `stop`), and its total length."""
+    uris: list[str] = []
+    offset, total = start, None
+    while total is None or offset < (total if stop is None else min(total, stop)):
+        page = await _spotify(d, user_id, lambda sp, o=offset: sp.playlist_items(
+            playlist_id, limit=PAGE_SIZE, offset=o, fields="total,items(item(uri),track(uri))",
+        ))
+        total = int(page.get("total") or 0)
+        entries = page.get("items") or []
+        uris.extend(str((e.get("item") or e.get("track") or {}).get("uri") or "")
+                    for e in entries)
+        if not entries:
+            break
+        offset += len(entries)
+    return uris, int(total or 0)
+
+
+def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]:
+    """Declare `import-playlist` and its child tasks."""
+    step = spotify_step(settings, member_field="discord_user_id")
+
+    @hatchet.task(name="import-prepare", input_validator=StepInput, **step)
+    async def prepare(input: StepInput, ctx: Context) -> PrepareOutput:
+        d = deps(ctx)
+        async with d.sessions.begin() as s:
+            row = await imports.get_import(s, input.import_id)
+            if row is None or row.status.is_terminal:
+                return PrepareOutput(cancelled=True)
+            await imports.start_import(s, input.import_id)
+            await ledger.resolve_known_uris(s, input.import_id)
+            pending = await ledger.pending_items(s, input.import_id)
+            to_resolve: list[int] = []
+            orphans: list[int] = []
+            for item in pending:
+                (to_resolve if item.track is not None else orphans).append(item.position)
+            for position in orphans:
+                await ledger.mark_item_skipped(s, input.import_id, position,
+                                               "removed from the catalog")
+        if row.target_playlist_id:
+            return PrepareOutput(target_playlist_id=row.target_playlist_id,
+                                 target_url=row.target_playlist_url, to_resolve=to_resolve)
+        tag = marker(row.guild_id, row.catalog_playlist_id or 0)
+        try:
+            found = await _find_target(d, input.discord_user_id, tag)
+            if found is None:
+                created = await _spotify(d, input.discord_user_id, lambda sp: (
+                    sp.current_user_playlist_create(
+                        row.playlist_name or "Mixtape import", public=False,
+                        description=f"Imported with Mixtape. {tag}")
+                ), write=True)
+                found = (str(created["id"]), _url(created))
+        except RateLimited as exc:
+            return PrepareOutput(retry_after=exc.retry_after, reason=exc.reason)
+        async with d.sessions.begin() as s:
+            stored = await imports.set_target_playlist(s, input.import_id, *found)
+        return PrepareOutput(target_playlist_id=stored.playlist_id, target_url=stored.url,
+                             to_resolve=to_resolve)
+
+    @hatchet.task(name="import-resolve-track", input_validator=ResolveInput, **step)
+    async def resolve(input: ResolveInput, ctx: Context) -> StepResult:
+        d = deps(ctx)
+        if not await _active(d, input.import_id):
+            return StepResult(cancelled=True)
+        async with d.sessions.begin() as s:
+            [item] = await ledger.list_items(s, input.import_id, after_position=input.position - 1,
+                                             limit=1)
+        if item.state is not ItemState.PENDING or item.track is None:
+            return StepResult()
+        t = item.track
+        wanted = Track(t.title, tuple(t.artists), t.album or "", t.duration_ms, t.isrc,
+                       t.provider_track_id or "", t.provider_uri or "")
+        key = match_key(wanted.title, wanted.artists, wanted.duration_ms, wanted.isrc)
+        async with d.sessions.begin() as s:
+            cached = await matches.get_match(s, key)
+        try:
+            uri = cached.spotify_uri if cached else await _search(d, input.discord_user_id, wanted)
+        except RateLimited as exc:
+            return StepResult(retry_after=exc.retry_after, reason=exc.reason)
+        except Permanent as exc:
+            async with d.sessions.begin() as s:
+                await ledger.mark_item_failed(s, input.import_id, input.position, str(exc))
+            return StepResult()
+        async with d.sessions.begin() as s:
+            if cached is None:
+                await matches.save_match(s, key, uri, 1.0 if uri else 0.0)
+            if uri:
+                await ledger.mark_item_resolved(s, input.import_id, input.position, uri)
+            else:
+                await ledger.mark_item_not_found(s, input.import_id, input.position,
+                                                 reason="no confident match on Spotify")
+        return StepResult()
+
+    @hatchet.task(name="import-reconcile", input_validator=AddInput, **step)
+    async def reconcile(input: AddInput, ctx: Context) -> StepResult:
+        d = deps(ctx)
+        if not await _active(d, input.import_id):
+            return StepResult(cancelled=True)
+        try:
+            present, total = await _read_all_items(d, input.discord_user_id,
+                                                   input.target_playlist_id)
+        except RateLimited as exc:
+            return StepResult(retry_after=exc.retry_after, reason=exc.reason)
+        except Permanent as exc:
+            raise NonRetryableException(_target_gone(exc)) from exc
+        async with d.sessions.begin() as s:
+            wanted = await ledger.target_sequence(s, input.import_id)
+            matched = _prefix(present, wanted)
+            fresh = [pos for pos, _, added in wanted[:matched] if not added]
+            await ledger.mark_items_added(s, input.import_id, fresh, already_present=True)
+            room = PLAYLIST_LIMIT - total
+            overflow = [pos for pos, _, added in wanted[matched:] if not added][max(room, 0):]
+            if overflow:
+                await ledger.mark_items_failed(
+                    s, input.import_id, overflow,
+                    f"Spotify playlists hold at most {PLAYLIST_LIMIT:,} tracks")
+        return StepResult()
+
+    @hatchet.task(name="import-add-batch", input_validator=AddInput, **step)
+    async def add_batch(input: AddInput, ctx: Context) -> AddOutput:
+        d = deps(ctx)
+        if not await _active(d, input.import_id):
+            return AddOutput(cancelled=True)
+        async with d.sessions.begin() as s:
+            batch = await ledger.resolved_items(s, input.import_id, limit=BATCH_SIZE)
+            wanted = await ledger.target_sequence(s, input.import_id)
+        if not batch:
+            return AddOutput(done=True)
+        uris = [str(item.resolved_uri) for item in batch]
+        try:
+            if input.recheck or ctx.retry_count > 0:
+                # An earlier attempt may have landed without us hearing back: read the tail.
+                landed = await _landed(d, input, wanted, uris)
+                if landed:
+                    async with d.sessions.begin() as s:
+                        await ledger.mark_items_added(
+                            s, input.import_id, [i.position for i in batch[:landed]])
+                    return AddOutput(added=landed)
+            await _spotify(d, input.discord_user_id, lambda sp: sp.playlist_add_items(
+                input.target_playlist_id, uris), write=True)
+        except RateLimited as exc:
+            return AddOutput(retry_after=exc.retry_after, reason=exc.reason)
+        except Permanent as exc:
+            if exc.status in (403, 404):
+                raise NonRetryableException(_target_gone(exc)) from exc
+            async with d.sessions.begin() as s:
+                await ledger.mark_items_failed(s, input.import_id,
+                                               [i.position for i in batch], str(exc))
+            return AddOutput()
+        async with d.sessions.begin() as s:
+            await ledger.mark_items_added(s, input.import_id, [i.position for i in batch])
+        return AddOutput(added=len(batch))
+
+    @hatchet.durable_task(
+        name=IMPORT_PLAYLIST, input_validator=ImportInput,
+        execution_timeout=timedelta(hours=24), retries=0,
+        concurrency=ConcurrencyExpression(
+            expression="input.discord_user_id", max_runs=1,
+            limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN,
+        ),
+    )
+    async def import_playlist(input: ImportInput, ctx: DurableContext) -> ImportOutput:
+        d = deps(ctx)
+        run = _Run(ctx, d, settings, input)
+        await run.open()
+        try:
+            base = StepInput(import_id=input.import_id, discord_user_id=input.discord_user_id)
+            prep = await run.child(prepare, base, "prepare")
+            target = AddInput(**base.model_dump(), target_playlist_id=prep.target_playlist_id)
+            for start in range(0, len(prep.to_resolve), RESOLVE_FAN_OUT):
+                group = prep.to_resolve[start:start + RESOLVE_FAN_OUT]
+                await asyncio.gather(*(
+                    run.child(resolve, ResolveInput(**base.model_dump(), position=p),
+                              f"resolve-{p}")
+                    for p in group))
+                await run.report()
+            await run.child(reconcile, target, "reconcile")
+            batch = 0
+            while True:
+                out = await run.child(add_batch, target, f"batch-{batch}")
+                await run.report()
+                if out.done:
+                    break
+                batch += 1
+            return await run.finish(run.target_url)
+        except _Cancelled:
+            return await run.finish(run.target_url, cancelled=True)
+        except ImportStopped as exc:
+            return await run.finish(run.target_url, error=str(exc))
+
+    workflows: list[BaseWorkflow[Any]] = [prepare, resolve, reconcile, add_batch,
+                                          import_playlist]
+    return workflows
+
+
+class _Cancelled(Exception):
+    """A child saw the import cancelled."""
+
+
+class _Run:
+    """The parent's state for one invocation: progress message, waits, counts."""
+
+    def __init__(self, ctx: DurableContext, d: WorkerDeps, settings: Settings,
+                 input: ImportInput) -> None:
+        self.ctx, self.d, self.settings, self.input = ctx, d, settings, input
+        self.progress: ChannelProgress | None = None
+        self.name = "playlist"
+        self.target_url: str | None = None
+        self.started = time.monotonic()
+        self.settled_at_start = 0
+
+    async def open(self) -> None:
+        async with self.d.sessions.begin() as s:
+            row = await imports.get_import(s, self.input.import_id)
+            counts = await ledger.counts_by_state(s, self.input.import_id)
+        if row is None:
+            raise NonRetryableException(f"import {self.input.import_id} does not exist")
+        self.name = row.playlist_name or self.name
+        self.target_url = row.target_playlist_url
+        self.settled_at_start = counts.total - counts.outstanding
+        self.progress = ChannelProgress(self.d.discord, row.channel_id, row.message_id,
+                                        interval=self.settings.progress_interval_seconds)
+
+    async def child(self, task: Standalone[Any, Out], payload: BaseModel, key: str) -> Out:
+        """Run a child; wait out its 429s durably; stop on cancellation or a permanent error.
+
+        A 429 means nothing was applied, so the next attempt needs no re-check; a crash or
+        an ambiguous failure inside the child is retried by Hatchet and re-checks itself.
+        """
+        for attempt in range(self.settings.max_rate_limit_waits):
+            try:
+                result = await task.aio_run(payload, child_key=f"{key}-{attempt}")
+            except Exception as exc:
+                raise ImportStopped(child_failure(
+                    exc, "Spotify kept failing; use /retry to pick up where it stopped.")) from exc
+            if isinstance(result, PrepareOutput) and result.target_url:
+                self.target_url = result.target_url
+            if result.cancelled:
+                raise _Cancelled
+            if result.retry_after is None:
+                return result
+            await self._wait(result.retry_after, result.reason)
+        raise ImportStopped("Spotify kept asking us to slow down; use /retry later.")
+
+    async def _wait(self, seconds: float, reason: str | None) -> None:
+        long_wait = seconds >= self.settings.pause_after_retry_after_seconds
+        if long_wait:
+            resume_at = datetime.now(UTC) + timedelta(seconds=seconds)
+            async with self.d.sessions.begin() as s:
+                await imports.pause_import(s, self.input.import_id, resume_at)
+            await self._edit(import_render.paused(await self._progress(), resume_at, reason),
+                             final=True)
+        log.info("import %s waits %.1fs for Spotify (%s)", self.input.import_id, seconds, reason)
+        await self.ctx.aio_sleep_for(timedelta(seconds=seconds))
+        if long_wait:
+            async with self.d.sessions.begin() as s:
+                await imports.start_import(s, self.input.import_id)
+
+    async def _progress(self) -> import_render.Progress:
+        async with self.d.sessions.begin() as s:
+            c = await ledger.counts_by_state(s, self.input.import_id)
+        settled = c.total - c.outstanding
+        minutes = max(time.monotonic() - self.started, 1.0) / 60
+        return import_render.Progress(
+            name=self.name, total=c.total - c.skipped, added=c.added,
+            already_present=c.already_present, not_found=c.not_found, failed=c.failed,
+            per_minute=max(settled - self.settled_at_start, 0) / minutes,
+        )
+
+    async def report(self) -> None:
+        await self._edit(import_render.running(await self._progress()))
+
+    async def _edit(self, embed: Any, final: bool = False) -> None:
+        if self.progress is not None:
+            await self.progress.update(embed, final=final)
+
+    async def finish(self, url: str | None, *, cancelled: bool = False,
+                     error: str | None = None) -> ImportOutput:
+        status = (ImportStatus.CANCELLED if cancelled else
+                  ImportStatus.FAILED if error else ImportStatus.COMPLETED)
+        async with self.d.sessions.begin() as s:
+            await imports.finish_import(s, self.input.import_id, status, error=error)
+            not_imported = [
+                (item.track.title if item.track else f"#{item.position + 1}",
+                 item.last_error or item.state.value.replace("_", " "))
+                for item in await ledger.list_items(
+                    s, self.input.import_id, states=[ItemState.NOT_FOUND, ItemState.FAILED])
+            ]
+        p = await self._progress()
+        await self._edit(import_render.finished(p, url=url, not_imported=not_imported,
+                                                cancelled=cancelled, error=error), final=True)
+        return ImportOutput(import_id=self.input.import_id, status=status.value, added=p.added,
+                            already_present=p.already_present, not_found=p.not_found,
+                            failed=p.failed)
+
+
+async def _find_target(d: WorkerDeps, user_id: int, tag: str) -> tuple[str, str | None] | None:
+    """The member's playlist whose description carries `tag`, if a past attempt made one."""
+    offset = 0
+    while True:
+        page = await _spotify(d, user_id, lambda sp, o=offset: sp.current_user_playlists(
+            limit=PAGE_SIZE, offset=o))
+        for playlist in page.get("items") or []:
+            if tag in str(playlist.get("description") or ""):
+                return str(playlist["id"]), _url(playlist)
+        if not page.get("next"):
+            return None
+        offset += PAGE_SIZE
+
+
+async def _search(d: WorkerDeps, user_id: int, wanted: Track) -> str | None:
+    """ISRC first, then artist and title; None below the confidence bar."""
+    queries = [f"isrc:{wanted.isrc}"] if wanted.isrc else []
+    artist = wanted.artists[0] if wanted.artists else ""
+    queries.append(f"track:{wanted.title} artist:{artist}".strip())
+    for query in queries:
+        found = await _spotify(d, user_id, lambda sp, q=query: sp.search(
+            q, limit=10, type="track", market="from_token"))
+        candidates = [parse_track(t) for t in (found.get("tracks") or {}).get("items") or []
+                      if t and t.get("id")]
+        best = best_match(wanted, candidates)
+        if best is not None:
+            return best[0].uri
+    return None
+
+
+async def _landed(d: WorkerDeps, input: AddInput, wanted: list[tuple[int, str, bool]],
+                  uris: list[str]) -> int:
+    """How many of `uris` are already at the target's tail (from an unacknowledged add)."""
+    expected = sum(1 for _, _, added in wanted if added)
+    tail, _ = await _read_all_items(d, input.discord_user_id, input.target_playlist_id,
+                                    start=expected, stop=expected + len(uris))
+    landed = 0
+    for got, want in zip(tail, uris, strict=False):
+        if got != want:
+            break
+        landed += 1
+    return landed
+
+
+def _prefix(present: list[str], wanted: list[tuple[int, str, bool]]) -> int:
+    matched = 0
+    for got, (_, uri, _) in zip(present, wanted, strict=False):
+        if got != uri:
+            break
+        matched += 1
+    return matched
+
+
+def _url(playlist: dict[str, Any]) -> str | None:
+    url = (playlist.get("external_urls") or {}).get("spotify")
+    return str(url) if url else None
+
+
+def _target_gone(exc: Permanent) -> str:
+    return ("The target playlist is gone or no longer yours on Spotify; /retry makes a new "
+            f"one. ({exc})")
+
