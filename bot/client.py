@@ -18,6 +18,7 @@ EXTENSIONS = (
     "bot.exts.accounts",
     "bot.exts.share",
     "bot.exts.catalog",
+    "bot.exts.imports",
 )
 
 #: How long a /catalog pager answers presses before it disables its buttons.

@@ -41,3 +41,31 @@ class NotAllowed(UserFacingError):
 
 class SpotifyUnavailable(UserFacingError):
     """Spotify is rate limiting us or not answering; trying later will work."""
+
+
+class LinkRequired(UserFacingError):
+    """Importing writes into the member's own Spotify account, which must be linked first."""
+
+
+class NotImportable(UserFacingError):
+    """The catalog entry has no tracks to import yet (still being read, or reading failed)."""
+
+
+class AlreadyImporting(UserFacingError):
+    """The member already has an unfinished import of this playlist."""
+
+
+class ImportNotFound(UserFacingError):
+    """No import with that id or name in this server (for this member)."""
+
+
+class ImportFinished(UserFacingError):
+    """A cancel arrived after the import had already finished."""
+
+
+class ImportStillRunning(UserFacingError):
+    """Only a finished import can be retried."""
+
+
+class NothingToRetry(UserFacingError):
+    """Every track of the import is already in the playlist (or was skipped)."""

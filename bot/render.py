@@ -16,8 +16,8 @@ from datetime import datetime
 
 import discord
 
-from storage.enums import PlaylistStatus
-from storage.models import CatalogPlaylist, CatalogTrack, LinkWaitlistEntry
+from storage.enums import ImportStatus, PlaylistStatus
+from storage.models import CatalogPlaylist, CatalogTrack, Import, LinkWaitlistEntry
 
 COLOUR = discord.Colour(0x1DB954)
 ERROR_COLOUR = discord.Colour(0xE74C3C)
@@ -414,6 +414,247 @@ def only_invoker_can_page(owner_name: str) -> str:
     """A pager belongs to whoever opened it."""
     return (
         f"Only {clean(owner_name, 100)} can page this. Run `/catalog browse` to get your own."
+    )
+
+
+# -- /import, /imports, /cancel, /retry --------------------------------------------------
+
+
+def jump_url(guild_id: int, channel_id: int, message_id: int) -> str:
+    """A link that scrolls the member to a message (works for any channel the bot posted in)."""
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+def clock(moment: datetime) -> str:
+    """A Discord time of day, shown in each member's own time zone."""
+    return discord.utils.format_dt(moment, "t")
+
+
+def import_title(imp: Import) -> str:
+    """An import's playlist name as shown, never empty (the catalog name at import time)."""
+    return imp.playlist_name.strip() or f"catalog playlist #{imp.catalog_playlist_id or '?'}"
+
+
+def import_state(imp: Import) -> str:
+    """queued, running, paused until <time>, completed, failed or cancelled."""
+    if imp.status is ImportStatus.PAUSED and imp.resume_at is not None:
+        return f"paused until {clock(imp.resume_at)}"
+    return imp.status.value
+
+
+def import_counts(imp: Import) -> str:
+    """`12 added · 3 already there · 1 not found · 0 failed, of 20` (the ledger's cache)."""
+    return (
+        f"{imp.added:,} added · {imp.already_present:,} already there · "
+        f"{imp.not_found:,} not found · {imp.failed:,} failed, of {imp.total:,}"
+    )
+
+
+def import_choice_name(imp: Import, owner_name: str | None = None) -> str:
+    """An autocomplete label for an import: plain text, 100 chars max, whose if not yours."""
+    done = imp.added + imp.already_present
+    state = "paused" if imp.status is ImportStatus.PAUSED else imp.status.value
+    owner = f" · {truncate(' '.join(owner_name.split()), 30)}" if owner_name else ""
+    suffix = f" · {state} · {done}/{imp.total}{owner}"
+    name = " ".join(import_title(imp).split())
+    return truncate(name, CHOICE_NAME_LIMIT - len(suffix)) + suffix
+
+
+_QUEUED_PREFIX = "Importing "
+_QUEUED_SUFFIX = " — queued"
+
+
+def _counts_fields(embed: discord.Embed, imp: Import) -> None:
+    embed.add_field(name="Added", value=f"{imp.added:,}")
+    embed.add_field(name="Already there", value=f"{imp.already_present:,}")
+    embed.add_field(name="Not found", value=f"{imp.not_found:,}")
+    embed.add_field(name="Failed", value=f"{imp.failed:,}")
+
+
+def import_queued_embed(
+    name: str, owner_id: int, total: int, import_id: int, *, retrying: int | None = None
+) -> discord.Embed:
+    """The public message the import workflow keeps up to date, as it starts out.
+
+    The name is cut before the suffix, so a long name never hides the state.
+    """
+    room = TITLE_LIMIT - len(_QUEUED_PREFIX) - len(_QUEUED_SUFFIX)
+    what = (
+        f"{total:,} tracks" if retrying is None
+        else f"retrying the {retrying:,} tracks not added yet, of {total:,}"
+    )
+    embed = discord.Embed(
+        title=f"{_QUEUED_PREFIX}{clean(name, room, fallback='a playlist')}{_QUEUED_SUFFIX}",
+        description=(
+            f"Into {mention(owner_id)}'s Spotify · {what}. This message shows the progress."
+        ),
+        colour=COLOUR,
+    )
+    embed.set_footer(text=f"Import #{import_id} · /cancel or /imports")
+    return fit(embed)
+
+
+def import_not_started(name: str, owner_id: int, import_id: int) -> discord.Embed:
+    """The public message, when the workflow could not be started."""
+    embed = discord.Embed(
+        title=clean(f"Couldn't import {name}", TITLE_LIMIT),
+        description=(
+            f"Into {mention(owner_id)}'s Spotify, but the work could not be started. "
+            "`/retry` tries again."
+        ),
+        colour=ERROR_COLOUR,
+    )
+    embed.set_footer(text=f"Import #{import_id}")
+    return fit(embed)
+
+
+def import_cancelled_embed(imp: Import, cancelled_by: int) -> discord.Embed:
+    """The public message after /cancel: the counts at the moment it stopped."""
+    embed = discord.Embed(
+        title=clean(f"Import of {import_title(imp)} cancelled", TITLE_LIMIT),
+        description=(
+            f"Cancelled by {mention(cancelled_by)}. Tracks already added stay in the "
+            f"playlist; `/retry` adds the rest. {imp.added + imp.already_present:,} of "
+            f"{imp.total:,} tracks were in it."
+        ),
+        url=imp.target_playlist_url if _is_web_link(imp.target_playlist_url) else None,
+        colour=ERROR_COLOUR,
+    )
+    _counts_fields(embed, imp)
+    embed.set_footer(text=f"Import #{imp.id}")
+    return fit(embed)
+
+
+def _is_web_link(url: str | None) -> bool:
+    """Only plain https links go into markdown (a `)` or space would break out of it)."""
+    return url is not None and url.startswith("https://") and not any(c in url for c in " )>")
+
+
+def import_ack(name: str, progress_url: str | None) -> str:
+    """The private confirmation of an import (or its retry)."""
+    shown = clean(name, 200)
+    if progress_url is None:
+        return (
+            f"Importing **{shown}** into your Spotify. I can't post in this channel, so "
+            "follow it with `/imports`."
+        )
+    return f"Importing **{shown}** into your Spotify: progress is posted here: {progress_url}"
+
+
+def retry_ack(name: str, requeued: int, progress_url: str | None) -> str:
+    """The private confirmation of a retry."""
+    shown = clean(name, 200)
+    where = (
+        f"progress is posted here: {progress_url}"
+        if progress_url is not None
+        else "follow it with `/imports`"
+    )
+    return f"Retrying **{shown}**: {requeued:,} tracks not added yet will be tried again; {where}"
+
+
+def import_entry_value(imp: Import, guild_id: int) -> str:
+    """One import in `/imports`: state, counts, and the links that exist."""
+    lines = [f"**{import_state(imp)}** · {import_counts(imp)}"]
+    if imp.status is ImportStatus.FAILED and imp.error:
+        lines.append(f"Stopped: {clean(imp.error, 200)}")
+    links = [f"started {timestamp(imp.created_at)}"]
+    if _is_web_link(imp.target_playlist_url):
+        links.append(f"[playlist]({imp.target_playlist_url})")
+    if imp.message_id is not None:
+        links.append(f"[progress]({jump_url(guild_id, imp.channel_id, imp.message_id)})")
+    lines.append(" · ".join(links))
+    return "\n".join(lines)
+
+
+def imports_page(
+    entries: Sequence[Import], page: PageInfo, guild_id: int, *, capped: bool
+) -> discord.Embed:
+    """One page of `/imports`: the member's imports in this server, newest first."""
+    embed = discord.Embed(title="Your imports", colour=COLOUR)
+    for imp in entries:
+        embed.add_field(
+            name=truncate(f"#{imp.id} · {clean(import_title(imp), FIELD_NAME_LIMIT)}",
+                          FIELD_NAME_LIMIT),
+            value=import_entry_value(imp, guild_id),
+            inline=False,
+        )
+    embed.set_footer(text=page.footer("most recent imports" if capped else "imports"))
+    return fit(embed)
+
+
+NO_IMPORTS = "You haven't imported anything in this server yet. Start with `/import`."
+PICK_IMPORT = "I couldn't find that import in this server. Pick one from the list."
+
+
+def import_needs_link() -> str:
+    """Importing writes into the member's own Spotify account, so that account comes first."""
+    return (
+        "Importing adds the songs to a playlist in your own Spotify account, so link it "
+        "first: run `/link`, then `/import` again."
+    )
+
+
+def not_importable(entry: CatalogPlaylist) -> str:
+    """The entry exists but has no tracks to import (yet)."""
+    title = clean(playlist_title(entry), 200)
+    if entry.status is PlaylistStatus.FAILED:
+        return (
+            f"**{title}** can't be imported: it could not be read. Ask whoever shared it to "
+            "`/share` it again."
+        )
+    return (
+        f"**{title}** isn't ready to import yet: it is {status_word(entry.status)}. Try again "
+        "once `/catalog show` lists its tracks."
+    )
+
+
+def already_importing(name: str) -> str:
+    """One import of a playlist per member at a time."""
+    return f"You're already importing **{clean(name, 200)}** — see `/imports`."
+
+
+def import_action_refused(name: str, action: str) -> str:
+    """Only the importer or a Manage Server member may cancel or retry an import."""
+    return (
+        f"Only the member who started importing **{clean(name, 200)}**, or someone with the "
+        f"Manage Server permission, can {action} it."
+    )
+
+
+def already_finished(imp: Import) -> str:
+    """A cancel that came too late (one conditional update decided it)."""
+    if imp.status is ImportStatus.CANCELLED:
+        return (
+            f"The import of **{clean(import_title(imp), 200)}** is already cancelled: there "
+            "is nothing to cancel."
+        )
+    return (
+        f"The import of **{clean(import_title(imp), 200)}** already finished "
+        f"({imp.status.value}): there is nothing to cancel."
+    )
+
+
+def cancelled(imp: Import) -> str:
+    """The private /cancel confirmation."""
+    return (
+        f"Cancelled the import of **{clean(import_title(imp), 200)}**. Tracks already added "
+        "stay in the playlist; `/retry` adds the rest."
+    )
+
+
+def still_running(imp: Import) -> str:
+    """Only a finished import can be retried."""
+    return (
+        f"The import of **{clean(import_title(imp), 200)}** is still {imp.status.value}: "
+        "wait for it to finish, or `/cancel` it first."
+    )
+
+
+def nothing_to_retry(imp: Import) -> str:
+    """Every track is in the playlist already (or could never be imported)."""
+    return (
+        f"Nothing left to retry in **{clean(import_title(imp), 200)}**: every track that can "
+        "be imported is in the playlist."
     )
 
 

@@ -3,9 +3,9 @@ FakeSpotify behind the real adapter, and a real WorkflowDispatcher on the real e
 
 Every test gets its own guild id, so the runs it dispatched can be told apart by their
 `guild_id` metadata. The dispatcher uses a Hatchet namespace of its own in which the
-`share-playlist` workflow is registered from its contract (name and input only, no
-worker): the engine then accepts and queues runs, which is all the bot does, and no
-worker of another test can pick them up.
+`share-playlist` and `import-playlist` workflows are registered from their contracts (name
+and input only, no worker): the engine then accepts and queues runs, which is all the bot
+does, and no worker of another test can pick them up.
 """
 
 from __future__ import annotations
@@ -29,26 +29,33 @@ from mixtape.stack import free_port
 from storage.crypto import generate_key
 from tests.bot.support import Member
 from workflows.client import create_hatchet
-from workflows.contracts import SHARE_PLAYLIST, ShareInput
+from workflows.contracts import IMPORT_PLAYLIST, SHARE_PLAYLIST, ImportInput, ShareInput
 
 CALLBACK_PATH = "/spotify/callback"
 
 
 @pytest.fixture(scope="session")
 def bot_hatchet(stack_env: dict[str, str]) -> Hatchet:
-    """A client in a namespace of the bot tests' own, with share-playlist registered."""
+    """A client in a namespace of the bot tests' own, with both workflows registered."""
     namespace = f"{stack_env['HATCHET_CLIENT_NAMESPACE']}bot"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HATCHET_CLIENT_NAMESPACE", namespace)
         hatchet = create_hatchet()
-    contract = hatchet.workflow(name=SHARE_PLAYLIST, input_validator=ShareInput)
+    share = hatchet.workflow(name=SHARE_PLAYLIST, input_validator=ShareInput)
 
-    @contract.task()
+    @share.task()
     def read(input: ShareInput, ctx: Context) -> dict[str, Any]:
         raise RuntimeError("the bot tests run no worker; this task must never execute")
 
+    imports = hatchet.workflow(name=IMPORT_PLAYLIST, input_validator=ImportInput)
+
+    @imports.task()
+    def run(input: ImportInput, ctx: Context) -> dict[str, Any]:
+        raise RuntimeError("the bot tests run no worker; this task must never execute")
+
     # What a worker does at start-up (Worker.register_workflow), without running one.
-    hatchet._client.admin.put_workflow(contract.to_proto())
+    for contract in (share, imports):
+        hatchet._client.admin.put_workflow(contract.to_proto())
     return hatchet
 
 

@@ -1,4 +1,4 @@
-"""Helpers for the bot tests: linking members, reading runs, DM payloads, Discord limits."""
+"""Helpers for the bot tests: linking members, imports, reading runs, DM payloads, limits."""
 
 from __future__ import annotations
 
@@ -12,16 +12,19 @@ from typing import Any
 
 import aiohttp
 from hatchet_sdk import Hatchet
+from hatchet_sdk.clients.rest.models.v1_task_status import V1TaskStatus
 from hatchet_sdk.clients.rest.models.v1_task_summary import V1TaskSummary
+from sqlalchemy import select
 
 from bot.dispatch import WorkflowDispatcher
 from bot.services import BotServices
 from fakes.interactions import APPLICATION_COMMAND, FakeUser, InteractionDriver, InteractionHandle
 from fakes.spotify import FakeSpotify
 from music.spotify import SCOPES
-from storage import accounts, catalog
+from storage import accounts, catalog, imports
 from storage.catalog import TrackData
 from storage.enums import PlaylistStatus
+from storage.models import Import, ImportItem
 from workflows.contracts import ShareInput
 
 EPHEMERAL = 64
@@ -95,7 +98,56 @@ async def add_entry(
     return entry_id
 
 
+async def add_import(
+    services: BotServices, guild_id: int, member: int, entry_id: int, channel_id: int
+) -> int:
+    """A queued import with its ledger, as `/import` creates it (no run, no message)."""
+    async with services.sessions.begin() as session:
+        imp = await imports.create_import_with_ledger(
+            session,
+            guild_id=guild_id,
+            discord_user_id=member,
+            catalog_playlist_id=entry_id,
+            channel_id=channel_id,
+        )
+        return imp.id
+
+
+async def import_rows(services: BotServices) -> list[Import]:
+    """Every import in the database, oldest first."""
+    async with services.sessions.begin() as session:
+        return list((await session.scalars(select(Import).order_by(Import.id))).all())
+
+
+async def get_import(services: BotServices, import_id: int) -> Import:
+    """One import as stored now."""
+    async with services.sessions.begin() as session:
+        imp = await imports.get_import(session, import_id)
+    assert imp is not None, import_id
+    return imp
+
+
+async def ledger(services: BotServices, import_id: int) -> list[ImportItem]:
+    """The import's ledger rows in position order."""
+    async with services.sessions.begin() as session:
+        return await imports.list_items(session, import_id)
+
+
 # -- Hatchet runs -------------------------------------------------------------------------
+
+
+async def wait_for_run_status(
+    hatchet: Hatchet, run_id: str, status: V1TaskStatus, within: float = 10.0
+) -> V1TaskStatus:
+    """Poll a run until the engine reports `status` (or the deadline passes)."""
+    deadline = time.monotonic() + within
+    while True:
+        seen = await hatchet.runs.aio_get_status(run_id)
+        if seen == status:
+            return seen
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"run {run_id} is {seen}, not {status}, after {within}s")
+        await asyncio.sleep(0.05)
 
 
 async def runs_for_guild(hatchet: Hatchet, guild_id: int) -> list[V1TaskSummary]:
@@ -123,7 +175,8 @@ async def wait_for_runs(
 async def settled_runs(
     hatchet: Hatchet, dispatcher: WorkflowDispatcher, guild_id: int, within: float = 10.0
 ) -> list[V1TaskSummary]:
-    """Every run dispatched for the guild so far, excluding a marker dispatched last.
+    """Every run dispatched for the guild so far, excluding the markers (this one dispatched
+    last, and those of earlier calls).
 
     Absence needs a barrier: the marker goes through the same dispatcher after the code
     under test has finished, and once it is listed, anything dispatched before it is too.
@@ -137,10 +190,16 @@ async def settled_runs(
     while True:
         rows = await runs_for_guild(hatchet, guild_id)
         if any(row.workflow_run_external_id == marker for row in rows):
-            return [row for row in rows if row.workflow_run_external_id != marker]
+            return [row for row in rows if not _is_marker(row)]
         if time.monotonic() > deadline:
             raise TimeoutError(f"marker run {marker} not listed within {within}s")
         await asyncio.sleep(0.05)
+
+
+def _is_marker(row: V1TaskSummary) -> bool:
+    """A `settled_runs` barrier: a share of catalog entry 0 by user 0."""
+    metadata = row.additional_metadata or {}
+    return metadata.get("catalog_playlist_id") == "0" and metadata.get("user_id") == "0"
 
 
 # -- Discord --------------------------------------------------------------------------------
