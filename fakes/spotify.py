@@ -130,8 +130,11 @@ async def _answer(
     fault: Fault | None,
 ) -> tuple[web.StreamResponse, str | None, int | None]:
     """The response, the fault label for the record, and the Retry-After if a 429."""
-    if fault is not None and fault.kind == "delay":
+    if fault is not None and fault.kind in ("delay", "stall"):
         await asyncio.sleep(fault.seconds)
+    if fault is not None and fault.kind == "stall":
+        # A request that hangs and dies unanswered, having changed nothing.
+        return web.Response(status=504, text="stalled"), "stall", None
     if fault is not None and fault.kind == "429":
         return _too_many(fault.retry_after, fault.message, fault.reason), "429", fault.retry_after
     if fault is not None and fault.kind == "5xx":
@@ -169,7 +172,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         state.add_window(
             RetryAfterWindow(service, app_id, user_id, route, sent, sent + retry_after)
         )
-    dropped = fault is not None and fault.kind == "drop"
+    dropped = fault is not None and fault.kind in ("drop", "stall")
     state.record(
         CallRecord(
             arrived,

@@ -46,7 +46,8 @@ class CallLog:
 
         kind "429" answers with `Retry-After: retry_after`; "5xx" answers `status`; "delay"
         waits `seconds` then answers normally; "drop" applies the call, then closes the
-        connection without answering. `user` limits the fault to one user's calls.
+        connection without answering; "stall" waits `seconds`, then closes the connection
+        without applying anything. `user` limits the fault to one user's calls.
         """
         if route != "*" and route not in ROUTES:
             raise ValueError(f"unknown route {route!r}; known: {sorted(ROUTES)}")

@@ -34,7 +34,7 @@ KNOWN_SCOPES = frozenset(
     }
 )  # fmt: skip
 
-FaultKind = Literal["429", "5xx", "delay", "drop"]
+FaultKind = Literal["429", "5xx", "delay", "drop", "stall"]
 EntryKind = Literal["track", "episode", "local", "removed"]
 
 

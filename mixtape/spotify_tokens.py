@@ -9,16 +9,16 @@ operation that fails afterwards can never lose a rotated refresh token.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import spotipy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from music.errors import AuthExpired, MusicServiceError, Permanent
+from music.errors import AuthExpired, MusicServiceError, Permanent, RateLimited
 from music.spotify import SCOPES, SpotifyAdapter, UserCallResult
-from storage import accounts
+from storage import accounts, rate_gates
 from storage.crypto import TokenCipher
 
 log = logging.getLogger(__name__)
@@ -183,19 +183,20 @@ async def call_as_member(
     early) is answered with one forced refresh and one retry; a 401 is never applied, so
     this is safe for writes too.
     """
+    await _wait_for_gate(sessions)
     member = _MemberSession(sessions, cipher, adapter, discord_user_id)
     await member.load()
     if member.needs_refresh():
         await member.refresh()
     try:
         try:
-            return await member.call(op, write)
+            return await _gated(sessions, member.call(op, write))
         except AuthExpired as exc:
             if exc.status != 401:
                 raise member.expired(str(exc)) from exc
             log.info("Spotify dropped the access token of member %s early", discord_user_id)
             await member.refresh()
-            return await member.call(op, write)
+            return await _gated(sessions, member.call(op, write))
     except AuthExpired as exc:
         if isinstance(exc, LinkExpired):
             raise
@@ -203,4 +204,27 @@ async def call_as_member(
     except MusicServiceError as exc:
         if is_unregistered_user(exc):
             raise NotRegistered(str(exc)) from exc
+        raise
+
+
+SPOTIFY_GATE = "spotify-app"
+
+
+async def _wait_for_gate(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Refuse to call while Spotify's last Retry-After runs: its limits are per app."""
+    async with sessions.begin() as session:
+        until = await rate_gates.closed_until(session, SPOTIFY_GATE)
+    if until is not None:
+        raise RateLimited((until - datetime.now(UTC)).total_seconds(), reason="app-wide wait")
+
+
+async def _gated(sessions: async_sessionmaker[AsyncSession], call: Awaitable[T]) -> T:
+    """Run `call`; a 429 closes the gate for every process until its Retry-After passes."""
+    try:
+        return await call
+    except RateLimited as exc:
+        async with sessions.begin() as session:
+            await rate_gates.close_until(
+                session, SPOTIFY_GATE, datetime.now(UTC) + timedelta(seconds=exc.retry_after)
+            )
         raise

@@ -263,3 +263,15 @@ class LinkWaitlistEntry(Base):
     first_refused_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_refused_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class RateGate(Base):
+    """A service's Retry-After, shared by every process: no call goes out before `until`.
+
+    Spotify counts its limits per app, so a 429 seen by one import holds back all of them.
+    """
+
+    __tablename__ = "rate_gates"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until: Mapped[datetime] = mapped_column()

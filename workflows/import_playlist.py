@@ -351,10 +351,13 @@ class _Run:
     async def child(self, task: Standalone[Any, Out], payload: BaseModel, key: str) -> Out:
         """Run a child; wait out its 429s durably; stop on cancellation or a permanent error.
 
-        A 429 means nothing was applied, so the next attempt needs no re-check; a crash or
-        an ambiguous failure inside the child is retried by Hatchet and re-checks itself.
+        A crash or an ambiguous failure inside the child is retried by Hatchet, and the
+        retried child re-checks the target itself. An attempt after a 429 re-checks too:
+        the 429 may have answered that re-check, after an add whose fate is unknown.
         """
         for attempt in range(self.settings.max_rate_limit_waits):
+            if attempt and isinstance(payload, AddInput):
+                payload = payload.model_copy(update={"recheck": True})
             try:
                 result = await task.aio_run(payload, child_key=f"{key}-{attempt}")
             except Exception as exc:

@@ -566,6 +566,22 @@ def test_apply_then_drop_commits_but_the_client_sees_a_connection_error(fake: Fa
     assert sp.playlist_items(playlist.id)["total"] == 1  # a new connection works
 
 
+def test_stall_hangs_then_dies_without_applying(fake: FakeSpotify) -> None:
+    track = fake.add_track("Never", "Sent")
+    playlist = fake.add_playlist("ada", "P")
+    sp = client(fake, "ada")
+    fault = fake.inject(ADD, "stall", seconds=0.2)
+
+    started = time.monotonic()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        sp.playlist_add_items(playlist.id, [track.uri])
+
+    assert time.monotonic() - started >= 0.2
+    assert fault.fired == 1
+    assert fake.playlist_uris(playlist.id) == []
+    assert [(c.fault, c.dropped) for c in fake.calls] == [("stall", True)]
+
+
 def test_faults_respect_times_user_and_wildcard(fake: FakeSpotify) -> None:
     ada, bob = plain_session_client(fake, "ada"), plain_session_client(fake, "bob")
     fault = fake.inject("*", "5xx", times=2, status=500, user="bob")

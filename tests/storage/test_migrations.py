@@ -27,6 +27,7 @@ TABLES = {
     "import_items",
     "track_matches",
     "link_waitlist",
+    "rate_gates",
 }
 
 

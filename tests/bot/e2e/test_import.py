@@ -28,6 +28,10 @@ ITEMS = "GET /v1/playlists/{id}/items"
 CREATE = "POST /v1/me/playlists"
 
 
+def names(track: Any) -> tuple[str, ...]:
+    return tuple(artist.name for artist in track.artists)
+
+
 async def catalog_entry(services: BotServices, fake: FakeSpotify, guild_id: int, owner: int,
                         tracks: list[Any], name: str = "Summer") -> int:
     """A shared playlist as the share workflow leaves it."""
@@ -38,7 +42,7 @@ async def catalog_entry(services: BotServices, fake: FakeSpotify, guild_id: int,
             name=name, status=PlaylistStatus.READY)
         await catalog.update_catalog_metadata(s, entry, name=name)
         await catalog.replace_catalog_tracks(s, entry, [
-            TrackData(title=t.name, artists=tuple(a.name for a in t.artists), duration_ms=t.duration_ms,
+            TrackData(title=t.name, artists=names(t), duration_ms=t.duration_ms,
                       isrc=t.isrc, provider_track_id=t.id, provider_uri=t.uri)
             for t in tracks])
     return entry
@@ -146,9 +150,9 @@ async def test_tracks_without_uri_are_searched_and_cached(
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
     async with services.sessions.begin() as s:  # as if shared from another service
         await catalog.replace_catalog_tracks(s, entry, [
-            *[TrackData(title=t.name, artists=tuple(a.name for a in t.artists), duration_ms=t.duration_ms,
-                        isrc=t.isrc) for t in songs[:3]],
-            *[TrackData(title=t.name, artists=tuple(a.name for a in t.artists), duration_ms=t.duration_ms)
+            *[TrackData(title=t.name, artists=names(t), duration_ms=t.duration_ms, isrc=t.isrc)
+              for t in songs[:3]],
+            *[TrackData(title=t.name, artists=names(t), duration_ms=t.duration_ms)
               for t in songs[3:5]],
             TrackData(title="No Such Song Anywhere", artists=("Nobody",), duration_ms=1_000),
         ])
