@@ -42,7 +42,8 @@ def score(wanted: Track, candidate: Track) -> float:
     """0..1 confidence that `candidate` is `wanted`; durations far apart score 0."""
     if wanted.isrc and candidate.isrc and wanted.isrc.upper() == candidate.isrc.upper():
         return 1.0
-    if wanted.duration_ms and abs(wanted.duration_ms - candidate.duration_ms) > DURATION_TOLERANCE_MS:
+    gap = abs(wanted.duration_ms - candidate.duration_ms)
+    if wanted.duration_ms and gap > DURATION_TOLERANCE_MS:
         return 0.0
     title = SequenceMatcher(None, normalise(wanted.title), normalise(candidate.title)).ratio()
     wanted_artists = {normalise(a) for a in wanted.artists}

@@ -26,7 +26,8 @@ def test_same_song_other_edition_matches() -> None:
     wanted = track("Heroes", "David Bowie", 371_000)
     found = track("Heroes - 2017 Remaster", "David Bowie", 372_000)
     assert score(wanted, found) >= 0.85
-    assert best_match(wanted, [track("Heroes", "Someone Else"), found]) == (found, score(wanted, found))
+    expected = (found, score(wanted, found))
+    assert best_match(wanted, [track("Heroes", "Someone Else"), found]) == expected
 
 
 def test_a_different_song_is_not_found() -> None:

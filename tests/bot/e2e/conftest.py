@@ -6,7 +6,8 @@ Every test under this folder gets them; `services` here overrides the bot tests'
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -27,8 +28,13 @@ async def services(settings: Settings, stack_env: dict[str, str]) -> AsyncIterat
 @pytest.fixture
 def start_mixtape_worker(
     start_worker: Callable[..., WorkerProcess], settings: Settings, fake_discord: FakeDiscord
-) -> Callable[[], WorkerProcess]:
-    """Starts the real worker, configured like the bot: same database, same fakes."""
+) -> Callable[[], Awaitable[WorkerProcess]]:
+    """Starts the real worker, configured like the bot: same database, same fakes.
+
+    The wait for the worker's health runs in a thread: blocking the test's event loop would
+    freeze the bot's own database transactions, and the worker's start-up migration waits
+    for those.
+    """
     assert settings.spotify_client_secret and settings.token_encryption_keys
     env = {
         "DATABASE_URL": settings.database_url,
@@ -43,9 +49,9 @@ def start_mixtape_worker(
         "PROGRESS_INTERVAL_SECONDS": "0.5",
         "SPOTIFY_BACKOFF_MAX_SECONDS": "2",
     }
-    return lambda: start_worker(env)
+    return lambda: asyncio.to_thread(start_worker, env)
 
 
 @pytest.fixture
-def worker(start_mixtape_worker: Callable[[], WorkerProcess]) -> WorkerProcess:
-    return start_mixtape_worker()
+async def worker(start_mixtape_worker: Callable[[], Awaitable[WorkerProcess]]) -> WorkerProcess:
+    return await start_mixtape_worker()

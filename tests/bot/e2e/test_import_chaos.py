@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
@@ -63,7 +63,7 @@ async def _until(check: Callable[[], bool], within: float, what: str) -> None:
 
 async def test_sigkill_at_four_points_then_a_new_worker_finishes_exactly_once(
     fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    start_mixtape_worker: Callable[[], WorkerProcess], guild_id: int, channel_id: int,
+    start_mixtape_worker: Callable[[], Awaitable[WorkerProcess]], guild_id: int, channel_id: int,
     alice: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(TRACKS, seed=31)
@@ -85,7 +85,7 @@ async def test_sigkill_at_four_points_then_a_new_worker_finishes_exactly_once(
         KillPoint("after a batch landed, before the ledger commit", members[2],
                   fake_spotify.inject(ADD, "delay", seconds=12, user="fay")),
     ]
-    worker = start_mixtape_worker()
+    worker = await start_mixtape_worker()
     for point in points:
         point.import_id = await start_import(services, fake_discord, guild_id, channel_id,
                                              point.member, entry)
@@ -104,7 +104,7 @@ async def test_sigkill_at_four_points_then_a_new_worker_finishes_exactly_once(
 
     worker.kill()
     killed_at = time.monotonic()
-    start_mixtape_worker()
+    await start_mixtape_worker()
 
     rows = [await wait_finished(services, p.import_id, within=180) for p in points]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -136,8 +136,8 @@ async def test_share_survives_429s_and_5xx_without_calling_inside_retry_after(
 
 async def test_a_deleted_playlist_fails_fast_with_a_clear_message(
     driver: InteractionDriver, fake_spotify: FakeSpotify, fake_discord: FakeDiscord,
-    services: BotServices, start_mixtape_worker: Callable[[], WorkerProcess], guild_id: int,
-    channel_id: int,
+    services: BotServices, start_mixtape_worker: Callable[[], Awaitable[WorkerProcess]],
+    guild_id: int, channel_id: int,
 ) -> None:
     songs = fake_spotify.generate_tracks(5, seed=13)
     playlist = fake_spotify.add_playlist("ada", "Soon gone", songs)
@@ -146,7 +146,7 @@ async def test_a_deleted_playlist_fails_fast_with_a_clear_message(
     await handle.response()
     # Gone between the bot's check and the worker's read (the run waits for a worker).
     fake_spotify.delete_playlist(playlist.id)
-    start_mixtape_worker()
+    await start_mixtape_worker()
 
     entry = await wait_until_shared(services, guild_id, within=60)
 
