@@ -152,6 +152,9 @@ class LocalStack:
     processes: list[Process] = field(default_factory=list)
     _pg_bin: Path | None = None
     _pg_data: Path | None = None
+    _lite_argv: list[str] = field(default_factory=list)
+    _lite_env: dict[str, str] = field(default_factory=dict)
+    _urls: tuple[str, str] = ("", "")
 
     def start(self) -> StackInfo:
         tag = pinned_engine_tag()
@@ -298,12 +301,12 @@ class LocalStack:
         )
         token = self._create_token(env, config)
         log(f"starting hatchet-lite {tag} (gRPC 127.0.0.1:{ports['grpc']}, API :{ports['api']})")
-        lite = self._spawn("hatchet-lite", [str(BIN_DIR / "hatchet-lite"), "--config", str(config)],
-                           env)
+        self._lite_argv = [str(BIN_DIR / "hatchet-lite"), "--config", str(config)]
+        self._lite_env = env
         health = f"http://127.0.0.1:{ports['health']}"
         api = f"http://127.0.0.1:{ports['api']}"
-        self._wait_until(lambda: _http_status(f"{health}/ready") == 200, lite, "engine /ready")
-        self._wait_until(lambda: _http_status(f"{api}/api/ready") == 200, lite, "API /api/ready")
+        self._urls = (health, api)
+        self._start_lite()
         version_doc = http_json(f"{health}/version")
         version = str(version_doc.get("version", "")) if isinstance(version_doc, dict) else ""
         if version != tag:
@@ -313,6 +316,20 @@ class LocalStack:
             pg_admin_url="", hatchet_token=token, grpc_host_port=f"127.0.0.1:{ports['grpc']}",
             api_url=api, health_url=health, engine_version=version,
         )
+
+    def _start_lite(self) -> None:
+        lite = self._spawn("hatchet-lite", self._lite_argv, self._lite_env)
+        health, api = self._urls
+        self._wait_until(lambda: _http_status(f"{health}/ready") == 200, lite, "engine /ready")
+        self._wait_until(lambda: _http_status(f"{api}/api/ready") == 200, lite, "API /api/ready")
+
+    def restart_engine(self) -> None:
+        """Stop the engine and start it again on the same ports and database (chaos tests)."""
+        [lite] = [p for p in self.processes if p.name == "hatchet-lite"]
+        log("restarting hatchet-lite")
+        lite.stop()
+        self.processes.remove(lite)
+        self._start_lite()
 
     def _run_tool(self, argv: list[str], env: dict[str, str], name: str) -> str:
         log_path = self.root / f"{name}.log"

@@ -28,7 +28,7 @@ async def services(settings: Settings, stack_env: dict[str, str]) -> AsyncIterat
 @pytest.fixture
 def start_mixtape_worker(
     start_worker: Callable[..., WorkerProcess], settings: Settings, fake_discord: FakeDiscord
-) -> Callable[[], Awaitable[WorkerProcess]]:
+) -> Callable[..., Awaitable[WorkerProcess]]:
     """Starts the real worker, configured like the bot: same database, same fakes.
 
     The wait for the worker's health runs in a thread: blocking the test's event loop would
@@ -49,9 +49,12 @@ def start_mixtape_worker(
         "PROGRESS_INTERVAL_SECONDS": "0.5",
         "SPOTIFY_BACKOFF_MAX_SECONDS": "2",
     }
-    return lambda: asyncio.to_thread(start_worker, env)
+    def start(overrides: dict[str, str] | None = None) -> Awaitable[WorkerProcess]:
+        return asyncio.to_thread(start_worker, {**env, **(overrides or {})})
+
+    return start
 
 
 @pytest.fixture
-async def worker(start_mixtape_worker: Callable[[], Awaitable[WorkerProcess]]) -> WorkerProcess:
+async def worker(start_mixtape_worker: Callable[..., Awaitable[WorkerProcess]]) -> WorkerProcess:
     return await start_mixtape_worker()
