@@ -1,0 +1,35 @@
+"""What an operator relies on stays true: the compose file runs the pinned engine, and
+.env.example documents every setting."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from mixtape.settings import Settings
+from mixtape.stack import REPO_ROOT, pinned_engine_tag
+
+
+def test_compose_runs_the_pinned_engine_and_both_processes() -> None:
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    images = {services[name]["image"] for name in ("hatchet", "hatchet-token")}
+    assert images == {f"ghcr.io/hatchet-dev/hatchet/hatchet-lite:{pinned_engine_tag()}"}
+    assert "python -m workflows" in " ".join(services["worker"]["command"])
+    assert "python -m bot" in " ".join(services["bot"]["command"])
+
+
+def test_env_example_documents_every_setting() -> None:
+    text = (REPO_ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
+    wanted = {name.upper() for name in Settings.model_fields}
+    assert wanted - documented == set()
+
+
+def test_readme_names_the_two_commands() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert "scripts/run" in readme and "scripts/test" in readme
+    assert (REPO_ROOT / ".ci" / "run").read_text().strip().endswith("exec scripts/test")
+    assert Path(REPO_ROOT / "scripts" / "run").stat().st_mode & 0o111
