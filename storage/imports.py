@@ -310,6 +310,8 @@ __all__ = [
     "ImportCounts",
     "TargetPlaylist",
     "cancel_import",
+    "list_stalled_imports",
+    "replace_workflow_run_id",
     "counts_by_state",
     "create_import_with_ledger",
     "find_active_import",
@@ -335,3 +337,30 @@ __all__ = [
     "set_workflow_run_id",
     "start_import",
 ]
+
+
+async def list_stalled_imports(session: AsyncSession, *, quiet_since: datetime) -> list[Import]:
+    """Running imports whose ledger has not moved since `quiet_since` (their run is stuck)."""
+    stmt = (
+        select(Import)
+        .where(Import.status == ImportStatus.RUNNING, Import.updated_at < quiet_since)
+        .order_by(Import.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def replace_workflow_run_id(
+    session: AsyncSession, import_id: int, old_run_id: str | None, new_run_id: str
+) -> bool:
+    """Hand the import to a new run only if `old_run_id` still owns it (one winner)."""
+    owner = (
+        Import.workflow_run_id.is_(None)
+        if old_run_id is None
+        else Import.workflow_run_id == old_run_id
+    )
+    stmt = (
+        update(Import)
+        .where(Import.id == import_id, owner)
+        .values(workflow_run_id=new_run_id, updated_at=utcnow())
+    )
+    return rowcount(await session.execute(stmt)) == 1

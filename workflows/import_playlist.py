@@ -48,6 +48,7 @@ from workflows.contracts import IMPORT_PLAYLIST, ImportInput, ImportOutput, Snow
 from workflows.lifespan import WorkerDeps, deps
 from workflows.progress import ChannelProgress
 from workflows.rate_limits import spotify_step
+from workflows.watchdog import build_watchdog
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class StepResult(BaseModel):
     retry_after: float | None = None
     reason: str | None = None
     cancelled: bool = False
+    superseded: bool = False
 
 
 class PrepareOutput(StepResult):
@@ -117,11 +119,17 @@ async def _spotify(d: WorkerDeps, user_id: int, op: Any, *, write: bool = False)
         raise NonRetryableException("Your Spotify link expired; run /link, then /retry.") from exc
 
 
-async def _active(d: WorkerDeps, import_id: int) -> bool:
-    """False once the import was cancelled (or finished): every step checks at its start."""
+async def _stop_reason(d: WorkerDeps, import_id: int, ctx: Context) -> StepResult | None:
+    """Why this step must not run, checked at every step's start: the import was cancelled
+    (or finished), or the watchdog handed it to a newer run than this step's parent."""
     async with d.sessions.begin() as s:
         row = await imports.get_import(s, import_id)
-    return row is not None and not row.status.is_terminal
+    if row is None or row.status.is_terminal:
+        return StepResult(cancelled=True)
+    parent = ctx.parent_workflow_run_id
+    if parent and row.workflow_run_id and parent != row.workflow_run_id:
+        return StepResult(superseded=True)
+    return None
 
 
 async def _read_all_items(d: WorkerDeps, user_id: int, playlist_id: str, start: int = 0,
@@ -150,6 +158,8 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
     @hatchet.task(name="import-prepare", input_validator=StepInput, **step)
     async def prepare(input: StepInput, ctx: Context) -> PrepareOutput:
         d = deps(ctx)
+        if stop := await _stop_reason(d, input.import_id, ctx):
+            return PrepareOutput(**stop.model_dump())
         async with d.sessions.begin() as s:
             row = await imports.get_import(s, input.import_id)
             if row is None or row.status.is_terminal:
@@ -187,8 +197,8 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
     @hatchet.task(name="import-resolve-track", input_validator=ResolveInput, **step)
     async def resolve(input: ResolveInput, ctx: Context) -> StepResult:
         d = deps(ctx)
-        if not await _active(d, input.import_id):
-            return StepResult(cancelled=True)
+        if stop := await _stop_reason(d, input.import_id, ctx):
+            return stop
         async with d.sessions.begin() as s:
             [item] = await ledger.list_items(s, input.import_id, after_position=input.position - 1,
                                              limit=1)
@@ -221,8 +231,8 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
     @hatchet.task(name="import-reconcile", input_validator=AddInput, **step)
     async def reconcile(input: AddInput, ctx: Context) -> StepResult:
         d = deps(ctx)
-        if not await _active(d, input.import_id):
-            return StepResult(cancelled=True)
+        if stop := await _stop_reason(d, input.import_id, ctx):
+            return stop
         try:
             present, total = await _read_all_items(d, input.discord_user_id,
                                                    input.target_playlist_id)
@@ -246,8 +256,8 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
     @hatchet.task(name="import-add-batch", input_validator=AddInput, **step)
     async def add_batch(input: AddInput, ctx: Context) -> AddOutput:
         d = deps(ctx)
-        if not await _active(d, input.import_id):
-            return AddOutput(cancelled=True)
+        if stop := await _stop_reason(d, input.import_id, ctx):
+            return AddOutput(**stop.model_dump())
         async with d.sessions.begin() as s:
             batch = await ledger.resolved_items(s, input.import_id, limit=BATCH_SIZE)
             wanted = await ledger.target_sequence(s, input.import_id)
@@ -281,9 +291,12 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
     @hatchet.durable_task(
         name=IMPORT_PLAYLIST, input_validator=ImportInput,
         execution_timeout=timedelta(hours=24), retries=0,
+        # One live run per import: a newer run (a /retry, or the watchdog replacing a stuck
+        # one) cancels the older. Members share Spotify fairly through the per-member rate
+        # limit; a per-member concurrency slot would let one stuck run block its owner.
         concurrency=ConcurrencyExpression(
-            expression="input.discord_user_id", max_runs=1,
-            limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN,
+            expression="string(input.import_id)", max_runs=1,
+            limit_strategy=ConcurrencyLimitStrategy.CANCEL_IN_PROGRESS,
         ),
     )
     async def import_playlist(input: ImportInput, ctx: DurableContext) -> ImportOutput:
@@ -310,18 +323,27 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
                     break
                 batch += 1
             return await run.finish(run.target_url)
+        except _Superseded:
+            log.warning("import %s: run superseded by a newer one; stopping", input.import_id)
+            return ImportOutput(import_id=input.import_id, status="superseded", added=0,
+                                already_present=0, not_found=0, failed=0)
         except _Cancelled:
             return await run.finish(run.target_url, cancelled=True)
         except ImportStopped as exc:
             return await run.finish(run.target_url, error=str(exc))
 
+    watchdog = build_watchdog(hatchet, settings, import_playlist)
     workflows: list[BaseWorkflow[Any]] = [prepare, resolve, reconcile, add_batch,
-                                          import_playlist]
+                                          import_playlist, watchdog]
     return workflows
 
 
 class _Cancelled(Exception):
     """A child saw the import cancelled."""
+
+
+class _Superseded(Exception):
+    """The watchdog handed the import to a newer run: this one leaves everything to it."""
 
 
 class _Run:
@@ -346,7 +368,13 @@ class _Run:
         self.target_url = row.target_playlist_url
         self.settled_at_start = counts.total - counts.outstanding
         self.progress = ChannelProgress(self.d.discord, row.channel_id, row.message_id,
-                                        interval=self.settings.progress_interval_seconds)
+                                        interval=self.settings.progress_interval_seconds,
+                                        on_new_message=self._remember_message)
+
+    async def _remember_message(self, message_id: int) -> None:
+        """/imports links to the progress message: keep it pointing at the live one."""
+        async with self.d.sessions.begin() as s:
+            await imports.set_message_id(s, self.input.import_id, message_id)
 
     async def child(self, task: Standalone[Any, Out], payload: BaseModel, key: str) -> Out:
         """Run a child; wait out its 429s durably; stop on cancellation or a permanent error.
@@ -365,6 +393,8 @@ class _Run:
                     exc, "Spotify kept failing; use /retry to pick up where it stopped.")) from exc
             if isinstance(result, PrepareOutput) and result.target_url:
                 self.target_url = result.target_url
+            if result.superseded:
+                raise _Superseded
             if result.cancelled:
                 raise _Cancelled
             if result.retry_after is None:

@@ -30,6 +30,7 @@ class WorkerDeps:
     cipher: TokenCipher
     spotify: SpotifyAdapter
     discord: discord.http.HTTPClient | None
+    hatchet: Hatchet
 
 
 def deps(ctx: Context) -> WorkerDeps:
@@ -83,6 +84,7 @@ def make_lifespan(
                 cipher=TokenCipher.from_setting(settings.token_encryption_keys),
                 spotify=spotify,
                 discord=http,
+                hatchet=hatchet,
             )
         finally:
             if http is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import discord
 from discord.http import handle_message_parameters
@@ -17,6 +17,8 @@ from discord.http import handle_message_parameters
 log = logging.getLogger(__name__)
 
 _EDIT_TIMEOUT_SECONDS = 15.0
+#: Discord refuses edits of messages older than an hour with this code.
+_TOO_OLD_TO_EDIT = 30046
 
 
 class ChannelProgress:
@@ -30,6 +32,7 @@ class ChannelProgress:
         *,
         interval: float,
         clock: Callable[[], float] = time.monotonic,
+        on_new_message: Callable[[int], Awaitable[object]] | None = None,
     ) -> None:
         self._http = http
         self._channel_id = channel_id
@@ -38,6 +41,11 @@ class ChannelProgress:
         self._clock = clock
         self._last_edit: float | None = None
         self._gone = http is None or message_id is None
+        self._on_new_message = on_new_message
+
+    @property
+    def message_id(self) -> int | None:
+        return self._message_id
 
     async def update(self, embed: discord.Embed, *, final: bool = False) -> bool:
         """Show `embed` unless an edit went out less than `interval` ago; True if edited."""
@@ -57,13 +65,35 @@ class ChannelProgress:
         try:
             async with asyncio.timeout(_EDIT_TIMEOUT_SECONDS):
                 await self._http.edit_message(self._channel_id, self._message_id, params=params)
-        except (discord.NotFound, discord.Forbidden) as exc:
-            log.warning("progress message %s/%s unavailable (%s); the work goes on",
-                        self._channel_id, self._message_id, exc)
-            self._gone = True
+        except discord.HTTPException as exc:
+            if exc.code == _TOO_OLD_TO_EDIT:
+                return await self._repost(params)
+            if isinstance(exc, (discord.NotFound, discord.Forbidden)):
+                log.warning("progress message %s/%s unavailable (%s); the work goes on",
+                            self._channel_id, self._message_id, exc)
+                self._gone = True
+                return False
+            log.warning("progress edit of %s/%s failed: %s", self._channel_id,
+                        self._message_id, exc)
             return False
-        except (discord.HTTPException, TimeoutError, OSError) as exc:
+        except (TimeoutError, OSError) as exc:
             log.warning("progress edit of %s/%s failed: %s", self._channel_id, self._message_id,
                         exc)
             return False
+        return True
+
+    async def _repost(self, params: discord.http.MultipartParameters) -> bool:
+        """A long job outlives Discord's one-hour edit window: carry on in a fresh message."""
+        assert self._http is not None
+        try:
+            async with asyncio.timeout(_EDIT_TIMEOUT_SECONDS):
+                message = await self._http.send_message(self._channel_id, params=params)
+        except (discord.HTTPException, TimeoutError, OSError) as exc:
+            log.warning("progress repost in %s failed: %s", self._channel_id, exc)
+            return False
+        self._message_id = int(message["id"])
+        log.info("progress moved to a fresh message %s in %s", self._message_id,
+                 self._channel_id)
+        if self._on_new_message is not None:
+            await self._on_new_message(self._message_id)
         return True

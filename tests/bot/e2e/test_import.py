@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -168,3 +169,29 @@ async def test_tracks_without_uri_are_searched_and_cached(
     again = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
     await wait_finished(services, again, within=60)
     assert fake_spotify.count("GET /v1/search") == searches  # the match cache answered
+
+
+async def test_a_long_retry_after_pauses_visibly_then_resumes(
+    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
+    start_mixtape_worker: Callable[..., Awaitable[WorkerProcess]], guild_id: int,
+    channel_id: int, alice: Member, bob: Member,
+) -> None:
+    songs = fake_spotify.generate_tracks(150, seed=24)
+    entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
+    await link_directly(services, fake_spotify, bob)
+    await start_mixtape_worker({"PAUSE_AFTER_RETRY_AFTER_SECONDS": "3"})
+    fake_spotify.inject(ADD, "429", retry_after=5, reason="EXCEEDED_QUOTA")
+
+    import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
+    [message] = fake_discord.messages(channel_id, include_ephemeral=False)
+    await fake_discord.async_wait_for(lambda: "Paused" in embed_text(
+        fake_discord.message(channel_id, int(message["id"]))["embeds"]), within=30)
+    async with services.sessions.begin() as s:
+        paused = await imports.get_import(s, import_id)
+    assert paused is not None and paused.status is ImportStatus.PAUSED
+    assert paused.resume_at is not None
+
+    row = await wait_finished(services, import_id, within=60)
+    assert row.status is ImportStatus.COMPLETED, row.error
+    assert target_uris(fake_spotify, row) == [s.uri for s in songs]
+    assert fake_spotify.calls_inside_retry_after_windows() == []
