@@ -40,20 +40,20 @@ class ThreadedServer:
     def start(self) -> ThreadedServer:
         """Start serving; returns once the port is bound."""
         started: Future[int] = Future()
-        self._loop = asyncio.new_event_loop()
+        loop = self._loop = asyncio.new_event_loop()
 
         def run() -> None:
-            assert self._loop is not None
-            asyncio.set_event_loop(self._loop)
+            # `loop`, not `self._loop`: stop() forgets the loop while this thread winds down.
+            asyncio.set_event_loop(loop)
             try:
-                port = self._loop.run_until_complete(self._serve())
+                port = loop.run_until_complete(self._serve())
             except BaseException as exc:  # report start-up failures to the caller
                 started.set_exception(exc)
                 return
             started.set_result(port)
-            self._loop.run_forever()
-            self._loop.run_until_complete(self._shutdown())
-            self._loop.close()
+            loop.run_forever()
+            loop.run_until_complete(self._shutdown())
+            loop.close()
 
         self._thread = threading.Thread(target=run, name="fake-server", daemon=True)
         self._thread.start()
