@@ -9,13 +9,13 @@ Discord's limits. `fit` then keeps the whole embed inside the 6000-character tot
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import discord
 
+from mixtape.text import clean, clean_block, duration, truncate
 from storage.enums import ImportStatus, PlaylistStatus
 from storage.models import CatalogPlaylist, CatalogTrack, Import, LinkWaitlistEntry
 
@@ -32,61 +32,12 @@ EMBED_TOTAL_LIMIT = 6000
 FIELD_COUNT_LIMIT = 25
 CHOICE_NAME_LIMIT = 100
 CONTENT_LIMIT = 2000
-ELLIPSIS = "…"
 
 ABOUT_TEXT = (
     "Share your playlists into this server's catalog and import any of them into your own "
     "Spotify account. Every share and import is a durable workflow: it survives restarts and "
     "rate limits, resumes where it stopped, and never adds a track twice."
 )
-
-# Mention-like tokens (<@id>, <@!id>, <@&id>, <#id>, </cmd:id>, <t:..>, <:emoji:id>).
-_MENTION_TOKEN = re.compile(r"<(?=[@#/:]|a:|t:)")
-_LINE_MARKUP = re.compile(r"^(\s*)(#{1,3} |-# |>|[-*+] |\d+\. )", re.MULTILINE)
-
-
-# -- text helpers ---------------------------------------------------------------------------
-
-
-def truncate(text: str, limit: int) -> str:
-    """At most `limit` characters, marking a cut with an ellipsis (never mid-escape)."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    # A trailing backslash would escape the ellipsis; drop an odd run of them.
-    trailing = len(cut) - len(cut.rstrip("\\"))
-    if trailing % 2:
-        cut = cut[:-1]
-    return cut + ELLIPSIS
-
-
-def escape(text: str) -> str:
-    """Markdown and mentions neutralised; links stay clickable."""
-    escaped = discord.utils.escape_markdown(text)
-    escaped = discord.utils.escape_mentions(escaped)
-    return _MENTION_TOKEN.sub("<\u200b", escaped)
-
-
-def clean(text: str | None, limit: int, *, fallback: str = "") -> str:
-    """One line of user text, escaped and cut to `limit` (for titles, names, fields)."""
-    flat = " ".join((text or "").split()) or fallback
-    return truncate(escape(flat), limit)
-
-
-def clean_block(text: str | None, limit: int) -> str:
-    """Several lines of user text: also line-start markup (headings, quotes, lists)."""
-    escaped = escape((text or "").strip())
-    escaped = _LINE_MARKUP.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
-    return truncate(escaped, limit)
-
-
-def duration(ms: int) -> str:
-    """A total as h:mm:ss (a catalog entry's length)."""
-    seconds = max(ms, 0) // 1000
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
-
 
 def track_length(ms: int) -> str:
     """A song's length as m:ss, or h:mm:ss past an hour."""

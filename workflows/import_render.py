@@ -7,7 +7,8 @@ from datetime import datetime
 
 import discord
 
-from workflows.share_render import COLOUR, FAILED, bar, safe
+from mixtape.text import clean
+from workflows.share_render import COLOUR, FAILED, bar
 
 _LIST_LIMIT = 10
 
@@ -37,7 +38,7 @@ def _counts(embed: discord.Embed, p: Progress) -> None:
 
 
 def running(p: Progress) -> discord.Embed:
-    embed = discord.Embed(title=f"Importing {safe(p.name, 200)}", colour=COLOUR)
+    embed = discord.Embed(title=f"Importing {clean(p.name, 200)}", colour=COLOUR)
     remaining = max(p.total - p.settled, 0)
     eta = f", about {remaining / p.per_minute:,.0f} min left" if p.per_minute > 0 else ""
     embed.description = (f"`{bar(p.settled, p.total)}` {p.settled:,}/{p.total:,}\n"
@@ -48,7 +49,7 @@ def running(p: Progress) -> discord.Embed:
 
 def paused(p: Progress, resume_at: datetime, reason: str | None) -> discord.Embed:
     embed = running(p)
-    why = f" ({safe(reason, 200)})" if reason else ""
+    why = f" ({clean(reason, 200)})" if reason else ""
     embed.description = (
         f"Paused: Spotify asked us to wait{why}. Resumes "
         f"{discord.utils.format_dt(resume_at, 'R')} ({discord.utils.format_dt(resume_at, 't')})."
@@ -60,17 +61,17 @@ def finished(p: Progress, *, url: str | None, not_imported: list[tuple[str, str]
              cancelled: bool = False, error: str | None = None) -> discord.Embed:
     """The summary: counts, a link to the playlist, and what was not imported and why."""
     if error:
-        title, colour = f"Import of {safe(p.name, 200)} stopped", FAILED
+        title, colour = f"Import of {clean(p.name, 200)} stopped", FAILED
     elif cancelled:
-        title, colour = f"Import of {safe(p.name, 200)} cancelled", FAILED
+        title, colour = f"Import of {clean(p.name, 200)} cancelled", FAILED
     else:
-        title, colour = f"Imported {safe(p.name, 200)}", COLOUR
+        title, colour = f"Imported {clean(p.name, 200)}", COLOUR
     embed = discord.Embed(title=title, url=url or None, colour=colour)
-    embed.description = safe(error, 1000) if error else (
+    embed.description = clean(error, 1000) if error else (
         f"[Open the playlist in Spotify]({url})" if url else None)
     _counts(embed, p)
     if not_imported:
-        lines = [f"• {safe(title, 80)}: {safe(reason, 80)}"
+        lines = [f"• {clean(title, 80)}: {clean(reason, 80)}"
                  for title, reason in not_imported[:_LIST_LIMIT]]
         if len(not_imported) > _LIST_LIMIT:
             lines.append(f"…and {len(not_imported) - _LIST_LIMIT:,} more (see /imports)")

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import discord
 
+from mixtape.text import clean, duration
+
 COLOUR = discord.Colour(0x1DB954)
 FAILED = discord.Colour.red()
 _BAR_WIDTH = 20
-
-
-def safe(text: str, limit: int) -> str:
-    """User text (playlist names) as inert, length-bounded embed text."""
-    cleaned = discord.utils.escape_mentions(discord.utils.escape_markdown(text))
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
-
-
-def duration(ms: int) -> str:
-    seconds = ms // 1000
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def bar(done: int, total: int) -> str:
@@ -28,7 +17,7 @@ def bar(done: int, total: int) -> str:
 
 
 def reading(name: str, done: int, total: int) -> discord.Embed:
-    embed = discord.Embed(title=f"Sharing {safe(name, 200)}", colour=COLOUR)
+    embed = discord.Embed(title=f"Sharing {clean(name, 200)}", colour=COLOUR)
     embed.description = f"`{bar(done, total)}`\nReading tracks {done:,}/{total:,}"
     return embed
 
@@ -43,9 +32,9 @@ def summary(
     *, name: str, owner: str, url: str, track_count: int, duration_ms: int,
     skipped: dict[str, int],
 ) -> discord.Embed:
-    embed = discord.Embed(title=safe(name, 256), url=url or None, colour=COLOUR,
+    embed = discord.Embed(title=clean(name, 256), url=url or None, colour=COLOUR,
                           description="Shared to this server's catalog. Import it with `/import`.")
-    embed.add_field(name="Owner", value=safe(owner, 1024) or "unknown")
+    embed.add_field(name="Owner", value=clean(owner, 1024) or "unknown")
     embed.add_field(name="Tracks", value=f"{track_count:,}")
     embed.add_field(name="Duration", value=duration(duration_ms))
     if skipped:
@@ -56,5 +45,5 @@ def summary(
 
 
 def failed(name: str, reason: str) -> discord.Embed:
-    return discord.Embed(title=f"Could not share {safe(name, 200)}", colour=FAILED,
-                         description=safe(reason, 2000))
+    return discord.Embed(title=f"Could not share {clean(name, 200)}", colour=FAILED,
+                         description=clean(reason, 2000))

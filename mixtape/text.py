@@ -1,0 +1,57 @@
+"""Discord-safe text: user-controlled strings escaped and cut to Discord's limits.
+
+Shared by the bot's replies and the worker's progress messages, so a playlist called
+`@everyone **bold** <@123>` reads the same, and pings nobody, wherever it appears.
+"""
+
+from __future__ import annotations
+
+import re
+
+import discord
+
+ELLIPSIS = "…"
+
+# Mention-like tokens (<@id>, <@!id>, <@&id>, <#id>, </cmd:id>, <t:..>, <:emoji:id>).
+_MENTION_TOKEN = re.compile(r"<(?=[@#/:]|a:|t:)")
+_LINE_MARKUP = re.compile(r"^(\s*)(#{1,3} |-# |>|[-*+] |\d+\. )", re.MULTILINE)
+
+
+def truncate(text: str, limit: int) -> str:
+    """At most `limit` characters, marking a cut with an ellipsis (never mid-escape)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    # A trailing backslash would escape the ellipsis; drop an odd run of them.
+    trailing = len(cut) - len(cut.rstrip("\\"))
+    if trailing % 2:
+        cut = cut[:-1]
+    return cut + ELLIPSIS
+
+
+def escape(text: str) -> str:
+    """Markdown and mentions neutralised; links stay clickable."""
+    escaped = discord.utils.escape_markdown(text)
+    escaped = discord.utils.escape_mentions(escaped)
+    return _MENTION_TOKEN.sub("<\u200b", escaped)
+
+
+def clean(text: str | None, limit: int, *, fallback: str = "") -> str:
+    """One line of user text, escaped and cut to `limit` (for titles, names, fields)."""
+    flat = " ".join((text or "").split()) or fallback
+    return truncate(escape(flat), limit)
+
+
+def clean_block(text: str | None, limit: int) -> str:
+    """Several lines of user text: also line-start markup (headings, quotes, lists)."""
+    escaped = escape((text or "").strip())
+    escaped = _LINE_MARKUP.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
+    return truncate(escaped, limit)
+
+
+def duration(ms: int) -> str:
+    """A total as h:mm:ss (a catalog entry's length)."""
+    seconds = max(ms, 0) // 1000
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
