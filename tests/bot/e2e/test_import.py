@@ -21,6 +21,7 @@ from storage.models import Import
 from tests.bot.support import Member, embed_text, link_directly
 from tests.support.worker import WorkerProcess
 from workflows.contracts import ImportInput
+from workflows.import_playlist import marker
 
 pytestmark = pytest.mark.engine
 
@@ -195,3 +196,25 @@ async def test_a_long_retry_after_pauses_visibly_then_resumes(
     assert row.status is ImportStatus.COMPLETED, row.error
     assert target_uris(fake_spotify, row) == [s.uri for s in songs]
     assert fake_spotify.calls_inside_retry_after_windows() == []
+
+
+async def test_a_target_near_spotifys_limit_gets_what_fits_and_says_why(
+    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
+    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+) -> None:
+    songs = fake_spotify.generate_tracks(10_010, seed=25)
+    wanted, filler = songs[:20], songs[20:]  # 9,990 unrelated entries already in the target
+    entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, wanted)
+    await link_directly(services, fake_spotify, bob)
+    fake_spotify.add_playlist("bob", "Summer", filler,
+                              description=f"Imported with Mixtape. {marker(guild_id, entry)}")
+
+    import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
+    row = await wait_finished(services, import_id, within=120)
+
+    assert row.status is ImportStatus.COMPLETED, row.error
+    assert target_uris(fake_spotify, row) == [s.uri for s in filler + wanted[:10]]
+    assert (row.added, row.failed) == (10, 10)
+    [message] = fake_discord.messages(channel_id, include_ephemeral=False)
+    await fake_discord.async_wait_for(lambda: "10,000 tracks" in embed_text(
+        fake_discord.message(channel_id, int(message["id"]))["embeds"]), within=10)
