@@ -189,6 +189,10 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
                 found = (str(created["id"]), _url(created))
         except RateLimited as exc:
             return PrepareOutput(retry_after=exc.retry_after, reason=exc.reason)
+        except Permanent as exc:  # retrying cannot help; the member needs to know
+            raise NonRetryableException(
+                f"Spotify refused to make the playlist in your account ({exc})."
+            ) from exc
         async with d.sessions.begin() as s:
             stored = await imports.set_target_playlist(s, input.import_id, *found)
         return PrepareOutput(target_playlist_id=stored.playlist_id, target_url=stored.url,
