@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiohttp import web
+
 from fakes.discord_gateway import DEFAULT_HEARTBEAT_INTERVAL, GatewayHub, GatewayMixin
 from fakes.discord_limits import Fault, RateLimitPolicy, route_shape
 from fakes.discord_records import (
@@ -28,7 +30,7 @@ from fakes.discord_records import (
 )
 from fakes.discord_routes import API_PREFIX, ROUTES, build_app
 from fakes.discord_store import DiscordStore
-from fakes.server import ThreadedServer
+from fakes.server import ServedFake
 
 __all__ = [
     "API_PREFIX",
@@ -47,7 +49,7 @@ def known_routes() -> list[str]:
     return [f"{method} {path}" for method, path, _, _ in ROUTES]
 
 
-class FakeDiscord(GatewayMixin, DiscordStore):
+class FakeDiscord(ServedFake, GatewayMixin, DiscordStore):
     """The fake Discord: its state and records (`DiscordStore`), HTTP server and gateway."""
 
     def __init__(
@@ -55,33 +57,12 @@ class FakeDiscord(GatewayMixin, DiscordStore):
     ) -> None:
         super().__init__(**options)
         self.gateway = GatewayHub(self, heartbeat_interval=heartbeat_interval)
-        self._server: ThreadedServer | None = None
 
-    def start(self) -> FakeDiscord:
-        """Serve on a free loopback port."""
-        if self._server is None:
-            self._server = ThreadedServer(build_app(self, self.gateway.install)).start()
-            self.gateway.bind(self._server.base_url)
-        return self
+    def build_app(self) -> web.Application:
+        return build_app(self, self.gateway.install)
 
-    def stop(self) -> None:
-        """Stop serving; safe to call twice."""
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> FakeDiscord:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """`http://127.0.0.1:PORT`."""
-        if self._server is None:
-            raise RuntimeError("FakeDiscord is not started")
-        return self._server.base_url
+    def _started(self, base_url: str) -> None:
+        self.gateway.bind(base_url)
 
     @property
     def api_base(self) -> str:

@@ -11,7 +11,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
@@ -102,3 +102,41 @@ class ThreadedServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+class ServedFake:
+    """Start, stop and the base URL of a fake whose app `build_app` makes."""
+
+    _server: ThreadedServer | None = None
+
+    def build_app(self) -> web.Application:
+        raise NotImplementedError
+
+    def _started(self, base_url: str) -> None:
+        """Called once the port is known (e.g. to tell a gateway its own URL)."""
+
+    def start(self) -> Self:
+        """Serve on a free loopback port; starting twice is a no-op."""
+        if self._server is None:
+            self._server = ThreadedServer(self.build_app()).start()
+            self._started(self._server.base_url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; safe to call twice."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """`http://127.0.0.1:PORT`, without a trailing slash."""
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not started")
+        return self._server.base_url

@@ -28,7 +28,7 @@ from aiohttp import web
 from spotipy.cache_handler import MemoryCacheHandler
 
 from fakes import spotify_accounts, spotify_webapi
-from fakes.server import ThreadedServer
+from fakes.server import ServedFake
 from fakes.spotify_model import (
     ROUTES,
     UNMATCHED_ROUTE,
@@ -193,10 +193,11 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     return response
 
 
-class FakeSpotify(SpotifyState):
-    """The fake's state plus its HTTP server; `start()` serves it on a free loopback port."""
+class FakeSpotify(ServedFake, SpotifyState):
+    """The fake's state plus its HTTP server; `start()` serves it on a free loopback port.
 
-    _server: ThreadedServer | None = None  # constructor options: see SpotifyState
+    Constructor options: see SpotifyState.
+    """
 
     def build_app(self) -> web.Application:
         """The aiohttp application (for embedding the fake in another server or loop)."""
@@ -205,28 +206,6 @@ class FakeSpotify(SpotifyState):
         spotify_accounts.add_routes(app)
         spotify_webapi.add_routes(app)
         return app
-
-    def start(self) -> FakeSpotify:
-        self._server = ThreadedServer(self.build_app()).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> FakeSpotify:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """`http://127.0.0.1:PORT`, the Accounts service root."""
-        if self._server is None:
-            raise RuntimeError("FakeSpotify is not started")
-        return self._server.base_url
 
     @property
     def accounts_base(self) -> str:
