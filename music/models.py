@@ -21,6 +21,7 @@ class Track:
     isrc: str | None
     provider_id: str
     uri: str
+    markets: tuple[str, ...] | None = None  # where it plays; None when Spotify did not say
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ def _entry_track(entry: dict[str, Any]) -> tuple[str, Track | None]:
         return SKIP_LOCAL, None
     if not item.get("id") or item.get("is_playable") is False:
         return SKIP_UNAVAILABLE, None
+    if item.get("available_markets") == []:  # plays nowhere
+        return SKIP_UNAVAILABLE, None
     return "", parse_track(item)
 
 
@@ -104,4 +107,6 @@ def parse_track(item: dict[str, Any]) -> Track:
         isrc=((item.get("external_ids") or {}).get("isrc") or None),
         provider_id=str(item["id"]),
         uri=str(item.get("uri") or f"spotify:track:{item['id']}"),
+        markets=(tuple(str(m) for m in item["available_markets"])
+                 if isinstance(item.get("available_markets"), list) else None),
     )

@@ -26,6 +26,7 @@ _TRACK_FIELDS = (
     "isrc",
     "provider_track_id",
     "provider_uri",
+    "markets",
 )
 
 
@@ -40,6 +41,7 @@ class TrackData:
     isrc: str | None = None
     provider_track_id: str | None = None
     provider_uri: str | None = None
+    markets: Sequence[str] | None = None
 
     def row(self) -> dict[str, Any]:
         """Column values as stored (artists as a JSON list)."""
@@ -51,6 +53,7 @@ class TrackData:
             "isrc": self.isrc,
             "provider_track_id": self.provider_track_id,
             "provider_uri": self.provider_uri,
+            "markets": None if self.markets is None else list(self.markets),
         }
 
 

@@ -287,3 +287,17 @@ async def target_sequence(session: AsyncSession, import_id: int) -> list[tuple[i
         .order_by(ImportItem.position)
     )
     return [(pos, str(uri), state is ItemState.ADDED) for pos, uri, state in rows]
+
+
+async def unplayable_titles(session: AsyncSession, import_id: int, country: str) -> list[str]:
+    """Titles of the import's tracks that do not play in `country`, in playlist order.
+
+    Only tracks whose markets the catalog knows count; Spotify may still relink some.
+    """
+    rows = await session.execute(
+        select(CatalogTrack.title, CatalogTrack.markets)
+        .join(ImportItem, ImportItem.catalog_track_id == CatalogTrack.id)
+        .where(ImportItem.import_id == import_id)
+        .order_by(ImportItem.position)
+    )
+    return [title for title, markets in rows if markets is not None and country not in markets]

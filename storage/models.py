@@ -152,6 +152,7 @@ class CatalogTrack(Base):
     isrc: Mapped[str | None] = mapped_column(String(32))
     provider_track_id: Mapped[str | None] = mapped_column(String(255))
     provider_uri: Mapped[str | None] = mapped_column(String(255))
+    markets: Mapped[list[str] | None] = mapped_column(JSON)
 
     playlist: Mapped[CatalogPlaylist] = relationship(back_populates="tracks", lazy="raise")
 

@@ -40,7 +40,7 @@ from mixtape.spotify_tokens import NotLinked, NotRegistered, call_as_member
 from music.errors import AuthExpired, Permanent, RateLimited
 from music.matching import best_match, match_key
 from music.models import Track, parse_track
-from storage import imports, ledger, matches
+from storage import accounts, imports, ledger, matches
 from storage.enums import ImportStatus, ItemState
 from workflows import import_render
 from workflows.child_errors import child_failure
@@ -310,6 +310,7 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
         try:
             base = StepInput(import_id=input.import_id, discord_user_id=input.discord_user_id)
             prep = await run.child(prepare, base, "prepare")
+            await run.report(final=True)  # before any add: e.g. tracks that won't play here
             target = AddInput(**base.model_dump(), target_playlist_id=prep.target_playlist_id)
             for start in range(0, len(prep.to_resolve), RESOLVE_FAN_OUT):
                 group = prep.to_resolve[start:start + RESOLVE_FAN_OUT]
@@ -361,11 +362,18 @@ class _Run:
         self.target_url: str | None = None
         self.started = time.monotonic()
         self.settled_at_start = 0
+        self.country: str | None = None
+        self.unplayable: tuple[str, ...] = ()
 
     async def open(self) -> None:
         async with self.d.sessions.begin() as s:
             row = await imports.get_import(s, self.input.import_id)
             counts = await ledger.counts_by_state(s, self.input.import_id)
+            account = await accounts.get_account(s, self.input.discord_user_id)
+            self.country = account.country if account else None
+            if self.country:
+                self.unplayable = tuple(await ledger.unplayable_titles(
+                    s, self.input.import_id, self.country))
         if row is None:
             raise NonRetryableException(f"import {self.input.import_id} does not exist")
         self.name = row.playlist_name or self.name
@@ -429,10 +437,11 @@ class _Run:
             name=self.name, total=c.total - c.skipped, added=c.added,
             already_present=c.already_present, not_found=c.not_found, failed=c.failed,
             per_minute=max(settled - self.settled_at_start, 0) / minutes,
+            country=self.country, unplayable=self.unplayable,
         )
 
-    async def report(self) -> None:
-        await self._edit(import_render.running(await self._progress()))
+    async def report(self, *, final: bool = False) -> None:
+        await self._edit(import_render.running(await self._progress()), final=final)
 
     async def _edit(self, embed: Any, final: bool = False) -> None:
         if self.progress is not None:

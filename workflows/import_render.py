@@ -24,6 +24,8 @@ class Progress:
     not_found: int
     failed: int
     per_minute: float
+    country: str | None = None
+    unplayable: tuple[str, ...] = ()
 
     @property
     def settled(self) -> int:
@@ -37,6 +39,15 @@ def _counts(embed: discord.Embed, p: Progress) -> None:
     embed.add_field(name="Failed", value=f"{p.failed:,}")
 
 
+def _unplayable(embed: discord.Embed, p: Progress) -> None:
+    if p.unplayable and p.country:
+        lines = [f"• {clean(title, 80)}" for title in p.unplayable[:_LIST_LIMIT]]
+        if len(p.unplayable) > _LIST_LIMIT:
+            lines.append(f"…and {len(p.unplayable) - _LIST_LIMIT:,} more")
+        embed.add_field(name=f"Won't play in {clean(p.country, 8)} ({len(p.unplayable):,})",
+                        value="\n".join(lines)[:1024], inline=False)
+
+
 def running(p: Progress) -> discord.Embed:
     embed = discord.Embed(title=f"Importing {clean(p.name, 200)}", colour=COLOUR)
     remaining = max(p.total - p.settled, 0)
@@ -44,6 +55,7 @@ def running(p: Progress) -> discord.Embed:
     embed.description = (f"`{bar(p.settled, p.total)}` {p.settled:,}/{p.total:,}\n"
                          f"{p.per_minute:,.0f} tracks/min{eta}")
     _counts(embed, p)
+    _unplayable(embed, p)
     return embed
 
 
@@ -76,4 +88,5 @@ def finished(p: Progress, *, url: str | None, not_imported: list[tuple[str, str]
         if len(not_imported) > _LIST_LIMIT:
             lines.append(f"…and {len(not_imported) - _LIST_LIMIT:,} more (see /imports)")
         embed.add_field(name="Not imported", value="\n".join(lines)[:1024], inline=False)
+    _unplayable(embed, p)
     return embed

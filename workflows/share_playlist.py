@@ -141,9 +141,11 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
         try:
             data = await _as_sharer(
                 d, input.sharer_discord_user_id,
+                # No market: entries then carry `available_markets`, which imports use to
+                # warn members in countries where a track does not play.
                 lambda sp: sp.playlist_items(
                     input.provider_playlist_id, limit=PAGE_SIZE, offset=input.offset,
-                    market="from_token", additional_types=("track", "episode"),
+                    additional_types=("track", "episode"),
                 ),
             )
         except RateLimited as exc:
@@ -152,7 +154,7 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
         tracks = [
             TrackData(title=t.title, artists=t.artists, duration_ms=t.duration_ms,
                       album=t.album or None, isrc=t.isrc, provider_track_id=t.provider_id,
-                      provider_uri=t.uri)
+                      provider_uri=t.uri, markets=t.markets)
             for _, t in page.tracks
         ]
         async with d.sessions.begin() as s:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import update
 
 from bot.services import BotServices
 from fakes.discord_api import FakeDiscord
@@ -17,7 +18,7 @@ from fakes.spotify import FakeSpotify
 from storage import catalog, imports
 from storage.catalog import TrackData
 from storage.enums import ImportStatus, PlaylistStatus
-from storage.models import Import
+from storage.models import Account, Import
 from tests.bot.support import Member, embed_text, link_directly
 from tests.support.worker import WorkerProcess
 from workflows.contracts import ImportInput
@@ -218,3 +219,41 @@ async def test_a_target_near_spotifys_limit_gets_what_fits_and_says_why(
     [message] = fake_discord.messages(channel_id, include_ephemeral=False)
     await fake_discord.async_wait_for(lambda: "10,000 tracks" in embed_text(
         fake_discord.message(channel_id, int(message["id"]))["embeds"]), within=10)
+
+
+async def test_tracks_that_wont_play_in_the_members_country_are_reported_before_adding(
+    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
+    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+) -> None:
+    songs = fake_spotify.generate_tracks(5, seed=26)
+    entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
+    async with services.sessions.begin() as s:  # as the share read them: two are US-only
+        await catalog.replace_catalog_tracks(s, entry, [
+            TrackData(title=t.name, artists=names(t), duration_ms=t.duration_ms,
+                      provider_track_id=t.id, provider_uri=t.uri,
+                      markets=["US"] if i in (1, 3) else ["SE", "US"])
+            for i, t in enumerate(songs)])
+    await link_directly(services, fake_spotify, bob)
+    async with services.sessions.begin() as s:
+        await s.execute(update(Account).where(Account.discord_user_id == bob.id)
+                        .values(country="SE"))
+    first_add = fake_spotify.inject(ADD, "delay", seconds=2)
+
+    import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
+    [message] = fake_discord.messages(channel_id, include_ephemeral=False)
+    await _until_fired(first_add)
+
+    shown = embed_text(fake_discord.message(channel_id, int(message["id"]))["embeds"])
+    assert "Won't play in SE (2)" in shown  # said while the first add is still in flight
+    assert songs[1].name in shown and songs[3].name in shown and songs[0].name not in shown
+    row = await wait_finished(services, import_id, within=60)
+    assert row.status is ImportStatus.COMPLETED, row.error
+    assert target_uris(fake_spotify, row) == [s.uri for s in songs]  # reported, still added
+
+
+async def _until_fired(fault: Any, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while fault.fired < 1:
+        if time.monotonic() > deadline:
+            raise AssertionError("the add never came")
+        await asyncio.sleep(0.05)
