@@ -21,9 +21,7 @@ instead of reconnecting in a loop.
 
 discord.py's `Client` never asks `GET /gateway/bot` where the gateway is: it connects to
 `DiscordWebSocket.DEFAULT_GATEWAY` (wss://gateway.discord.gg/). `point_discord_py_at`
-redirects that, and `python -m fakes.discord_gateway bot` runs `bot/__main__.py`
-unchanged with the redirect applied (URL from $DISCORD_GATEWAY_URL, else derived from
-$DISCORD_API_BASE).
+redirects that for in-process clients; the bot process reads `DISCORD_GATEWAY_URL`.
 """
 
 from __future__ import annotations
@@ -33,10 +31,7 @@ import contextlib
 import copy
 import itertools
 import json
-import os
-import runpy
 import secrets
-import sys
 import threading
 import time
 import zlib
@@ -768,26 +763,3 @@ def _guild_payload(store: DiscordStore, guild_id: int, channels: list[JSON]) -> 
         "guild_scheduled_events": [],
         "soundboard_sounds": [],
     }
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m fakes.discord_gateway MODULE`: run MODULE as `__main__`, gateway redirected.
-
-    The stand-in for `python -m bot` while the bot has no setting for the gateway URL.
-    """
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args:
-        sys.exit("usage: python -m fakes.discord_gateway MODULE [ARGS...]")
-    url = os.environ.get("DISCORD_GATEWAY_URL")
-    if not url:
-        api_base = os.environ.get("DISCORD_API_BASE")
-        if not api_base:
-            sys.exit("set DISCORD_API_BASE (the fake's api_base) or DISCORD_GATEWAY_URL")
-        url = gateway_url_for(api_base)
-    point_discord_py_at(url)
-    sys.argv = list(args)
-    runpy.run_module(args[0], run_name="__main__", alter_sys=True)
-
-
-if __name__ == "__main__":
-    main()
