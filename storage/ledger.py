@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -94,21 +95,26 @@ async def mark_items_added(
     `already_present=True` is for reconciliation (found there, not added by us). Rows
     already added are left alone, so replaying a batch changes nothing.
     """
+    return await _update_positions(
+        session, import_id, positions, ImportItem.state != ItemState.ADDED,
+        state=ItemState.ADDED, already_present=already_present, last_error=None,
+    )
+
+
+async def _update_positions(
+    session: AsyncSession,
+    import_id: int,
+    positions: Iterable[int],
+    only: ColumnElement[bool],
+    **values: Any,
+) -> int:
+    """Update the rows at `positions` that match `only`, in chunks; returns how many."""
     changed = 0
     for batch in chunked(positions):
         result = await session.execute(
             update(ImportItem)
-            .where(
-                ImportItem.import_id == import_id,
-                ImportItem.position.in_(batch),
-                ImportItem.state != ItemState.ADDED,
-            )
-            .values(
-                state=ItemState.ADDED,
-                already_present=already_present,
-                last_error=None,
-                updated_at=utcnow(),
-            )
+            .where(ImportItem.import_id == import_id, ImportItem.position.in_(batch), only)
+            .values(**values, updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
         changed += rowcount(result)
@@ -144,25 +150,10 @@ async def mark_items_failed(
     session: AsyncSession, import_id: int, positions: Iterable[int], error: str
 ) -> int:
     """A permanent failure for a batch (e.g. an add the API refused); keeps known URIs."""
-    changed = 0
-    for batch in chunked(positions):
-        result = await session.execute(
-            update(ImportItem)
-            .where(
-                ImportItem.import_id == import_id,
-                ImportItem.position.in_(batch),
-                ImportItem.state.in_(_OPEN_STATES),
-            )
-            .values(
-                state=ItemState.FAILED,
-                attempts=ImportItem.attempts + 1,
-                last_error=error,
-                updated_at=utcnow(),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        changed += rowcount(result)
-    return changed
+    return await _update_positions(
+        session, import_id, positions, ImportItem.state.in_(_OPEN_STATES),
+        state=ItemState.FAILED, attempts=ImportItem.attempts + 1, last_error=error,
+    )
 
 
 async def mark_item_skipped(
