@@ -16,7 +16,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from mixtape.stack import running_stack
-from tests.support.worker import WorkerProcess
+from mixtape.worker_process import WorkerProcess
 
 _STACK_KEYS = ("HATCHET_CLIENT_TOKEN", "MIXTAPE_TEST_PG_URL")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mixtape.stack import pinned_engine_tag
-from tests.support.worker import WorkerProcess
+from mixtape.worker_process import WorkerProcess
 from workflows.client import create_hatchet
 from workflows.contracts import SmokeInput, SmokeOutput
 from workflows.smoke import build_smoke

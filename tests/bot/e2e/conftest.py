@@ -14,7 +14,7 @@ import pytest
 from bot.services import BotServices, open_services
 from fakes.discord_api import FakeDiscord
 from mixtape.settings import Settings
-from tests.support.worker import WorkerProcess
+from mixtape.worker_process import WorkerProcess
 from workflows.client import create_hatchet
 
 

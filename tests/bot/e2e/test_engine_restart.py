@@ -17,13 +17,13 @@ from fakes.discord_api import FakeDiscord
 from fakes.spotify import FakeSpotify
 from mixtape.settings import Settings
 from mixtape.stack import LocalStack, StackInfo
+from mixtape.worker_process import WorkerProcess
 from storage import imports
 from storage.enums import ImportStatus
 from storage.models import Import
 from storage.types import utcnow
 from tests.bot.e2e.test_import import catalog_entry, start_import, target_uris
 from tests.bot.support import Member, link_directly
-from tests.support.worker import WorkerProcess
 from workflows.client import create_hatchet
 from workflows.watchdog import WATCHDOG
 

@@ -15,12 +15,12 @@ from sqlalchemy import update
 from bot.services import BotServices
 from fakes.discord_api import FakeDiscord
 from fakes.spotify import FakeSpotify
+from mixtape.worker_process import WorkerProcess
 from storage import catalog, imports
 from storage.catalog import TrackData
 from storage.enums import ImportStatus, PlaylistStatus
 from storage.models import Account, Import
 from tests.bot.support import Member, embed_text, link_directly
-from tests.support.worker import WorkerProcess
 from workflows.contracts import ImportInput
 from workflows.import_playlist import marker
 

@@ -14,13 +14,13 @@ from bot.services import BotServices
 from fakes.discord_api import FakeDiscord
 from fakes.interactions import InteractionDriver
 from fakes.spotify import FakeSpotify
+from mixtape.worker_process import WorkerProcess
 from storage import imports, ledger
 from storage.enums import ImportStatus, ItemState
 from storage.models import Import
 from tests.bot.e2e.test_import import catalog_entry, target_uris, wait_finished
 from tests.bot.support import Member, embed_text, link_directly
 from tests.bot.test_share import done_thinking
-from tests.support.worker import WorkerProcess
 
 pytestmark = pytest.mark.engine
 

@@ -15,11 +15,11 @@ from bot.services import BotServices
 from fakes.discord_api import FakeDiscord
 from fakes.interactions import InteractionDriver
 from fakes.spotify import FakeSpotify, LocalFile, Removed
+from mixtape.worker_process import WorkerProcess
 from storage import catalog
 from storage.enums import PlaylistStatus
 from tests.bot.support import Member, embed_text, http_get, link_url
 from tests.bot.test_share import done_thinking
-from tests.support.worker import WorkerProcess
 
 pytestmark = pytest.mark.engine
 

@@ -1,4 +1,4 @@
-"""Run the real worker (`python -m workflows`) as a subprocess the way production does.
+"""Run a worker (`python -m workflows`, or a benchmark's) as a subprocess the way production does.
 
 Each worker gets its own process group so a chaos test can SIGKILL the whole group, and
 its own health-check port so readiness is polled, not slept for.
@@ -24,10 +24,11 @@ _READY_TIMEOUT_SECONDS = 60.0
 
 @dataclass
 class WorkerProcess:
-    """One `python -m workflows` process and its log."""
+    """One worker process (`python -m <module>`) and its log."""
 
     env: dict[str, str]
     log_path: Path
+    module: str = "workflows"
     health_port: int = field(default_factory=free_port)
     popen: subprocess.Popen[bytes] | None = None
 
@@ -41,7 +42,7 @@ class WorkerProcess:
         }
         with self.log_path.open("ab") as out:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "workflows"], cwd=REPO_ROOT, env=env, stdout=out,
+                [sys.executable, "-m", self.module], cwd=REPO_ROOT, env=env, stdout=out,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
         self.wait_healthy()
