@@ -13,15 +13,20 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from fakes.discord_api import FakeDiscord
-from fakes.spotify import FakeSpotify
+from fakes.spotify import FakeSpotify, Playlist
 from mixtape.stack import free_port
 
 DEMO_CLIENT_ID = "mixtape-demo"
 DEMO_CLIENT_SECRET = "mixtape-demo-secret"  # a fake app's secret, valid only on the fake
+SHARER = "dj-ada"  # owns the seeded playlist and shares it
+IMPORTER = "bea"  # imports it into her own (empty) account
+SOURCE_NAME = "Late Night Drive"
+SOURCE_TRACKS = 300
 
 
 class OfflineWorld:
-    """Fake Discord (REST + gateway) and fake Spotify on loopback, with a demo member."""
+    """Fake Discord (REST + gateway) and fake Spotify on loopback, with two demo members:
+    Ada (`dj-ada`, who owns a 300-track playlist) and Bea (`bea`, whose account is empty)."""
 
     def __init__(self, workdir: Path, oauth_port: int) -> None:
         self.workdir = workdir
@@ -30,14 +35,16 @@ class OfflineWorld:
         self.worker_health_port = free_port()
         self.discord = FakeDiscord()
         self.spotify = FakeSpotify()
+        self.source: Playlist | None = None
 
     def __enter__(self) -> OfflineWorld:
         self.discord.start()
         self.spotify.start()
         self.spotify.add_app(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, [self.redirect_uri])
-        self.spotify.add_user("dj-ada", "Ada")
-        self.spotify.add_playlist("dj-ada", "Late Night Drive",
-                                  self.spotify.generate_tracks(300, seed=7))
+        self.spotify.add_user(SHARER, "Ada")
+        self.spotify.add_user(IMPORTER, "Bea")
+        self.source = self.spotify.add_playlist(
+            SHARER, SOURCE_NAME, self.spotify.generate_tracks(SOURCE_TRACKS, seed=7))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -70,7 +77,7 @@ class OfflineWorld:
         checks: list[tuple[str, Callable[[], bool]]] = [
             ("the bot to connect to the gateway", lambda: bool(self.discord.gateway_sessions())),
             ("the bot to sync its commands", lambda: bool(self.discord.commands())),
-            ("the worker to report healthy", self._worker_healthy),
+            ("the worker to report healthy", self.worker_healthy),
         ]
         for what, check in checks:
             while not check():
@@ -80,7 +87,8 @@ class OfflineWorld:
                     raise TimeoutError(f"timed out waiting for {what}")
                 time.sleep(0.2)
 
-    def _worker_healthy(self) -> bool:
+    def worker_healthy(self) -> bool:
+        """The worker's health endpoint answers 200 (it is connected to the engine)."""
         url = f"http://127.0.0.1:{self.worker_health_port}/health"
         with (
             contextlib.suppress(urllib.error.URLError, OSError),

@@ -3,7 +3,8 @@
 With `DISCORD_TOKEN` set it runs the real bot and worker (against the Hatchet engine named
 by `HATCHET_CLIENT_TOKEN`, or a local one it starts). Without it, it says so and starts the
 same two processes against the fake Discord and fake Spotify servers, checks that they came
-up, and prints where to look.
+up, prints where to look, then plays the demo script (`mixtape.demo`), or with `--serve`
+keeps serving until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ class Child:
 
     name: str
     popen: subprocess.Popen[bytes]
+
+    def kill(self) -> None:
+        """SIGKILL the whole group, as a crash or an OOM kill would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(timeout=15)
 
     def stop(self) -> None:
         if self.popen.poll() is not None:
@@ -71,6 +78,36 @@ def hatchet_env(settings: Settings, persistent: bool) -> Iterator[dict[str, str]
         yield {**info.client_env(), "MIXTAPE_HATCHET_API_URL": info.api_url}
 
 
+@dataclass
+class Crew:
+    """The offline bot and worker; the demo kills and replaces the worker through it."""
+
+    env: dict[str, str]
+    log_dir: Path
+    worker: Child
+    bot: Child
+
+    @classmethod
+    def start(cls, env: dict[str, str], log_dir: Path) -> Crew:
+        return cls(env, log_dir, spawn("worker", "workflows", env, log_dir),
+                   spawn("bot", "bot", env, log_dir))
+
+    @property
+    def children(self) -> list[Child]:
+        return [self.worker, self.bot]
+
+    def alive(self) -> bool:
+        return all(c.popen.poll() is None for c in self.children)
+
+    def kill_worker(self) -> int:
+        self.worker.kill()
+        return self.worker.popen.pid
+
+    def start_worker(self) -> int:
+        self.worker = spawn("worker", "workflows", self.env, self.log_dir)
+        return self.worker.popen.pid
+
+
 def supervise(children: list[Child]) -> int:
     """Wait until a child exits or Ctrl-C; then stop the others. Exit code of the first."""
     try:
@@ -107,8 +144,9 @@ def run_real(settings: Settings) -> int:
 
 
 def run_offline(settings: Settings, serve: bool) -> int:
-    """Bot and worker against the fakes: shows a newcomer the whole system come up."""
+    """Bot and worker against the fakes: shows a newcomer the whole system come up and work."""
     from fakes.offline import OfflineWorld  # the fakes are only needed here
+    from mixtape.demo import play
 
     log("DISCORD_TOKEN is not set: starting the offline demo against fake Discord and Spotify")
     workdir = Path(tempfile.mkdtemp(prefix="demo-", dir=STACK_DIR))
@@ -117,31 +155,32 @@ def run_offline(settings: Settings, serve: bool) -> int:
     ) as world:
         env = {**os.environ, **engine, **world.env()}
         api = env.get("MIXTAPE_HATCHET_API_URL", "the engine named by HATCHET_CLIENT_TOKEN")
-        children = [spawn("worker", "workflows", env, workdir),
-                    spawn("bot", "bot", env, workdir)]
+        crew = Crew.start(env, workdir)
         try:
-            world.wait_until_up(children_alive=lambda: all(
-                c.popen.poll() is None for c in children), timeout=_UP_TIMEOUT_SECONDS)
+            world.wait_until_up(children_alive=crew.alive, timeout=_UP_TIMEOUT_SECONDS)
         except (TimeoutError, RuntimeError) as exc:
             log(f"the offline stack did not come up: {exc}")
-            for child in children:
+            for child in crew.children:
                 log(f"--- {child.name} log ---\n{world.log_tail(child.name)}")
-            for child in children:
+            for child in crew.children:
                 child.stop()
             return 1
         print(world.describe(hatchet_api=api), flush=True)
         if serve:
             log("serving until Ctrl-C")
-            return supervise(children)
-        for child in children:
-            child.stop()
-        return 0
+            return supervise(crew.children)
+        try:
+            return play(world, crew, env.get("HATCHET_CLIENT_TOKEN"))
+        finally:
+            for child in crew.children:
+                child.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mixtape")
     parser.add_argument("--serve", action="store_true",
-                        help="offline demo: keep running after start-up until Ctrl-C")
+                        help="offline: keep serving after start-up until Ctrl-C "
+                             "instead of playing the demo script")
     args = parser.parse_args(argv)
     STACK_DIR.mkdir(exist_ok=True)
     settings = get_settings()
