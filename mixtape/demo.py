@@ -141,7 +141,6 @@ class Demo:
         self.added_at_kill = 0
         self.resumed_after: float | None = None
         self.slow: Fault | None = None
-        self.burst: Fault | None = None
         self._seen_429s = 0
         self._size_at_429 = 0
         self._worker_down = False
@@ -253,8 +252,7 @@ class Demo:
         self._worker_down, self._size_when_killed = True, self.added_at_kill
         self.phase = "worker killed"
         self.spotify.clear_faults()  # Spotify is fast again; the add in flight still lands late
-        self.burst = self.spotify.inject(ADD, "429", times=BURST_429S,
-                                         retry_after=RETRY_AFTER_SECONDS)
+        self.spotify.inject(ADD, "429", times=BURST_429S, retry_after=RETRY_AFTER_SECONDS)
         self.term.say(f"worker pid {pid} is gone; starting a new worker")
         new_pid = self.processes.start_worker()
         await self._until(self.world.worker_healthy, 60, "the new worker to be healthy")

@@ -1,11 +1,17 @@
-"""The README's run command: offline it brings the real bot and worker up against the fakes;
-with a token but no Spotify settings it refuses clearly."""
+"""The README's run command: offline it brings the real bot and worker up against the fakes
+and plays the demo script (share, import, a killed worker, a 429 burst) to a checked end;
+`--serve` comes up and serves until Ctrl-C; with a token but no Spotify settings it refuses
+clearly."""
 
 from __future__ import annotations
 
 import os
+import re
+import selectors
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -28,14 +34,77 @@ def _clean_env(stack_env: dict[str, str]) -> dict[str, str]:
     return {**env, **stack_env}
 
 
-def test_offline_run_comes_up_against_the_fakes(stack_env: dict[str, str]) -> None:
-    done = _run(_clean_env(stack_env), timeout=180)
-    assert done.returncode == 0, done.stderr[-3000:]
+def _check(stdout: str, text: str) -> None:
+    """The demo's summary lists `text` as a passed check."""
+    assert re.search(rf"^\s*ok\s+{re.escape(text)}", stdout, re.MULTILINE), text
+
+
+def test_offline_run_plays_the_demo_script_to_a_checked_end(stack_env: dict[str, str]) -> None:
+    done = _run(_clean_env(stack_env), timeout=600)  # a hang guard, not an assertion
+    out = done.stdout
+    assert done.returncode == 0, out[-4000:] + done.stderr[-3000:]
     assert "DISCORD_TOKEN is not set" in done.stderr
-    assert "Mixtape is up (offline demo)" in done.stdout
-    for command in ("/share", "/catalog", "/link"):
-        assert command in done.stdout
-    assert "worker  healthy" in done.stdout
+    assert "Mixtape is up (offline demo)" in out and "worker  healthy" in out
+    assert "the engine's API lists them: GET http://127.0.0.1:" in out
+
+    # The script's steps, in order.
+    steps = ["Ada runs /link", "\"Linked as Ada\"", "Ada runs /share", "Bea runs /link",
+             "\"Linked as Bea\"", "Bea runs /import", "killing the worker",
+             "starting a new worker", "the new worker resumed the import",
+             "429 burst on the add route"]
+    positions = [out.find(step) for step in steps]
+    assert -1 not in positions, [s for s, p in zip(steps, positions, strict=True) if p == -1]
+    assert positions == sorted(positions), positions
+
+    # The channel as members see it: the share's summary, the import's progress and end.
+    assert "== Late Night Drive ==" in out and "Tracks: 300" in out
+    assert "== Importing Late Night Drive ==" in out
+    assert "== Imported Late Night Drive ==" in out and "Added: 300" in out
+    assert "[only Bea sees this]" in out
+    assert re.search(r"^import \[#+\] 300/300", out, re.MULTILINE)  # the bar, finished
+
+    # The measured outcome.
+    _check(out, "target equals source, in order: 300 tracks in target, 300 in source")
+    _check(out, "duplicates in the target: 0")
+    _check(out, "calls inside Retry-After windows: 0")
+    _check(out, "worker killed mid-import at ")
+    _check(out, "429 burst on the add route: 3 adds answered 429")
+    assert "POST /v1/playlists/{id}/items" in out  # the calls-by-route table
+    assert "FAILED" not in out
+    assert out.rstrip().endswith("All checks passed.")
+
+
+def test_offline_serve_comes_up_and_stops_on_ctrl_c(stack_env: dict[str, str]) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mixtape", "--serve"], cwd=REPO_ROOT, env=_clean_env(stack_env),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0,
+    )
+    assert child.stdout is not None
+    seen = b""
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(child.stdout, selectors.EVENT_READ)
+            deadline = time.monotonic() + 180  # a hang guard, not an assertion
+            while b"worker  healthy" not in seen:
+                if child.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"--serve did not come up: {seen.decode()}")
+                if selector.select(timeout=1):  # unbuffered: what select saw is what we read
+                    seen += os.read(child.stdout.fileno(), 65536)
+        child.send_signal(signal.SIGINT)  # Ctrl-C: it stops the bot, the worker, the fakes
+        assert child.wait(timeout=120) == 0
+    finally:
+        if child.poll() is None:  # the parent's own Ctrl-C path stops its children
+            child.send_signal(signal.SIGINT)
+            try:
+                child.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(timeout=30)
+    text = seen.decode()
+    assert "Mixtape is up (offline demo)" in text
+    for command in ("/share", "/catalog", "/link", "/import"):
+        assert command in text
+    assert "runs /link" not in text  # serving only: no script
 
 
 def test_real_run_names_missing_settings(stack_env: dict[str, str]) -> None:
