@@ -1,0 +1,142 @@
+"""`python -m bench`: Mixtape against the per-track durable design and the plain script.
+
+All three run in one process tree against one Hatchet engine and one fake Spotify, so the
+figures are ratios from one run on one machine. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.designs import PerTrackDesign, all_designs
+from bench.scenarios import Outcome, Scenario, Timing, run
+from bench.world import Config, World
+from mixtape.stack import STACK_DIR, log, pinned_engine_tag
+
+HERE = Path(__file__).resolve().parent
+ALL = ("mixtape", "per-track", "plain script")
+FAST = ("mixtape", "plain script")
+
+
+def scenarios(full: bool, quick: bool = False) -> list[Scenario]:
+    """The default set runs in under 10 minutes; `--full` adds the slow per-track runs;
+    `--quick` is a small smoke run of every kind of scenario."""
+    if quick:
+        return [Scenario("import", 50), Scenario("429 burst", 50, chaos="burst"),
+                Scenario("worker SIGKILL", 50, chaos="kill", side_by_side=True),
+                Scenario("search, 1st import", 20, with_uris=False),
+                Scenario("search, 2nd import (match cache)", 20, with_uris=False),
+                Scenario("10 members at once", 20, members=3)]
+    big = ALL if full else FAST
+    chaos_sizes = (100, 1_000, 5_000) if full else (1_000,)
+    out = [Scenario("import", 100), Scenario("import", 1_000),
+           Scenario("import", 5_000, designs=big)]
+    for size in chaos_sizes:
+        designs = big if size == 5_000 else ALL
+        out.append(Scenario("429 burst", size, chaos="burst", designs=designs))
+        out.append(Scenario("worker SIGKILL", size, chaos="kill", side_by_side=True,
+                            designs=designs))
+    out += [
+        Scenario("search, 1st import", 200, with_uris=False),
+        Scenario("search, 2nd import (match cache)", 200, with_uris=False),
+        Scenario("10 members at once", 100, members=10),
+    ]
+    return out
+
+
+async def bench(args: argparse.Namespace) -> list[Outcome]:
+    timing = Timing(args.scale)
+    config = Config(latency=args.latency)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-", dir=STACK_DIR))
+    outcomes: list[Outcome] = []
+    async with World(workdir, config) as world:
+        designs = all_designs()
+        for design in designs:
+            if isinstance(design, PerTrackDesign):
+                design.sleep_on_429 = 30 * args.scale
+            await design.setup(world)
+        songs: dict[tuple[int, bool], tuple[list[Any], int]] = {}
+        world.limits_on()
+        for scenario in scenarios(args.full, args.quick):
+            key = (scenario.tracks, scenario.with_uris)
+            if key not in songs:  # one catalog playlist per size, shared by every design
+                tracks = world.spotify.generate_tracks(scenario.tracks, seed=len(songs) + 1)
+                songs[key] = (tracks, await world.catalog_entry(
+                    f"{scenario.tracks} songs", tracks, with_uris=scenario.with_uris))
+            tracks, entry = songs[key]
+            chosen = [d for d in designs if d.name in scenario.designs]
+            log(f"bench: {scenario.name}, {scenario.tracks:,} tracks"
+                + (f" x {scenario.members} members" if scenario.members > 1 else ""))
+            label = f"s{len(outcomes)}"
+            if scenario.side_by_side:
+                outcomes += await asyncio.gather(*(
+                    run(world, d, scenario, tracks, entry, timing, f"{label}{d.name[:2]}")
+                    for d in chosen))
+            else:
+                for d in chosen:
+                    outcomes.append(await run(world, d, scenario, tracks, entry, timing,
+                                              f"{label}{d.name[:2]}"))
+            for o in outcomes[-len(chosen):]:
+                log(f"  {o.design}: {o.wall_s:.1f}s, {o.total_calls} calls, "
+                    f"{o.duplicates} duplicates" + (f", {o.error}" if o.error else ""))
+    return outcomes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scale", type=float, default=0.1,
+                        help="factor applied to every wait: Retry-After, the 30 s sleep")
+    parser.add_argument("--latency", type=float, default=0.03,
+                        help="seconds the fake Spotify adds to every call")
+    parser.add_argument("--full", action="store_true",
+                        help="also run the per-track design at 5,000 tracks and chaos at "
+                             "every size (about 30 minutes)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a small smoke run of every kind of scenario")
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    outcomes = asyncio.run(bench(args))
+    args.out.mkdir(parents=True, exist_ok=True)
+    meta = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "engine": pinned_engine_tag(), "scale": args.scale, "latency_s": args.latency,
+            "full": args.full, "machine": f"{platform.machine()}, {_cpus()} CPUs",
+            "duration_s": round(time.monotonic() - started)}
+    report.write_json(outcomes, meta, args.out / "latest.json")
+    report.chart(outcomes, args.out / "calls.png")
+    table = report.markdown(outcomes)
+    block = "\n\n".join([
+        f"Run {meta['date']} on {meta['machine']}, engine {meta['engine']}, latency "
+        f"{args.latency * 1000:.0f} ms, time scale {args.scale}, {meta['duration_s']} s "
+        "in all.", table, "Calls by route:\n\n```\n" + report.routes(outcomes) + "\n```",
+        "Fairness (10 members at once):\n\n```\n" + report.fairness(outcomes) + "\n```",
+        "![calls over time](results/calls.png)"])
+    (args.out / "table.md").write_text(block + "\n")
+    if args.out.resolve() == (HERE / "results").resolve():
+        report.update_readme(HERE / "README.md", block)
+    print(report.text(outcomes))
+    print()
+    print(report.routes(outcomes))
+    print()
+    print(report.fairness(outcomes))
+    print(f"\nJSON {args.out / 'latest.json'}, chart {args.out / 'calls.png'}, "
+          f"{meta['duration_s']} s in all")
+    return 0
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,251 @@
+"""The three designs behind one interface: start an import, wait for it, kill its worker.
+
+Each design talks to the fake Spotify as an app of its own, so Retry-After windows and the
+fake's rolling rate limit apply per design, as Spotify applies them per app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hatchet_sdk.runnables.workflow import WorkflowRunRef
+
+from bench import per_track
+from bench.world import Member, World, hatchet_in
+from bot.dispatch import WorkflowDispatcher
+from mixtape.stack import REPO_ROOT
+from storage import imports
+from storage.enums import ImportStatus
+from workflows.contracts import ImportInput
+
+PLAIN_RESTARTS = 5
+
+
+@dataclass
+class Job:
+    """One member importing one playlist."""
+
+    member: Member
+    songs: list[Any]
+    entry_id: int  # Mixtape's catalog entry for these songs
+    with_uris: bool
+    name: str
+
+    @property
+    def uris(self) -> list[str]:
+        return [s.uri for s in self.songs] if self.with_uris else []
+
+    @property
+    def queries(self) -> list[str]:
+        return [] if self.with_uris else [f"isrc:{s.isrc}" for s in self.songs]
+
+
+@dataclass
+class Handle:
+    job: Job
+    ref: Any = None
+    target: str | None = None
+    error: str | None = None
+    restarts: int = 0
+
+
+class Design(Protocol):
+    name: str
+    client_id: str
+
+    def process_groups(self) -> list[int]: ...
+    async def setup(self, world: World) -> None: ...
+    async def begin(self, job: Job) -> Handle: ...
+    async def wait(self, handle: Handle, within: float) -> None: ...
+    async def kill(self) -> None: ...
+
+
+async def _until(check: Any, within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {within:.0f}s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+@dataclass
+class MixtapeDesign:
+    """Mixtape itself: the real worker (`python -m workflows`), dispatched as /import does."""
+
+    name: str = "mixtape"
+    client_id: str = ""
+    world: World | None = None
+    dispatcher: WorkflowDispatcher | None = None
+
+    async def setup(self, world: World) -> None:
+        self.world = world
+        self.client_id = world.spotify.default_app.client_id
+        self.dispatcher = WorkflowDispatcher(hatchet_in("mx_"))
+        await world.start_worker(self.name)
+
+    def process_groups(self) -> list[int]:
+        assert self.world
+        worker = self.world.workers.get(self.name)
+        return [worker.pid] if worker and worker.popen and worker.popen.poll() is None else []
+
+    async def begin(self, job: Job) -> Handle:
+        assert self.world and self.dispatcher
+        w = self.world
+        async with w.sessions.begin() as s:
+            row = await imports.create_import_with_ledger(
+                s, guild_id=w.guild_id, discord_user_id=job.member.discord_id,
+                catalog_playlist_id=job.entry_id, channel_id=w.channel_id)
+        message_id = await asyncio.to_thread(w.post_message, "Importing…")
+        async with w.sessions.begin() as s:
+            await imports.set_message_id(s, row.id, message_id)
+        await self.dispatcher.import_playlist(
+            ImportInput(import_id=row.id, discord_user_id=job.member.discord_id),
+            guild_id=w.guild_id)
+        return Handle(job, ref=row.id)
+
+    async def wait(self, handle: Handle, within: float) -> None:
+        assert self.world
+        sessions = self.world.sessions
+        state: dict[str, Any] = {}
+
+        async def finished() -> bool:
+            async with sessions.begin() as s:
+                row = await imports.get_import(s, int(handle.ref))
+            state["row"] = row
+            return row is not None and row.status.is_terminal
+
+        await _until(finished, within, f"Mixtape import {handle.ref}")
+        row = state["row"]
+        handle.target = row.target_playlist_id
+        if row.status is not ImportStatus.COMPLETED:
+            handle.error = f"{row.status.value}: {row.error}"
+
+    async def kill(self) -> None:
+        assert self.world
+        self.world.workers[self.name].kill()
+        await self.world.start_worker(self.name)
+
+
+@dataclass
+class PerTrackDesign:
+    """The per-track durable design (bench/per_track.py) on the same engine."""
+
+    name: str = "per-track"
+    client_id: str = "per-track-app"
+    world: World | None = None
+    parent: Any = None
+    sleep_on_429: float = per_track.SLEEP_ON_429_SECONDS
+
+    async def setup(self, world: World) -> None:
+        self.world = world
+        world.spotify.add_app(self.client_id, "per-track-secret", [])
+        *_, self.parent = per_track.build(hatchet_in("pt_"))
+        await world.start_worker(self.name)
+
+    def process_groups(self) -> list[int]:
+        assert self.world
+        worker = self.world.workers.get(self.name)
+        return [worker.pid] if worker and worker.popen and worker.popen.poll() is None else []
+
+    async def begin(self, job: Job) -> Handle:
+        assert self.world
+        token = self.world.spotify.issue_token(job.member.spotify_id, client_id=self.client_id)
+        ref: WorkflowRunRef = await self.parent.aio_run_no_wait(per_track.PerTrackInput(
+            access_token=token.access_token, api_base=self.world.spotify.api_base,
+            sleep_on_429=self.sleep_on_429, name=job.name, uris=job.uris, queries=job.queries))
+        return Handle(job, ref=ref)
+
+    async def wait(self, handle: Handle, within: float) -> None:
+        try:
+            out = await asyncio.wait_for(handle.ref.aio_result(), timeout=within)
+        except Exception as exc:  # noqa: BLE001  (a failed run is a measured outcome)
+            handle.error = str(exc)[:200]
+            return
+        del out  # the target is looked up where the member would look: in their account
+        handle.target = _by_name(self.world, handle.job)
+
+    async def kill(self) -> None:
+        assert self.world
+        self.world.workers[self.name].kill()
+        await self.world.start_worker(self.name)
+
+
+@dataclass
+class PlainDesign:
+    """The plain script (bench/plain_script.py), restarted from scratch when it dies."""
+
+    name: str = "plain script"
+    client_id: str = "plain-app"
+    world: World | None = None
+    running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    peaks: list[float] = field(default_factory=list)
+
+    async def setup(self, world: World) -> None:
+        self.world = world
+        world.spotify.add_app(self.client_id, "plain-secret", [])
+
+    def process_groups(self) -> list[int]:
+        return [p.pid for p in self.running.values() if p.poll() is None]
+
+    def _spawn(self, handle: Handle) -> subprocess.Popen[bytes]:
+        assert self.world
+        job = handle.job
+        token = self.world.spotify.issue_token(job.member.spotify_id, client_id=self.client_id)
+        path = self.world.workdir / f"plain-{job.member.spotify_id}.json"
+        path.write_text(json.dumps({"access_token": token.access_token, "name": job.name,
+                                    "api_base": self.world.spotify.api_base,
+                                    "uris": job.uris, "queries": job.queries}))
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "bench.plain_script", str(path)], cwd=REPO_ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.running[job.member.spotify_id] = popen
+        return popen
+
+    async def begin(self, job: Job) -> Handle:
+        handle = Handle(job)
+        self._spawn(handle)
+        return handle
+
+    async def wait(self, handle: Handle, within: float) -> None:
+        assert self.world
+        deadline = time.monotonic() + within
+        user = handle.job.member.spotify_id
+        while True:
+            popen = self.running[user]
+            out, _ = await asyncio.to_thread(popen.communicate, None,
+                                             max(deadline - time.monotonic(), 1))
+            lines = out.decode(errors="replace").strip().splitlines()
+            if lines and lines[-1].startswith("{"):
+                self.peaks.append(float(json.loads(lines[-1])["peak_rss_mib"]))
+            if popen.returncode == 0:
+                break
+            if handle.restarts >= PLAIN_RESTARTS or time.monotonic() > deadline:
+                handle.error = f"gave up after {handle.restarts} restarts"
+                break
+            handle.restarts += 1  # crashed, killed or gave up on a 429: start over
+            self._spawn(handle)
+        handle.target = _by_name(self.world, handle.job)
+
+    async def kill(self) -> None:
+        for popen in self.running.values():
+            if popen.poll() is None:
+                os.killpg(popen.pid, signal.SIGKILL)
+
+
+def _by_name(world: World | None, job: Job) -> str | None:
+    """The member's playlist the design made (the first, if it made several)."""
+    assert world
+    mine = [p for p in world.spotify.playlists_of(job.member.spotify_id) if p.name == job.name]
+    return mine[0].id if mine else None
+
+
+def all_designs() -> list[Design]:
+    return [MixtapeDesign(), PerTrackDesign(), PlainDesign()]

@@ -1,0 +1,139 @@
+"""The table (stdout and bench/README.md), the JSON file and the chart."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bench.scenarios import Outcome
+
+README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+COLUMNS = ("scenario", "tracks", "design", "wall s", "x slower", "calls", "writes/track",
+           "in Retry-After", "dups", "missing", "extra calls (kill)", "task runs", "peak MiB")
+
+
+def _baseline(outcomes: list[Outcome], o: Outcome) -> Outcome | None:
+    """The same design and size without chaos: what the chaos run is compared with."""
+    return next((b for b in outcomes if b.design == o.design and b.tracks == o.tracks
+                 and b.scenario == "import" and b.members == o.members), None)
+
+
+def rows(outcomes: list[Outcome]) -> list[list[str]]:
+    out = []
+    for o in outcomes:
+        mixtape = next((m for m in outcomes if m.design == "mixtape"
+                        and m.scenario == o.scenario and m.tracks == o.tracks), None)
+        base = _baseline(outcomes, o)
+        extra = ("" if o.scenario != "worker SIGKILL" or base is None
+                 else str(o.total_calls - base.total_calls))
+        runs = "" if o.task_runs is None else f"{o.task_runs} ({o.task_attempts})"
+        ratio = f"{o.wall_s / mixtape.wall_s:.1f}" if mixtape and mixtape.wall_s else ""
+        notes = []
+        if o.error:
+            notes.append(f"FAILED: {o.error}")
+        if o.restarts:
+            notes.append(f"{o.restarts} restart(s)")
+        if not o.in_order and not o.error:
+            notes.append("out of order")
+        scenario = o.scenario + (f" ({'; '.join(notes)})" if notes else "")
+        tracks = f"{o.members}x{o.tracks:,}" if o.members > 1 else f"{o.tracks:,}"
+        out.append([scenario, tracks, o.design, f"{o.wall_s:.1f}", ratio, str(o.total_calls),
+                    f"{o.write_calls / (o.tracks * o.members):.3f}",
+                    str(o.calls_in_retry_after), str(o.duplicates), str(o.missing), extra, runs,
+                    f"{o.peak_worker_mib:.0f}"])
+    return out
+
+
+def markdown(outcomes: list[Outcome]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows(outcomes)]
+    return "\n".join(lines)
+
+
+def text(outcomes: list[Outcome]) -> str:
+    table = [list(COLUMNS), *rows(outcomes)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(COLUMNS))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True))
+                     for r in table)
+
+
+def routes(outcomes: list[Outcome]) -> str:
+    """Calls by route, one line per run."""
+    return "\n".join(
+        f"{o.scenario} {o.tracks:,} / {o.design}: " + ", ".join(
+            f"{route} {n}" for route, n in sorted(o.calls_by_route.items()))
+        for o in outcomes)
+
+
+def write_json(outcomes: list[Outcome], meta: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps({"meta": meta, "runs": [asdict(o) for o in outcomes]}, indent=1))
+
+
+def fairness(outcomes: list[Outcome]) -> str:
+    """Per design: when each member's import finished, first to last."""
+    lines = []
+    for o in outcomes:
+        if not o.progress:
+            continue
+        done = sorted(next((t for t, n in series if n >= o.tracks), float("nan"))
+                      for series in o.progress.values())
+        lines.append(f"{o.design}: members finished at {', '.join(f'{t:.0f}' for t in done)} s "
+                     f"(first {done[0]:.1f} s, last {done[-1]:.1f} s)")
+    return "\n".join(lines)
+
+
+def chart(outcomes: list[Outcome], path: Path) -> None:
+    """Calls over time per design (429s marked, Retry-After windows shaded), and fairness."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    designs = list(dict.fromkeys(o.design for o in outcomes))
+    picked = [s for s in ("import", "429 burst", "worker SIGKILL")
+              if any(o.scenario == s for o in outcomes)]
+    size = max((o.tracks for o in outcomes if o.scenario == "429 burst"), default=1000)
+    panels = [*picked, *(["10 members at once"]
+                         if any(o.progress for o in outcomes) else [])]
+    fig, axes = plt.subplots(len(panels), len(designs), figsize=(5 * len(designs),
+                             3.2 * len(panels)), squeeze=False)
+    for row, scenario in enumerate(panels):
+        for col, design in enumerate(designs):
+            ax = axes[row][col]
+            o = next((x for x in outcomes if x.design == design and x.scenario == scenario
+                      and (x.tracks == size or scenario == "10 members at once")), None)
+            ax.set_title(f"{design}: {scenario}" + (f" ({size:,})" if o and not o.progress
+                                                     else ""), fontsize=9)
+            if o is None:
+                ax.text(0.5, 0.5, "not run", ha="center", transform=ax.transAxes)
+                continue
+            if o.progress:
+                for series in o.progress.values():
+                    ax.plot([t for t, _ in series], [n for _, n in series], linewidth=0.8)
+                ax.set_ylabel("tracks in target", fontsize=8)
+            else:
+                for start, end in o.windows:
+                    ax.axvspan(start, end, color="orange", alpha=0.2, linewidth=0)
+                times = [t for t, _, _ in o.timeline]
+                ax.step(times, range(1, len(times) + 1), where="post", linewidth=1)
+                limited = [(t, i + 1) for i, (t, _, s) in enumerate(o.timeline) if s == 429]
+                if limited:
+                    ax.plot(*zip(*limited, strict=True), "rx", markersize=4, label="429")
+                    ax.legend(fontsize=7, loc="lower right")
+                ax.set_ylabel("Spotify calls (cumulative)", fontsize=8)
+            ax.set_xlabel("seconds", fontsize=8)
+            ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def update_readme(readme: Path, block: str) -> None:
+    """Replace the results block of bench/README.md (between its two markers)."""
+    content = readme.read_text()
+    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
+    replacement = f"{README_START}\n{block}\n{README_END}"
+    readme.write_text(pattern.sub(lambda _: replacement, content))
