@@ -5,8 +5,8 @@ A durable parent orchestrates child tasks; every child is idempotent and commits
 
 1. prepare: find-or-create the target playlist (found by a marker in its description, so a
    crash between "create" and "record" never leaves two) and resolve the URIs the catalog
-   already knows;
-2. resolve: one child per track still without a URI (match cache, ISRC, careful search);
+   or the match cache already knows;
+2. resolve: one child per track still without a URI (ISRC, careful search);
 3. reconcile: read the target and mark what is already there (re-imports add nothing);
 4. add: batches of up to 100, appended in order. The target therefore always holds a prefix
    of the wanted sequence, and a batch retried after an ambiguous failure first reads the
@@ -167,13 +167,12 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
             await imports.start_import(s, input.import_id)
             await ledger.resolve_known_uris(s, input.import_id)
             pending = await ledger.pending_items(s, input.import_id)
-            to_resolve: list[int] = []
-            orphans: list[int] = []
             for item in pending:
-                (to_resolve if item.track is not None else orphans).append(item.position)
-            for position in orphans:
-                await ledger.mark_item_skipped(s, input.import_id, position,
-                                               "removed from the catalog")
+                if item.track is None:
+                    await ledger.mark_item_skipped(s, input.import_id, item.position,
+                                                   "removed from the catalog")
+            to_resolve = await _resolve_from_cache(
+                s, input.import_id, [i for i in pending if i.track is not None])
         if row.target_playlist_id:
             return PrepareOutput(target_playlist_id=row.target_playlist_id,
                                  target_url=row.target_playlist_url, to_resolve=to_resolve)
@@ -208,9 +207,7 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
                                              limit=1)
         if item.state is not ItemState.PENDING or item.track is None:
             return StepResult()
-        t = item.track
-        wanted = Track(t.title, tuple(t.artists), t.album or "", t.duration_ms, t.isrc,
-                       t.provider_track_id or "", t.provider_uri or "")
+        wanted = _wanted(item.track)
         key = match_key(wanted.title, wanted.artists, wanted.duration_ms, wanted.isrc)
         async with d.sessions.begin() as s:
             cached = await matches.get_match(s, key)
@@ -465,6 +462,31 @@ class _Run:
         return ImportOutput(import_id=self.input.import_id, status=status.value, added=p.added,
                             already_present=p.already_present, not_found=p.not_found,
                             failed=p.failed)
+
+
+def _wanted(track: Any) -> Track:
+    """The catalog track as the matcher sees it."""
+    return Track(track.title, tuple(track.artists), track.album or "", track.duration_ms,
+                 track.isrc, track.provider_track_id or "", track.provider_uri or "")
+
+
+async def _resolve_from_cache(s: Any, import_id: int, pending: list[Any]) -> list[int]:
+    """Settle what the match cache already knows in one pass (a second import of the same
+    songs searches nothing and runs no resolve child); the positions left to search."""
+    keys = {item.position: match_key(t.title, t.artists, t.duration_ms, t.isrc)
+            for item in pending for t in [_wanted(item.track)]}
+    cached = await matches.get_matches(s, keys.values())
+    left: list[int] = []
+    for item in pending:
+        hit = cached.get(keys[item.position])
+        if hit is None:
+            left.append(item.position)
+        elif hit.spotify_uri:
+            await ledger.mark_item_resolved(s, import_id, item.position, hit.spotify_uri)
+        else:
+            await ledger.mark_item_not_found(s, import_id, item.position,
+                                             reason="no confident match on Spotify")
+    return left
 
 
 async def _find_target(d: WorkerDeps, user_id: int, tag: str) -> tuple[str, str | None] | None:
