@@ -38,7 +38,7 @@ POLL_SECONDS = 0.2
 HTTP_TIMEOUT_SECONDS = 10.0
 BAR_WIDTH = 30
 #: Without a TTY, a changed bar is printed at most this often.
-BAR_PRINT_SECONDS = 2.0
+BAR_PRINT_SECONDS = 5.0
 
 
 class DemoFailed(Exception):
@@ -97,8 +97,10 @@ class Terminal:
         filled = BAR_WIDTH * done // total if total else 0
         self._bar = f"import [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total}  {note}"
         if self.tty:
-            self.out.write("\r\033[K" + self._bar)
-            self.out.flush()
+            if self._bar != self._printed_bar:
+                self._printed_bar = self._bar
+                self.out.write("\r\033[K" + self._bar)
+                self.out.flush()
             return
         now = time.monotonic()
         due = force or now - self._printed_at >= BAR_PRINT_SECONDS
@@ -391,8 +393,12 @@ class Demo:
         self._bar_closed = True
 
     def _draw_bar(self, force: bool = False) -> None:
-        if self.target_id is not None and self.total and not self._bar_closed:
-            self.term.bar(self._target_size(), self.total, self.phase, force=force)
+        if self.target_id is None or not self.total or self._bar_closed:
+            return
+        note = self.phase
+        if self._worker_down and self.killed_at is not None:
+            note += f" ({time.monotonic() - self.killed_at:.0f} s since the kill)"
+        self.term.bar(self._target_size(), self.total, note, force=force)
 
     def _target_size(self) -> int:
         return len(self.spotify.playlist_uris(self.target_id)) if self.target_id else 0
