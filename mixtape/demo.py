@@ -259,7 +259,7 @@ class Demo:
         new_pid = self.processes.start_worker()
         await self._until(self.world.worker_healthy, 60, "the new worker to be healthy")
         self.term.say(f"new worker pid {new_pid} is healthy; the Hatchet engine hands it the "
-                      "dead worker's tasks about 30 s after the kill")
+                      "dead worker's tasks, usually about 30 s after the kill")
         self.phase = "waiting for the engine to reassign"
         killed_at = self.killed_at
 
@@ -267,7 +267,8 @@ class Demo:
             return any(c.at > killed_at and c.user_id == self.bea.spotify_id
                        for c in self.spotify.calls)
 
-        await self._until(resumed, 120, "the engine to hand the import to the new worker")
+        # Usually ~30 s (the killed task's timeout); on a loaded machine it has taken 75 s.
+        await self._until(resumed, 180, "the engine to hand the import to the new worker")
         self.resumed_after = time.monotonic() - killed_at
         self._worker_down = False
         self.phase = "resumed"
