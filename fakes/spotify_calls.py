@@ -41,19 +41,22 @@ class CallLog:
         message: str | None = None,
         reason: str | None = None,
         user: str | None = None,
+        skip: int = 0,
     ) -> Fault:
         """Make the next `times` calls of `route` (or "*") fail; None means until cleared.
 
         kind "429" answers with `Retry-After: retry_after`; "5xx" answers `status`; "delay"
         waits `seconds` then answers normally; "drop" applies the call, then closes the
         connection without answering; "stall" waits `seconds`, then closes the connection
-        without applying anything. `user` limits the fault to one user's calls.
+        without applying anything. `user` limits the fault to one user's calls; `skip`
+        lets that many matching calls through first (a fault at the Nth add).
         """
         if route != "*" and route not in ROUTES:
             raise ValueError(f"unknown route {route!r}; known: {sorted(ROUTES)}")
         if kind == "5xx" and not 500 <= status <= 599:
             raise ValueError("a 5xx fault needs a status between 500 and 599")
-        fault = Fault(route, kind, times, status, retry_after, seconds, message, reason, user)
+        fault = Fault(route, kind, times, status, retry_after, seconds, message, reason, user,
+                      skip=skip)
         with self.lock:
             self.faults.append(fault)
         return fault
@@ -69,6 +72,9 @@ class CallLog:
                 if fault.route not in ("*", route) or fault.remaining == 0:
                     continue
                 if fault.user is not None and fault.user != user_id:
+                    continue
+                if fault.skip > 0:
+                    fault.skip -= 1
                     continue
                 if fault.remaining is not None:
                     fault.remaining -= 1

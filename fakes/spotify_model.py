@@ -275,6 +275,7 @@ class Fault:
     reason: str | None = None
     user: str | None = None
     fired: int = 0
+    skip: int = 0  # matching calls let through before the fault starts firing
 
 
 @dataclass(frozen=True)

@@ -603,6 +603,18 @@ def test_faults_respect_times_user_and_wildcard(fake: FakeSpotify) -> None:
         fake.inject("GET /v1/playlist/{id}", "429")
 
 
+def test_a_fault_can_let_calls_through_first(fake: FakeSpotify) -> None:
+    ada = plain_session_client(fake, "ada")
+    third = fake.inject(ME, "5xx", times=1, status=502, user="ada", skip=2)
+
+    assert [ada.me()["id"] for _ in range(2)] == ["ada", "ada"]
+    assert third.fired == 0
+    with pytest.raises(spotipy.SpotifyException) as failed:
+        ada.me()
+    assert failed.value.http_status == 502 and third.fired == 1
+    assert ada.me()["id"] == "ada"
+
+
 def test_rate_limit_window_and_retry_after_violations(fake: FakeSpotify) -> None:
     fake.set_rate_limit(3, window_seconds=1.0)
     sp = plain_session_client(fake, "ada")
