@@ -30,8 +30,8 @@ def scenarios(full: bool, quick: bool = False) -> list[Scenario]:
     """The default set runs in under 10 minutes; `--full` adds the slow per-track runs;
     `--quick` is a small smoke run of every kind of scenario."""
     if quick:
-        return [Scenario("import", 50), Scenario("429 burst", 50, chaos="burst"),
-                Scenario("worker SIGKILL", 50, chaos="kill", side_by_side=True),
+        return [Scenario("import", 150), Scenario("429 burst", 150, chaos="burst"),
+                Scenario("worker SIGKILL", 150, chaos="kill", side_by_side=True),
                 Scenario("search, 1st import", 20, with_uris=False),
                 Scenario("search, 2nd import (match cache)", 20, with_uris=False),
                 Scenario("10 members at once", 20, members=3)]

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hatchet_sdk.runnables.workflow import WorkflowRunRef
+from hatchet_sdk import WorkflowRunRef
 
 from bench import per_track
 from bench.world import Member, World, hatchet_in
@@ -60,6 +60,7 @@ class Handle:
 class Design(Protocol):
     name: str
     client_id: str
+    tracks_per_add: int
 
     def process_groups(self) -> list[int]: ...
     async def setup(self, world: World) -> None: ...
@@ -82,6 +83,7 @@ class MixtapeDesign:
 
     name: str = "mixtape"
     client_id: str = ""
+    tracks_per_add: int = 100
     world: World | None = None
     dispatcher: WorkflowDispatcher | None = None
 
@@ -140,6 +142,7 @@ class PerTrackDesign:
 
     name: str = "per-track"
     client_id: str = "per-track-app"
+    tracks_per_add: int = 1
     world: World | None = None
     parent: Any = None
     sleep_on_429: float = per_track.SLEEP_ON_429_SECONDS
@@ -184,6 +187,7 @@ class PlainDesign:
 
     name: str = "plain script"
     client_id: str = "plain-app"
+    tracks_per_add: int = 100
     world: World | None = None
     running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     peaks: list[float] = field(default_factory=list)

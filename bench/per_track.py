@@ -1,4 +1,4 @@
-"""The per-track durable design Mixtape improves on, as a Hatchet worker: `python -m bench.per_track`.
+"""The per-track durable design Mixtape improves on: `python -m bench.per_track` serves it.
 
 It is what a durable importer usually looks like: a durable parent that runs one child task
 per track, in order; each child finds its track (a search, unless the URI is known) and adds
@@ -22,6 +22,7 @@ from hatchet_sdk import Context, DurableContext, Hatchet
 from pydantic import BaseModel
 
 from workflows.client import create_hatchet
+from workflows.rate_limits import StepOptions
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,8 @@ def _call(target: Target, op: Any) -> Any:
 
 
 def build(hatchet: Hatchet) -> list[Any]:
-    retry = {"retries": 4, "backoff_factor": 2.0, "backoff_max_seconds": 60,
-             "execution_timeout": timedelta(minutes=5)}
+    retry = StepOptions(retries=4, backoff_factor=2.0, backoff_max_seconds=60,
+                        execution_timeout=timedelta(minutes=5), rate_limits=[])
 
     @hatchet.task(name="per-track-create", input_validator=CreateInput, **retry)
     def create(input: CreateInput, ctx: Context) -> dict[str, str]:
@@ -110,7 +111,8 @@ def build(hatchet: Hatchet) -> list[Any]:
         items = input.uris or input.queries
         for i, item in enumerate(items):
             track = TrackInput(**target.model_dump(), playlist_id=playlist_id,
-                               **({"uri": item} if input.uris else {"query": item}))
+                               uri=item if input.uris else "",
+                               query="" if input.uris else item)
             try:
                 await add_track.aio_run(track, child_key=f"track-{i}")
                 added += 1

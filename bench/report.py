@@ -99,7 +99,7 @@ def chart(outcomes: list[Outcome], path: Path) -> None:
     panels = [*picked, *(["10 members at once"]
                          if any(o.progress for o in outcomes) else [])]
     fig, axes = plt.subplots(len(panels), len(designs), figsize=(5 * len(designs),
-                             3.2 * len(panels)), squeeze=False)
+                             3.2 * len(panels)), squeeze=False, sharex="row")
     for row, scenario in enumerate(panels):
         for col, design in enumerate(designs):
             ax = axes[row][col]
@@ -123,6 +123,9 @@ def chart(outcomes: list[Outcome], path: Path) -> None:
                 if limited:
                     ax.plot(*zip(*limited, strict=True), "rx", markersize=4, label="429")
                     ax.legend(fontsize=7, loc="lower right")
+                if o.chaos_at is not None and scenario == "worker SIGKILL":
+                    ax.axvline(o.chaos_at, color="red", linewidth=0.8, linestyle="--")
+                    ax.text(o.chaos_at, 0, " SIGKILL", color="red", fontsize=7)
                 ax.set_ylabel("Spotify calls (cumulative)", fontsize=8)
             ax.set_xlabel("seconds", fontsize=8)
             ax.tick_params(labelsize=7)

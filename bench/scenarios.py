@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import time
 from collections import Counter
@@ -54,6 +55,7 @@ class Outcome:
     task_attempts: int | None
     peak_worker_mib: float
     calls_after_chaos: int | None = None
+    chaos_at: float | None = None  # seconds since start
     restarts: int = 0
     error: str | None = None
     #: seconds since start: every call (route, status) and every Retry-After window
@@ -123,12 +125,13 @@ def target_length(world: World, user: str) -> int:
     return sum(len(p.entries) for p in world.spotify.playlists_of(user))
 
 
-async def _when_filled(world: World, jobs: list[Job], share: float, within: float) -> bool:
+ADD = "POST /v1/playlists/{id}/items"
+
+
+async def _fired(faults: list[Fault], within: float) -> bool:
     deadline = time.monotonic() + within
-    want = [share * len(j.songs) for j in jobs]
     while time.monotonic() < deadline:
-        if all(target_length(world, j.member.spotify_id) >= w
-               for j, w in zip(jobs, want, strict=True)):
+        if any(f.fired for f in faults):
             return True
         await asyncio.sleep(0.02)
     return False
@@ -136,19 +139,30 @@ async def _when_filled(world: World, jobs: list[Job], share: float, within: floa
 
 async def _chaos(world: World, design: Design, jobs: list[Job], chaos: Chaos,
                  timing: Timing, fired: list[float]) -> None:
-    """Fire the scenario's event when the targets are a third full."""
-    if chaos is None or not await _when_filled(world, jobs, 1 / 3, within=600):
+    """Fire the scenario's event at the add that would take the target past a third.
+
+    The fake itself holds that add (a kill lands while it is in flight, and it is applied
+    after the kill, unheard) or answers it 429 (the burst starts there), so the event hits
+    every design at the same point however fast it runs.
+    """
+    if chaos is None:
+        return
+    skip = math.ceil(len(jobs[0].songs) / 3 / design.tracks_per_add)
+    kind: Literal["delay", "429"] = "delay" if chaos == "kill" else "429"
+    first = [world.spotify.inject(ADD, kind, 1, seconds=3.0, user=j.member.spotify_id,
+                                  retry_after=timing.burst_retry_after, skip=skip)
+             for j in jobs]
+    if not await _fired(first, within=900):
         return
     fired.append(time.monotonic())
     if chaos == "kill":
         await design.kill()
         return
-    faults: list[Fault] = [
-        world.spotify.inject("*", "429", None, retry_after=timing.burst_retry_after,
-                             user=j.member.spotify_id) for j in jobs]
+    burst = [world.spotify.inject("*", "429", None, retry_after=timing.burst_retry_after,
+                                  user=j.member.spotify_id) for j in jobs]
     await asyncio.sleep(timing.burst_seconds)
     with world.spotify.lock:
-        for fault in faults:
+        for fault in burst:
             fault.remaining = 0
 
 
@@ -212,6 +226,7 @@ async def run(world: World, design: Design, scenario: Scenario, songs: list[Any]
         in_order=in_order, task_runs=runs, task_attempts=attempts,
         peak_worker_mib=round(memory.peak_kib / 1024, 1),
         calls_after_chaos=(sum(1 for c in calls if c.at >= fired[0]) if fired else None),
+        chaos_at=round(fired[0] - t0, 2) if fired else None,
         restarts=sum(h.restarts for h in handles), error="; ".join(errors) or None,
         timeline=[(round(c.at - t0, 3), c.route, c.status) for c in calls],
         windows=[(round(a, 3), round(b, 3)) for a, b in windows],

@@ -1,0 +1,53 @@
+"""The benchmark's smoke run (`python -m bench --quick`) on the suite's engine: every design
+and scenario runs, the outputs are written, and what it measures is real (the plain script's
+restart after a kill shows up as duplicates; Mixtape has none). No timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mixtape.stack import REPO_ROOT
+
+pytestmark = pytest.mark.engine
+
+
+def test_quick_bench_measures_every_design(stack_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**os.environ, **stack_env}
+    env.pop("HATCHET_CLIENT_NAMESPACE", None)  # the bench gives each design its own
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)], cwd=REPO_ROOT,
+        env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    runs = json.loads((tmp_path / "latest.json").read_text())["runs"]
+    assert {r["design"] for r in runs} == {"mixtape", "per-track", "plain script"}
+    assert (tmp_path / "calls.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for run in (r for r in runs if r["design"] == "mixtape"):
+        assert run["error"] is None, run["scenario"]
+        assert (run["duplicates"], run["missing"], run["calls_in_retry_after"]) == (0, 0, 0)
+        assert run["in_order"], run["scenario"]
+        assert run["task_runs"] and run["task_runs"] < run["tracks"] * run["members"]
+    by = {(r["design"], r["scenario"]): r for r in runs}
+    # one task run per track, plus its parent and the create: what the baseline is about
+    per_track = by[("per-track", "import")]
+    assert per_track["task_runs"] == per_track["tracks"] + 2
+    assert per_track["calls_by_route"]["POST /v1/playlists/{id}/items"] == per_track["tracks"]
+    # the plain script started over after the kill and added the first batch again
+    killed = by[("plain script", "worker SIGKILL")]
+    assert killed["restarts"] == 1 and killed["duplicates"] > 0
+    # the chaos fired at a third of the tracks for every design
+    assert all(r["chaos_at"] is not None for r in runs
+               if r["scenario"] in ("worker SIGKILL", "429 burst"))
+    burst = by[("mixtape", "429 burst")]
+    assert any(status == 429 for _, _, status in burst["timeline"])  # and it was waited out
+    # the match cache: the second import of the same songs searches nothing
+    assert by[("mixtape", "search, 1st import")]["calls_by_route"]["GET /v1/search"] == 20
+    assert "GET /v1/search" not in by[("mixtape", "search, 2nd import (match cache)")][
+        "calls_by_route"]
+    assert "10 members at once" in done.stdout and "mixtape: members finished" in done.stdout
