@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -170,10 +171,15 @@ def run_offline(settings: Settings, serve: bool) -> int:
             log("serving until Ctrl-C")
             return supervise(crew.children)
         try:
-            return play(world, crew, env.get("HATCHET_CLIENT_TOKEN"))
+            code = play(world, crew, env.get("HATCHET_CLIENT_TOKEN"))
         finally:
             for child in crew.children:
                 child.stop()
+    if code == 0:  # logs and database of a passed demo are not worth keeping
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        log(f"logs and the demo database are kept in {workdir}")
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
