@@ -33,3 +33,10 @@ def test_readme_names_the_two_commands() -> None:
     assert "scripts/run" in readme and "scripts/test" in readme
     assert (REPO_ROOT / ".ci" / "run").read_text().strip().endswith("exec scripts/test")
     assert Path(REPO_ROOT / "scripts" / "run").stat().st_mode & 0o111
+
+
+def test_the_benchmark_command_is_documented() -> None:
+    assert "scripts/bench" in (REPO_ROOT / "README.md").read_text()
+    assert Path(REPO_ROOT / "scripts" / "bench").stat().st_mode & 0o111
+    bench_readme = (REPO_ROOT / "bench" / "README.md").read_text()
+    assert "<!-- results:start -->" in bench_readme and "<!-- results:end -->" in bench_readme
