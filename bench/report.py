@@ -68,6 +68,41 @@ def routes(outcomes: list[Outcome]) -> str:
         for o in outcomes)
 
 
+def _find(outcomes: list[Outcome], design: str, scenario: str, tracks: int) -> Outcome | None:
+    return next((o for o in outcomes if (o.design, o.scenario, o.tracks)
+                 == (design, scenario, tracks)), None)
+
+
+def targets(outcomes: list[Outcome]) -> str:
+    """Mixtape's targets (bench/README.md), checked against this run's figures."""
+    mine = [o for o in outcomes if o.design == "mixtape"]
+    lines = []
+
+    def check(ok: bool, text: str) -> None:
+        lines.append(f"{'met    ' if ok else 'NOT MET'}  {text}")
+
+    thousand = _find(outcomes, "mixtape", "import", 1_000)
+    per_track = _find(outcomes, "per-track", "import", 1_000)
+    if thousand:
+        per = thousand.write_calls / thousand.tracks
+        check(per <= 0.011, f"write calls per track <= 0.011: {per:.4f} (1,000 tracks)")
+        check(thousand.total_calls <= 25,
+              f"total calls for 1,000 tracks <= 25: {thousand.total_calls}")
+    if thousand and per_track:
+        ratio = per_track.wall_s / thousand.wall_s
+        check(ratio >= 8, f"at least 8x faster than the per-track design on 1,000 tracks: "
+                          f"{ratio:.0f}x ({thousand.wall_s:.1f} s against "
+                          f"{per_track.wall_s:.1f} s)")
+    inside = sum(o.calls_in_retry_after for o in mine)
+    check(inside == 0, f"calls inside Retry-After windows, every scenario: {inside}")
+    dups = sum(o.duplicates for o in mine)
+    check(dups == 0, f"duplicates in the target, every scenario: {dups}")
+    failed = [o.scenario for o in mine if o.error or o.missing or not o.in_order]
+    check(not failed, "every import complete and in order"
+          + (f" (not: {', '.join(failed)})" if failed else ""))
+    return "\n".join(lines)
+
+
 def write_json(outcomes: list[Outcome], meta: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps({"meta": meta, "runs": [asdict(o) for o in outcomes]}, indent=1))
 
