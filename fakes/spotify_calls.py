@@ -49,7 +49,9 @@ class CallLog:
         waits `seconds` then answers normally; "drop" applies the call, then closes the
         connection without answering; "stall" waits `seconds`, then closes the connection
         without applying anything. `user` limits the fault to one user's calls; `skip`
-        lets that many matching calls through first (a fault at the Nth add).
+        lets that many matching calls through first (a fault at the Nth add). Faults are
+        tried in the order they were injected and the first armed match wins, so an
+        unlimited fault hides later ones on the same route until it is cleared.
         """
         if route != "*" and route not in ROUTES:
             raise ValueError(f"unknown route {route!r}; known: {sorted(ROUTES)}")
