@@ -195,7 +195,7 @@ async def run(world: World, design: Design, scenario: Scenario, songs: list[Any]
         watcher = asyncio.create_task(_progress(world, jobs, t0, progress))
         handles: list[Handle] = [await design.begin(job) for job in jobs]
         chaos = asyncio.create_task(_chaos(world, design, jobs, scenario.chaos, timing, fired))
-        await asyncio.gather(*(design.wait(h, within=900) for h in handles))
+        await asyncio.gather(*(design.wait(h, within=1800) for h in handles))
         wall = time.monotonic() - t0
         chaos.cancel()
         watcher.cancel()
