@@ -34,6 +34,7 @@ from hatchet_sdk import (
 )
 from hatchet_sdk.runnables.workflow import BaseWorkflow, Standalone
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mixtape.settings import Settings
 from mixtape.spotify_tokens import NotLinked, NotRegistered, call_as_member
@@ -42,6 +43,7 @@ from music.matching import best_match, match_key
 from music.models import Track, parse_track
 from storage import accounts, imports, ledger, matches
 from storage.enums import ImportStatus, ItemState
+from storage.models import CatalogTrack, ImportItem
 from workflows import import_render
 from workflows.child_errors import child_failure
 from workflows.contracts import IMPORT_PLAYLIST, ImportInput, ImportOutput, Snowflake
@@ -464,20 +466,23 @@ class _Run:
                             failed=p.failed)
 
 
-def _wanted(track: Any) -> Track:
+def _wanted(track: CatalogTrack) -> Track:
     """The catalog track as the matcher sees it."""
     return Track(track.title, tuple(track.artists), track.album or "", track.duration_ms,
                  track.isrc, track.provider_track_id or "", track.provider_uri or "")
 
 
-async def _resolve_from_cache(s: Any, import_id: int, pending: list[Any]) -> list[int]:
+async def _resolve_from_cache(s: AsyncSession, import_id: int,
+                              pending: list[ImportItem]) -> list[int]:
     """Settle what the match cache already knows in one pass (a second import of the same
     songs searches nothing and runs no resolve child); the positions left to search."""
     keys = {item.position: match_key(t.title, t.artists, t.duration_ms, t.isrc)
-            for item in pending for t in [_wanted(item.track)]}
+            for item in pending if item.track for t in [_wanted(item.track)]}
     cached = await matches.get_matches(s, keys.values())
     left: list[int] = []
     for item in pending:
+        if item.position not in keys:  # no catalog track: the caller skips those
+            continue
         hit = cached.get(keys[item.position])
         if hit is None:
             left.append(item.position)

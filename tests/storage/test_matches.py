@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.matches import get_match, save_match
+from storage.matches import get_match, get_matches, save_match
 from storage.models import TrackMatch
 
 KEY = "isrc:USRC17607839"
@@ -66,3 +66,19 @@ async def test_concurrent_saves_of_one_key(sessions: async_sessionmaker[AsyncSes
     match = await _get(sessions)
     assert await _count(sessions) == 1
     assert match is not None and match.spotify_uri in {f"spotify:track:{i}" for i in range(5)}
+
+
+async def test_many_keys_at_once_past_one_chunk(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    keys = [f"isrc:K{i:05d}" for i in range(1_200)]  # more than one chunk of the IN list
+    for i, key in enumerate(keys[:1_100]):
+        await _save(sessions, None if i == 7 else f"spotify:track:{i}", 1.0, key=key)
+
+    async with sessions.begin() as session:
+        found = await get_matches(session, [*keys, keys[0]])
+
+    assert len(found) == 1_100
+    assert found[keys[1_099]].spotify_uri == "spotify:track:1099"
+    assert found[keys[7]].spotify_uri is None  # "searched, not found" is an answer too
+    assert keys[1_100] not in found
