@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import platform
 import tempfile
 import time
@@ -103,28 +105,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="a small smoke run of every kind of scenario")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--render", action="store_true",
+                        help="only re-render the table, chart and README block from "
+                             "OUT/latest.json")
     args = parser.parse_args(argv)
+    if args.render:
+        saved = json.loads((args.out / "latest.json").read_text())
+        publish([Outcome(**run) for run in saved["runs"]], saved["meta"], args.out)
+        return 0
     started = time.monotonic()
     outcomes = asyncio.run(bench(args))
     args.out.mkdir(parents=True, exist_ok=True)
     meta = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
             "engine": pinned_engine_tag(), "scale": args.scale, "latency_s": args.latency,
-            "full": args.full, "machine": f"{platform.machine()}, {_cpus()} CPUs",
+            "full": args.full, "machine": f"{platform.machine()}, {os.cpu_count() or 1} CPUs",
             "duration_s": round(time.monotonic() - started)}
     report.write_json(outcomes, meta, args.out / "latest.json")
-    report.chart(outcomes, args.out / "calls.png")
-    table = report.markdown(outcomes)
-    block = "\n\n".join([
-        f"Run {meta['date']} on {meta['machine']}, engine {meta['engine']}, latency "
-        f"{args.latency * 1000:.0f} ms, time scale {args.scale}, {meta['duration_s']} s "
-        "in all.",
-        "Mixtape's targets, checked on this run:\n\n```\n" + report.targets(outcomes) + "\n```",
-        table, "Calls by route:\n\n```\n" + report.routes(outcomes) + "\n```",
-        "Fairness (10 members at once):\n\n```\n" + report.fairness(outcomes) + "\n```",
-        "![calls over time](results/calls.png)"])
-    (args.out / "table.md").write_text(block + "\n")
-    if args.out.resolve() == (HERE / "results").resolve():
-        report.update_readme(HERE / "README.md", block)
+    publish(outcomes, meta, args.out)
+    return 0
+
+
+def publish(outcomes: list[Outcome], meta: dict[str, Any], out: Path) -> None:
+    """The chart, OUT/table.md, the README block (default folder only) and stdout."""
+    report.chart(outcomes, out / "calls.png")
+
+    def block(image: str) -> str:
+        return "\n\n".join([
+            f"Run {meta['date']} on {meta['machine']}, engine {meta['engine']}, latency "
+            f"{meta['latency_s'] * 1000:.0f} ms, time scale {meta['scale']}, "
+            f"{meta['duration_s']} s in all.",
+            "Mixtape's targets, checked on this run:\n\n```\n" + report.targets(outcomes)
+            + "\n```",
+            report.markdown(outcomes),
+            "Calls by route:\n\n```\n" + report.routes(outcomes) + "\n```",
+            "Fairness (10 members at once):\n\n```\n" + report.fairness(outcomes) + "\n```",
+            f"![calls over time]({image})"])
+
+    (out / "table.md").write_text(block("calls.png") + "\n")
+    if out.resolve() == (HERE / "results").resolve():
+        report.update_readme(HERE / "README.md", block("results/calls.png"))
     print(report.text(outcomes))
     print()
     print(report.targets(outcomes))
@@ -132,15 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report.routes(outcomes))
     print()
     print(report.fairness(outcomes))
-    print(f"\nJSON {args.out / 'latest.json'}, chart {args.out / 'calls.png'}, "
+    print(f"\nJSON {out / 'latest.json'}, chart {out / 'calls.png'}, "
           f"{meta['duration_s']} s in all")
-    return 0
-
-
-def _cpus() -> int:
-    import os
-
-    return os.cpu_count() or 1
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ def rows(outcomes: list[Outcome]) -> list[list[str]]:
             notes.append(f"{o.restarts} restart(s)")
         if not o.in_order and not o.error:
             notes.append("out of order")
+        if o.scenario in ("429 burst", "worker SIGKILL") and o.chaos_at is None:
+            notes.append("finished before the event: a single add")
         scenario = o.scenario + (f" ({'; '.join(notes)})" if notes else "")
         tracks = f"{o.members}x{o.tracks:,}" if o.members > 1 else f"{o.tracks:,}"
         out.append([scenario, tracks, o.design, f"{o.wall_s:.1f}", ratio, str(o.total_calls),
