@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from mixtape.settings import Settings, get_settings
 from mixtape.stack import REPO_ROOT, STACK_DIR, free_port, log, running_stack
+from mixtape.worker_process import kill_group, stop_group
 
 _UP_TIMEOUT_SECONDS = 90.0
 
@@ -37,21 +37,10 @@ class Child:
 
     def kill(self) -> None:
         """SIGKILL the whole group, as a crash or an OOM kill would."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        self.popen.wait(timeout=15)
+        kill_group(self.popen)
 
     def stop(self) -> None:
-        if self.popen.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=15)
+        stop_group(self.popen)
 
 
 def spawn(name: str, module: str, env: dict[str, str], log_dir: Path | None) -> Child:

@@ -20,6 +20,28 @@ from pathlib import Path
 from mixtape.stack import REPO_ROOT, free_port
 
 _READY_TIMEOUT_SECONDS = 60.0
+_EXIT_TIMEOUT_SECONDS = 15.0
+
+
+def kill_group(popen: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the process's whole group, as a crash or an OOM kill would, and reap it."""
+    if popen.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(popen.pid, signal.SIGKILL)
+    popen.wait(timeout=_EXIT_TIMEOUT_SECONDS)
+
+
+def stop_group(popen: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process's group for a graceful stop, escalating to SIGKILL."""
+    if popen.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(popen.pid, signal.SIGTERM)
+    try:
+        popen.wait(timeout=_EXIT_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        kill_group(popen)
 
 
 @dataclass
@@ -74,22 +96,13 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no cleanup, no goodbye to the engine."""
-        if self.popen is None or self.popen.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        self.popen.wait(timeout=10)
+        if self.popen is not None:
+            kill_group(self.popen)
 
     def stop(self) -> None:
         """Graceful stop, escalating to SIGKILL."""
-        if self.popen is None or self.popen.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.popen is not None:
+            stop_group(self.popen)
 
     def log_tail(self, lines: int = 60) -> str:
         try:
