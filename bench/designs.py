@@ -13,8 +13,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from hatchet_sdk import WorkflowRunRef
 
@@ -24,9 +25,11 @@ from bot.dispatch import WorkflowDispatcher
 from mixtape.stack import REPO_ROOT
 from storage import imports
 from storage.enums import ImportStatus
+from storage.models import Import
 from workflows.contracts import ImportInput
 
 PLAIN_RESTARTS = 5
+T = TypeVar("T")
 
 
 @dataclass
@@ -69,12 +72,14 @@ class Design(Protocol):
     async def kill(self) -> None: ...
 
 
-async def _until(check: Any, within: float, what: str) -> None:
+async def _until(probe: Callable[[], Awaitable[T | None]], within: float, what: str) -> T:
+    """Poll `probe` until it returns a value."""
     deadline = time.monotonic() + within
-    while not await check():
+    while (value := await probe()) is None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {within:.0f}s waiting for {what}")
         await asyncio.sleep(0.1)
+    return value
 
 
 @dataclass
@@ -95,8 +100,7 @@ class MixtapeDesign:
 
     def process_groups(self) -> list[int]:
         assert self.world
-        worker = self.world.workers.get(self.name)
-        return [worker.pid] if worker and worker.popen and worker.popen.poll() is None else []
+        return self.world.worker_groups(self.name)
 
     async def begin(self, job: Job) -> Handle:
         assert self.world and self.dispatcher
@@ -116,24 +120,20 @@ class MixtapeDesign:
     async def wait(self, handle: Handle, within: float) -> None:
         assert self.world
         sessions = self.world.sessions
-        state: dict[str, Any] = {}
 
-        async def finished() -> bool:
+        async def finished() -> Import | None:
             async with sessions.begin() as s:
                 row = await imports.get_import(s, int(handle.ref))
-            state["row"] = row
-            return row is not None and row.status.is_terminal
+            return row if row is not None and row.status.is_terminal else None
 
-        await _until(finished, within, f"Mixtape import {handle.ref}")
-        row = state["row"]
+        row = await _until(finished, within, f"Mixtape import {handle.ref}")
         handle.target = row.target_playlist_id
         if row.status is not ImportStatus.COMPLETED:
             handle.error = f"{row.status.value}: {row.error}"
 
     async def kill(self) -> None:
         assert self.world
-        self.world.workers[self.name].kill()
-        await self.world.start_worker(self.name)
+        await self.world.replace_worker(self.name)
 
 
 @dataclass
@@ -155,8 +155,7 @@ class PerTrackDesign:
 
     def process_groups(self) -> list[int]:
         assert self.world
-        worker = self.world.workers.get(self.name)
-        return [worker.pid] if worker and worker.popen and worker.popen.poll() is None else []
+        return self.world.worker_groups(self.name)
 
     async def begin(self, job: Job) -> Handle:
         assert self.world
@@ -168,17 +167,16 @@ class PerTrackDesign:
 
     async def wait(self, handle: Handle, within: float) -> None:
         try:
-            out = await asyncio.wait_for(handle.ref.aio_result(), timeout=within)
+            await asyncio.wait_for(handle.ref.aio_result(), timeout=within)
         except Exception as exc:  # noqa: BLE001  (a failed run is a measured outcome)
             handle.error = str(exc)[:200]
             return
-        del out  # the target is looked up where the member would look: in their account
+        # the target is looked up where the member would look: in their account
         handle.target = _by_name(self.world, handle.job)
 
     async def kill(self) -> None:
         assert self.world
-        self.world.workers[self.name].kill()
-        await self.world.start_worker(self.name)
+        await self.world.replace_worker(self.name)
 
 
 @dataclass
@@ -190,7 +188,6 @@ class PlainDesign:
     tracks_per_add: int = 100
     world: World | None = None
     running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    peaks: list[float] = field(default_factory=list)
 
     async def setup(self, world: World) -> None:
         self.world = world
@@ -209,7 +206,7 @@ class PlainDesign:
                                     "uris": job.uris, "queries": job.queries}))
         popen = subprocess.Popen(
             [sys.executable, "-m", "bench.plain_script", str(path)], cwd=REPO_ROOT,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         self.running[job.member.spotify_id] = popen
         return popen
 
@@ -224,11 +221,7 @@ class PlainDesign:
         user = handle.job.member.spotify_id
         while True:
             popen = self.running[user]
-            out, _ = await asyncio.to_thread(popen.communicate, None,
-                                             max(deadline - time.monotonic(), 1))
-            lines = out.decode(errors="replace").strip().splitlines()
-            if lines and lines[-1].startswith("{"):
-                self.peaks.append(float(json.loads(lines[-1])["peak_rss_mib"]))
+            await asyncio.to_thread(popen.wait, max(deadline - time.monotonic(), 1))
             if popen.returncode == 0:
                 break
             if handle.restarts >= PLAIN_RESTARTS or time.monotonic() > deadline:

@@ -3,13 +3,12 @@
 A sequential loop with spotipy's defaults (its own retries honour Retry-After): find the
 playlist by name or create it, look each track up when only a query is known, then add
 everything in batches of 100. It keeps no record of what it did, so after a crash it starts
-over and adds the first tracks again. It prints its peak memory as its last line.
+over and adds the first tracks again.
 """
 
 from __future__ import annotations
 
 import json
-import resource
 import sys
 from pathlib import Path
 from typing import Any
@@ -51,9 +50,6 @@ def main() -> int:
     except spotipy.SpotifyException as exc:
         print(f"gave up: {exc}", file=sys.stderr)
         return 1
-    finally:
-        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(json.dumps({"peak_rss_mib": round(peak_kib / 1024, 1)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -142,6 +142,16 @@ class World:
             "LOG_LEVEL": "WARNING",
         }
 
+    def worker_groups(self, design: str) -> list[int]:
+        """The process group of the design's worker, while it runs."""
+        worker = self.workers.get(design)
+        return [worker.pid] if worker and worker.popen and worker.popen.poll() is None else []
+
+    async def replace_worker(self, design: str) -> WorkerProcess:
+        """SIGKILL the design's worker and start another, as after a crash."""
+        self.workers[design].kill()
+        return await self.start_worker(design)
+
     async def start_worker(self, design: str) -> WorkerProcess:
         """A fresh worker for `design` (after a kill, the replacement)."""
         module = "workflows" if design == "mixtape" else "bench.per_track"
