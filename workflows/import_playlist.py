@@ -210,7 +210,7 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
         if item.state is not ItemState.PENDING or item.track is None:
             return StepResult()
         wanted = _wanted(item.track)
-        key = match_key(wanted.title, wanted.artists, wanted.duration_ms, wanted.isrc)
+        key = _cache_key(wanted)
         async with d.sessions.begin() as s:
             cached = await matches.get_match(s, key)
         try:
@@ -472,12 +472,15 @@ def _wanted(track: CatalogTrack) -> Track:
                  track.isrc, track.provider_track_id or "", track.provider_uri or "")
 
 
+def _cache_key(track: Track) -> str:
+    return match_key(track.title, track.artists, track.duration_ms, track.isrc)
+
+
 async def _resolve_from_cache(s: AsyncSession, import_id: int,
                               pending: list[ImportItem]) -> list[int]:
     """Settle what the match cache already knows in one pass (a second import of the same
     songs searches nothing and runs no resolve child); the positions left to search."""
-    keys = {item.position: match_key(t.title, t.artists, t.duration_ms, t.isrc)
-            for item in pending if item.track for t in [_wanted(item.track)]}
+    keys = {item.position: _cache_key(_wanted(item.track)) for item in pending if item.track}
     cached = await matches.get_matches(s, keys.values())
     left: list[int] = []
     for item in pending:
