@@ -21,3 +21,11 @@ class ImportNotFound(StorageError):
 
 class ImportNotRetryable(StorageError):
     """The import is still queued, running or paused; only finished imports can be retried."""
+
+
+class ActiveImportExists(StorageError):
+    """The member already has an unfinished import of this playlist in this guild.
+
+    Raised from the database's partial unique index, so two clicks at the same instant on
+    any database end with one import and this error, never two imports.
+    """
