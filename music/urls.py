@@ -37,7 +37,10 @@ class PlaylistLinkError(ValueError):
 
 def parse_playlist_link(raw: str) -> PlaylistRef:
     """Accept `https://open.spotify.com/[intl-xx/]playlist/<id>[?si=..]`, `spotify:playlist:<id>`,
-    with surrounding whitespace or Discord's `<...>` link suppression."""
+    with surrounding whitespace or Discord's `<...>` link suppression.
+
+    Total: any other text raises PlaylistLinkError saying why, never another exception.
+    """
     if len(raw) > MAX_INPUT_LENGTH:
         raise PlaylistLinkError(
             f"That is {len(raw):,} characters long; a playlist link is much shorter. "
@@ -65,7 +68,14 @@ def _from_uri(text: str) -> PlaylistRef:
 
 def _from_url(text: str) -> PlaylistRef:
     candidate = text if "://" in text else f"https://{text}"
-    parts = urlsplit(candidate)
+    try:
+        parts = urlsplit(candidate)
+    except ValueError as exc:  # urllib refuses a stray "[" or "]", or a look-alike of "/?#@:"
+        raise PlaylistLinkError(
+            "That link has characters a web address can't hold there (a stray bracket, or a "
+            "full-width sign such as ＃). Paste the link from Spotify's Share > Copy link to "
+            "playlist."
+        ) from exc
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or host not in _SPOTIFY_HOSTS:
         if host == "spotify.link" or host.endswith(".spotify.link"):
