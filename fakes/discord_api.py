@@ -16,6 +16,8 @@ response so tests can assert what a member would have seen.
 
 from __future__ import annotations
 
+import time
+
 from typing import Any
 
 from aiohttp import web
@@ -79,13 +81,17 @@ class FakeDiscord(ServedFake, GatewayMixin, DiscordStore):
         retry_after: float = 0.5,
         is_global: bool = False,
         via: bool = True,
+        for_seconds: float | None = None,
     ) -> None:
         """Answer the next `times` requests of `route` with 429 and `retry_after`.
 
+        `for_seconds` answers every request of `route` with 429 for that long instead.
         `via=False` drops the `Via` header, which discord.py reads as a Cloudflare ban.
         """
+        until = None if for_seconds is None else time.monotonic() + for_seconds
         self.faults.add(
-            Fault(_known(route), 429, times, retry_after=retry_after, is_global=is_global, via=via)
+            Fault(_known(route), 429, times, retry_after=retry_after, is_global=is_global,
+                  via=via, until=until)
         )
 
     def force_error(

@@ -160,6 +160,9 @@ class Fault:
     is_global: bool = False
     via: bool = True
     delay: float = 0.0
+    #: With `until` (a `time.monotonic()` deadline) the fault answers every matching
+    #: request until then, whatever `times` says: "429s on edits for a minute".
+    until: float | None = None
     shape: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -184,8 +187,14 @@ class FaultBook:
         """The fault for this request, if any, counting one use."""
         shape = route_shape(route)
         with self._lock:
-            for fault in self._faults:
+            now = time.monotonic()
+            for fault in list(self._faults):
+                if fault.until is not None and now >= fault.until:
+                    self._faults.remove(fault)
+                    continue
                 if fault.shape == shape:
+                    if fault.until is not None:
+                        return fault
                     fault.times -= 1
                     if fault.times == 0:
                         self._faults.remove(fault)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import discord
 from hatchet_sdk import Context, Hatchet
@@ -31,6 +31,8 @@ class WorkerDeps:
     spotify: SpotifyAdapter
     discord: discord.http.HTTPClient | None
     hatchet: Hatchet
+    #: Progress senders still delivering a finished job's last state (see progress.py).
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 def deps(ctx: Context) -> WorkerDeps:
@@ -77,16 +79,19 @@ def make_lifespan(
         engine = create_engine(settings.database_url)
         spotify = SpotifyAdapter(spotify_config(settings))
         http = await discord_rest(settings)
+        worker_deps = WorkerDeps(
+            settings=settings,
+            sessions=make_sessionmaker(engine),
+            cipher=TokenCipher.from_setting(settings.token_encryption_keys),
+            spotify=spotify,
+            discord=http,
+            hatchet=hatchet,
+        )
         try:
-            yield WorkerDeps(
-                settings=settings,
-                sessions=make_sessionmaker(engine),
-                cipher=TokenCipher.from_setting(settings.token_encryption_keys),
-                spotify=spotify,
-                discord=http,
-                hatchet=hatchet,
-            )
+            yield worker_deps
         finally:
+            if worker_deps.background:  # last progress edits: a short, bounded grace
+                await asyncio.wait(worker_deps.background, timeout=5.0)
             if http is not None:
                 await http.close()
             spotify.close()

@@ -171,7 +171,18 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
     async def share_playlist(input: ShareInput, ctx: DurableContext) -> ShareOutput:
         d = deps(ctx)
         progress = ChannelProgress(d.discord, input.channel_id, input.message_id,
-                                   interval=settings.progress_interval_seconds)
+                                   interval=settings.progress_interval_seconds,
+                                   keep=d.background)
+        try:
+            out = await _share(ctx, d, input, progress)
+        except BaseException:
+            progress.abandon()  # cancelled or crashed: a newer run owns the message now
+            raise
+        await progress.close()
+        return out
+
+    async def _share(ctx: DurableContext, d: WorkerDeps, input: ShareInput,
+                     progress: ChannelProgress) -> ShareOutput:
         waits = _Waits(ctx, progress, settings.max_rate_limit_waits)
         name = "playlist"
         try:
