@@ -23,6 +23,7 @@ from fakes.spotify_model import (
     User,
     stable_id,
 )
+from fakes.spotify_scopes import USER_EMAIL, USER_PRIVATE
 
 JSON = dict[str, Any]
 
@@ -193,9 +194,9 @@ def private_user_json(api: str, user: User, scopes: frozenset[str]) -> JSON:
         "followers": {"href": None, "total": 0},
         "images": [],
     }
-    if "user-read-email" in scopes:
+    if USER_EMAIL in scopes:
         body["email"] = user.email
-    if "user-read-private" in scopes:
+    if USER_PRIVATE in scopes:
         body["country"] = user.country
         body["product"] = user.product
         body["explicit_content"] = {"filter_enabled": False, "filter_locked": False}

@@ -1,19 +1,21 @@
 """Handlers of the fake Web API (`/v1/...`), answering in the spec's shapes.
 
 Each handler authenticates the way Spotify does (bearer token, expiry, development-mode
-allow-list, scopes), validates parameters against the spec's limits and raises `ApiError`
-for refusals; the middleware in `fakes.spotify` turns those into Spotify's error object.
+allow-list, scopes as `fakes.spotify_scopes` states them), validates parameters against the
+spec's limits and raises `ApiError` for refusals; the middleware in `fakes.spotify` turns
+those into Spotify's error object.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
 
+from fakes import spotify_scopes as scopes
 from fakes.spotify_model import AccessToken, Entry, Playlist, Track, User, is_base62_id
 from fakes.spotify_render import (
     JSON,
@@ -40,7 +42,6 @@ MAX_SEARCH = 10  # search: at most 10 per type, default 5
 SEARCH_TYPES = ("album", "artist", "playlist", "track", "show", "episode", "audiobook")
 _ITEM_URI = re.compile(r"^spotify:(track|episode):([0-9A-Za-z]{22})$")
 _MARKET = re.compile(r"^[A-Z]{2}$")
-MODIFY_PUBLIC, MODIFY_PRIVATE = "playlist-modify-public", "playlist-modify-private"
 
 
 class ApiError(Exception):
@@ -83,14 +84,18 @@ def bearer(request: web.Request) -> AccessToken:
     return grant
 
 
-def user_bearer(request: web.Request, *needs_all: str) -> tuple[AccessToken, User]:
-    """A user's token holding every scope in `needs_all`."""
+def user_bearer(request: web.Request) -> tuple[AccessToken, User]:
+    """A user's token (an app token has no current user)."""
     grant = bearer(request)
     if grant.user_id is None:
         raise ApiError(401, "Unauthorized.")
-    if not set(needs_all) <= grant.scopes:
-        raise ApiError(403, "Insufficient client scope")
     return grant, request.app[STATE].users[grant.user_id]
+
+
+def require_scopes(grant: AccessToken, needed: Iterable[str]) -> None:
+    """Spotify's 403 for a token that lacks one of `needed`."""
+    if not set(needed) <= grant.scopes:
+        raise ApiError(403, scopes.INSUFFICIENT)
 
 
 def _int_param(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -163,15 +168,15 @@ async def get_me(request: web.Request) -> web.Response:
 
 
 async def get_playlist(request: web.Request) -> web.Response:
-    """Playlist object; `items` only for the owner and collaborators (2026 rule)."""
+    """Playlist object; `items` only for the owner and collaborators (2026 rule) whose token
+    may read the entries."""
     grant = bearer(request)
     playlist, market = _playlist(request), market_of(request, grant)
     state = request.app[STATE]
-    page = (
-        items_page(request, playlist, market, 0, MAX_PAGE)
-        if playlist.is_member(grant.user_id)
-        else None
+    readable = playlist.is_member(grant.user_id) and scopes.may_read_entries(
+        playlist, grant.scopes
     )
+    page = items_page(request, playlist, market, 0, MAX_PAGE) if readable else None
     owner = state.users[playlist.owner_id]
     return web.json_response(playlist_json(api_base(request), playlist, owner, page))
 
@@ -181,6 +186,8 @@ async def get_playlist_items(request: web.Request) -> web.Response:
     playlist = _playlist(request)
     if not playlist.is_member(grant.user_id):
         raise ApiError(403, "Forbidden")
+    if not scopes.may_read_entries(playlist, grant.scopes):
+        raise ApiError(403, scopes.INSUFFICIENT)
     limit = _int_param(request.query, "limit", 20, 1, MAX_PAGE)
     offset = _int_param(request.query, "offset", 0, 0, 10**9)
     market = market_of(request, grant)
@@ -212,11 +219,7 @@ async def create_playlist(request: web.Request) -> web.Response:
         raise ApiError(400, "Invalid description")
     if collaborative and public:
         raise ApiError(400, "Collaborative playlists can't be public")
-    needs = {MODIFY_PUBLIC if public else MODIFY_PRIVATE} | (
-        {MODIFY_PUBLIC, MODIFY_PRIVATE} if collaborative else set()
-    )
-    if not needs <= grant.scopes:
-        raise ApiError(403, "Insufficient client scope")
+    require_scopes(grant, scopes.to_create(public, collaborative))
     state = request.app[STATE]
     playlist = state.add_playlist(
         user.id, name, public=public, collaborative=collaborative, description=description
@@ -243,8 +246,7 @@ async def add_items(request: web.Request) -> web.Response:
     playlist = _playlist(request)
     if not playlist.is_member(user.id):
         raise ApiError(403, "You cannot add items to a playlist you don't own or collaborate on.")
-    if (MODIFY_PUBLIC if playlist.public else MODIFY_PRIVATE) not in grant.scopes:
-        raise ApiError(403, "Insufficient client scope")
+    require_scopes(grant, [scopes.to_modify(playlist)])
     uris, position = _uris_and_position(request.query, await _json_body(request))
     if not uris:
         raise ApiError(400, "No uris provided")
@@ -276,12 +278,13 @@ def _position(raw: Any, length: int) -> int | None:
 
 
 async def get_my_playlists(request: web.Request) -> web.Response:
-    _, user = user_bearer(request)
+    """The user's playlists that the token's scopes may list (no 403: the others are left out)."""
+    grant, user = user_bearer(request)
     limit = _int_param(request.query, "limit", 20, 1, MAX_PAGE)
     offset = _int_param(request.query, "offset", 0, 0, 100_000)
     state, api = request.app[STATE], api_base(request)
     with state.lock:
-        mine = state.playlists_of(user.id)
+        mine = [p for p in state.playlists_of(user.id) if scopes.listed(p, grant.scopes)]
         items = [
             simplified_playlist_json(api, p, state.users[p.owner_id])
             for p in mine[offset : offset + limit]

@@ -135,6 +135,14 @@ def _app_token(w: World) -> str:
     return w.fake.issue_app_token()
 
 
+def _scoped(w: World, *scopes: str) -> str:
+    return w.fake.issue_token("ada", scopes).access_token
+
+
+def _private_playlist(w: World) -> str:
+    return w.fake.add_playlist("ada", "Diary", public=False).id
+
+
 # (case id, spec path, method, expected status, how to provoke it)
 CASES: list[tuple[str, str, str, int, Send]] = [
     ("me", "/me", "get", 200, lambda w: w.get("me")),
@@ -254,6 +262,45 @@ CASES: list[tuple[str, str, str, int, Send]] = [
         ),
     ),
     ("my-playlists", "/me/playlists", "get", 200, lambda w: w.get("me/playlists", limit=50)),
+    (
+        "my-playlists-public-only",
+        "/me/playlists",
+        "get",
+        200,
+        lambda w: w.get("me/playlists", _scoped(w, "playlist-modify-private")),
+    ),
+    (
+        "private-playlist-without-read-scope",
+        "/playlists/{playlist_id}",
+        "get",
+        200,
+        lambda w: w.get(f"playlists/{_private_playlist(w)}", _scoped(w)),
+    ),
+    (
+        "private-items-without-read-scope",
+        ITEMS_PATH,
+        "get",
+        403,
+        lambda w: w.get(f"playlists/{_private_playlist(w)}/items", _scoped(w)),
+    ),
+    (
+        "add-without-modify-scope",
+        ITEMS_PATH,
+        "post",
+        403,
+        lambda w: w.post(
+            f"playlists/{w.playlist}/items",
+            {"uris": [next(iter(w.fake.tracks.values())).uri]},
+            _scoped(w, "playlist-modify-private"),
+        ),
+    ),
+    (
+        "create-without-modify-scope",
+        "/me/playlists",
+        "post",
+        403,
+        lambda w: w.post("me/playlists", {"name": "N"}, _scoped(w, "playlist-read-private")),
+    ),
     ("expired-token", "/me", "get", 401, _expired),
     ("no-token", "/me", "get", 401, lambda w: requests.get(w.fake.api_base + "me", timeout=5)),
     ("app-token-on-me", "/me", "get", 401, lambda w: w.get("me", _app_token(w))),

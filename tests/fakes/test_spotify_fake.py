@@ -481,6 +481,135 @@ def test_development_mode_refuses_users_off_the_allow_list(fake: FakeSpotify) ->
     assert client(fake, "ada").me()["id"] == "ada"
 
 
+# ------------------------------------------------------------------------- scopes
+
+INSUFFICIENT = {"error": {"status": 403, "message": "Insufficient client scope"}}
+PRIVATE_FIELDS = {"country", "product", "explicit_content"}
+
+
+def scoped(fake: FakeSpotify, user: str, *scopes: str) -> dict[str, str]:
+    """Headers carrying a token of `user` that holds exactly `scopes`."""
+    return {"Authorization": f"Bearer {fake.issue_token(user, scopes).access_token}"}
+
+
+def test_me_shows_private_fields_only_with_their_scopes(fake: FakeSpotify) -> None:
+    fake.add_user("dora", "Dora", country="DE", product="free", email="dora@example.test")
+
+    def me(*scopes: str) -> dict[str, Any]:
+        body: dict[str, Any] = requests.get(
+            f"{fake.api_base}me", headers=scoped(fake, "dora", *scopes), timeout=5
+        ).json()
+        return body
+
+    bare, private = me("playlist-read-private"), me("user-read-private")
+    email, both = me("user-read-email"), me("user-read-private", "user-read-email")
+
+    assert bare["id"] == "dora" and bare["display_name"] == "Dora"
+    assert not (PRIVATE_FIELDS | {"email"}) & bare.keys()
+    assert (private["country"], private["product"]) == ("DE", "free")
+    assert private.keys() >= PRIVATE_FIELDS and "email" not in private
+    assert email["email"] == "dora@example.test" and not PRIVATE_FIELDS & email.keys()
+    assert PRIVATE_FIELDS | {"email"} <= both.keys()
+
+
+def test_private_entries_need_playlist_read_private(fake: FakeSpotify) -> None:
+    songs = fake.generate_tracks(3, seed=31)
+    private = fake.add_playlist("ada", "Diary", songs, public=False)
+    public = fake.add_playlist("ada", "Radio", songs)
+    group = fake.add_playlist("ada", "Band", songs, collaborators=["bob"])
+    without = scoped(fake, "ada", "playlist-modify-private")
+
+    def items(playlist_id: str, headers: dict[str, str]) -> requests.Response:
+        url = f"{fake.api_base}playlists/{playlist_id}/items"
+        return requests.get(url, headers=headers, timeout=5)
+
+    refused = items(private.id, without)
+    assert refused.status_code == 403 and refused.json() == INSUFFICIENT
+    assert items(public.id, without).status_code == 200  # public entries need no scope
+    assert items(private.id, scoped(fake, "ada", "playlist-read-private")).status_code == 200
+    # Collaborative playlists are private: reading one's entries takes playlist-read-private.
+    assert items(group.id, scoped(fake, "bob", "playlist-read-collaborative")).status_code == 403
+    assert items(group.id, scoped(fake, "bob", "playlist-read-private")).status_code == 200
+
+    # The playlist object still answers, but without the entries the token may not read.
+    meta = requests.get(f"{fake.api_base}playlists/{private.id}", headers=without, timeout=5)
+    assert meta.status_code == 200 and meta.json()["name"] == "Diary"
+    assert "items" not in meta.json() and "tracks" not in meta.json()
+    assert fake.count(ITEMS, user="ada", status=403) == 1
+
+
+def test_my_playlists_lists_private_and_collaborative_only_with_their_scopes(
+    fake: FakeSpotify,
+) -> None:
+    fake.add_playlist("ada", "Radio")
+    fake.add_playlist("ada", "Diary", public=False)
+    fake.add_playlist("bob", "Band", collaborators=["ada"])
+
+    def names(*scopes: str) -> list[str]:
+        page = requests.get(
+            f"{fake.api_base}me/playlists", headers=scoped(fake, "ada", *scopes), timeout=5
+        ).json()
+        assert page["total"] == len(page["items"])
+        return [p["name"] for p in page["items"]]
+
+    assert names() == ["Radio"]
+    assert names("playlist-read-private") == ["Radio", "Diary"]  # not the collaborative one
+    assert names("playlist-read-collaborative") == ["Radio", "Band"]
+    assert names("playlist-read-private", "playlist-read-collaborative") == [
+        "Radio", "Diary", "Band"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "scopes", "status"),
+    [
+        ({"name": "P"}, ("playlist-modify-private",), 403),  # public by default
+        ({"name": "P"}, ("playlist-modify-public",), 201),
+        ({"name": "P", "public": False}, ("playlist-modify-public",), 403),
+        ({"name": "P", "public": False}, ("playlist-modify-private",), 201),
+        ({"name": "C", "public": False, "collaborative": True}, ("playlist-modify-private",), 403),
+        (
+            {"name": "C", "public": False, "collaborative": True},
+            ("playlist-modify-private", "playlist-modify-public"),
+            201,
+        ),
+    ],
+)
+def test_creating_needs_the_modify_scope_of_the_new_playlist(
+    fake: FakeSpotify, body: dict[str, Any], scopes: tuple[str, ...], status: int
+) -> None:
+    response = requests.post(
+        f"{fake.api_base}me/playlists", json=body, headers=scoped(fake, "ada", *scopes), timeout=5
+    )
+
+    assert response.status_code == status, response.text
+    assert len(fake.playlists_of("ada")) == (1 if status == 201 else 0)
+    if status == 403:
+        assert response.json() == INSUFFICIENT
+
+
+def test_adding_needs_the_modify_scope_of_the_target(fake: FakeSpotify) -> None:
+    [song] = fake.generate_tracks(1, seed=32)
+    public = fake.add_playlist("ada", "Radio")
+    private = fake.add_playlist("ada", "Diary", public=False)
+
+    def add(playlist_id: str, scope: str) -> requests.Response:
+        url = f"{fake.api_base}playlists/{playlist_id}/items"
+        return requests.post(
+            url, json={"uris": [song.uri]}, headers=scoped(fake, "ada", scope), timeout=5
+        )
+
+    for target, wrong, right in (
+        (public, "playlist-modify-private", "playlist-modify-public"),
+        (private, "playlist-modify-public", "playlist-modify-private"),
+    ):
+        refused = add(target.id, wrong)
+        assert refused.status_code == 403 and refused.json() == INSUFFICIENT
+        assert fake.playlist_uris(target.id) == []
+        assert add(target.id, right).status_code == 201
+        assert fake.playlist_uris(target.id) == [song.uri]
+
+
 # ------------------------------------------------------------------------- faults
 
 
