@@ -11,12 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Boolean, Integer, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._sql import rowcount
 from storage.catalog import get_guild_playlist
 from storage.enums import ImportStatus, ItemState, PlaylistStatus
-from storage.errors import ImportNotFound, ImportNotRetryable, PlaylistNotFound, PlaylistNotReady
+from storage.errors import (
+    ActiveImportExists,
+    ImportNotFound,
+    ImportNotRetryable,
+    PlaylistNotFound,
+    PlaylistNotReady,
+)
 from storage.ledger import (
     ImportCounts,
     counts_by_state,
@@ -67,8 +74,10 @@ async def create_import_with_ledger(
 ) -> Import:
     """A queued import of a guild's ready catalog entry, with one pending row per track.
 
-    Raises PlaylistNotFound for ids outside this guild and PlaylistNotReady before the
-    entry's tracks have been read.
+    Raises PlaylistNotFound for ids outside this guild, PlaylistNotReady before the
+    entry's tracks have been read, and ActiveImportExists when the member already has an
+    active import of it (the database's partial unique index decides, so a race cannot
+    make two).
     """
     playlist = await get_guild_playlist(session, guild_id, catalog_playlist_id)
     if playlist is None:
@@ -86,8 +95,14 @@ async def create_import_with_ledger(
         created_at=now,
         updated_at=now,
     )
-    session.add(imp)
-    await session.flush()
+    try:
+        async with session.begin_nested():  # a savepoint: the violation leaves the rest intact
+            session.add(imp)
+            await session.flush()
+    except IntegrityError as exc:  # only the one-active-import index can refuse this row
+        if await find_active_import(session, discord_user_id, catalog_playlist_id) is not None:
+            raise ActiveImportExists(catalog_playlist_id) from exc
+        raise
     ledger_rows = (
         select(
             literal(imp.id, BigInteger()),
@@ -276,13 +291,18 @@ async def reset_unadded_for_retry(session: AsyncSession, import_id: int) -> int:
     failed and not-found tracks to pending. Added and skipped tracks stay as they are.
     """
     now = utcnow()
-    requeued = await session.execute(
-        update(Import)
-        .where(Import.id == import_id, Import.status.in_(_TERMINAL))
-        .values(
-            status=ImportStatus.QUEUED, error=None, resume_at=None, finished_at=None, updated_at=now
-        )
-    )
+    try:
+        async with session.begin_nested():
+            requeued = await session.execute(
+                update(Import)
+                .where(Import.id == import_id, Import.status.in_(_TERMINAL))
+                .values(
+                    status=ImportStatus.QUEUED, error=None, resume_at=None, finished_at=None,
+                    updated_at=now, workflow_run_id=None,
+                )
+            )
+    except IntegrityError as exc:  # another import of the same playlist is active
+        raise ActiveImportExists(import_id) from exc
     if rowcount(requeued) != 1:
         if await session.get(Import, import_id) is None:
             raise ImportNotFound(import_id)
@@ -336,17 +356,34 @@ __all__ = [
     "set_target_playlist",
     "set_workflow_run_id",
     "start_import",
+    "touch_import",
 ]
 
 
 async def list_stalled_imports(session: AsyncSession, *, quiet_since: datetime) -> list[Import]:
-    """Running imports whose ledger has not moved since `quiet_since` (their run is stuck)."""
+    """Imports quiet since `quiet_since` whose run is stuck or was never started.
+
+    Running ones whose ledger and run have not moved (the parent touches the row after
+    every step), and queued ones saved but never dispatched (no run id: the bot stopped
+    between the two). A queued import that has a run is waiting for a worker: not stuck.
+    """
+    stuck = Import.status == ImportStatus.RUNNING
+    never_started = (Import.status == ImportStatus.QUEUED) & Import.workflow_run_id.is_(None)
     stmt = (
         select(Import)
-        .where(Import.status == ImportStatus.RUNNING, Import.updated_at < quiet_since)
+        .where(stuck | never_started, Import.updated_at < quiet_since)
         .order_by(Import.id)
     )
     return list((await session.scalars(stmt)).all())
+
+
+async def touch_import(session: AsyncSession, import_id: int) -> None:
+    """The run is alive: a step finished, though the ledger may not have moved."""
+    await session.execute(
+        update(Import)
+        .where(Import.id == import_id, Import.status == ImportStatus.RUNNING)
+        .values(updated_at=utcnow())
+    )
 
 
 async def replace_workflow_run_id(

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -157,6 +158,10 @@ class CatalogTrack(Base):
     playlist: Mapped[CatalogPlaylist] = relationship(back_populates="tracks", lazy="raise")
 
 
+#: The states an import is active in (see migration 0005, which must say the same).
+_ACTIVE_IMPORT = "status IN ('queued', 'running', 'paused')"
+
+
 class Import(Base):
     """One member importing one catalog playlist into their Spotify account.
 
@@ -167,6 +172,16 @@ class Import(Base):
     __tablename__ = "imports"
     __table_args__ = (
         Index(None, "discord_user_id", "created_at"),
+        # One active import per member, guild and playlist: two clicks at once, one import.
+        Index(
+            "uq_imports_one_active",
+            "discord_user_id",
+            "guild_id",
+            "catalog_playlist_id",
+            unique=True,
+            sqlite_where=text(_ACTIVE_IMPORT),
+            postgresql_where=text(_ACTIVE_IMPORT),
+        ),
         {"sqlite_autoincrement": True},
     )
 

@@ -17,7 +17,13 @@ from storage.catalog import (
     upsert_catalog_playlist,
 )
 from storage.enums import ImportStatus, ItemState, PlaylistStatus
-from storage.errors import ImportNotFound, ImportNotRetryable, PlaylistNotFound, PlaylistNotReady
+from storage.errors import (
+    ActiveImportExists,
+    ImportNotFound,
+    ImportNotRetryable,
+    PlaylistNotFound,
+    PlaylistNotReady,
+)
 from storage.imports import (
     ImportCounts,
     TargetPlaylist,
@@ -351,10 +357,10 @@ async def test_reset_unadded_for_retry(sessions: Sessions) -> None:
 async def test_user_scoped_lookups(sessions: Sessions) -> None:
     playlist_id = await _ready_playlist(sessions, 1)
     first = await _new_import(sessions, playlist_id)
-    second = await _new_import(sessions, playlist_id)
-    theirs = await _new_import(sessions, playlist_id, user=OTHER_USER)
     async with sessions.begin() as session:
         await finish_import(session, first.id, ImportStatus.COMPLETED)
+    second = await _new_import(sessions, playlist_id)
+    theirs = await _new_import(sessions, playlist_id, user=OTHER_USER)
 
     async with sessions.begin() as session:
         mine = await list_user_imports(session, USER)
@@ -403,3 +409,51 @@ async def test_deleting_an_import_cascades_its_ledger(sessions: Sessions) -> Non
 
     async with sessions.begin() as session:
         assert (await session.scalars(select(ImportItem))).all() == []
+
+
+async def test_two_imports_at_the_same_instant_make_one_and_a_clear_refusal(
+    sessions: Sessions,
+) -> None:
+    """The database decides, not a check before the insert: 20 races, one import each."""
+    playlist_id = await _ready_playlist(sessions)
+
+    async def click(user: int) -> Import | ActiveImportExists:
+        try:
+            return await _new_import(sessions, playlist_id, user=user)
+        except ActiveImportExists as exc:
+            return exc
+
+    for round_ in range(20):
+        user = 600_000_000_000_000_000 + round_
+        results = await asyncio.gather(click(user), click(user))
+        made = [r for r in results if isinstance(r, Import)]
+        refused = [r for r in results if isinstance(r, ActiveImportExists)]
+        assert (len(made), len(refused)) == (1, 1), results
+        async with sessions.begin() as session:
+            rows = (await session.scalars(
+                select(Import).where(Import.discord_user_id == user))).all()
+            assert [r.id for r in rows] == [made[0].id]
+            assert (await counts_by_state(session, made[0].id)).total == 5
+
+
+async def test_a_finished_import_is_not_retried_beside_a_newer_active_one(
+    sessions: Sessions,
+) -> None:
+    playlist_id = await _ready_playlist(sessions)
+    first = await _new_import(sessions, playlist_id)
+    async with sessions.begin() as session:
+        await finish_import(session, first.id, ImportStatus.FAILED, error="boom")
+    second = await _new_import(sessions, playlist_id)
+
+    with pytest.raises(ActiveImportExists):
+        async with sessions.begin() as session:
+            await reset_unadded_for_retry(session, first.id)
+
+    async with sessions.begin() as session:
+        assert (await get_import(session, first.id)).status is ImportStatus.FAILED
+        assert (await get_import(session, second.id)).status is ImportStatus.QUEUED
+    async with sessions.begin() as session:
+        await cancel_import(session, second.id)
+    async with sessions.begin() as session:
+        assert await reset_unadded_for_retry(session, first.id) >= 0
+        assert (await get_import(session, first.id)).status is ImportStatus.QUEUED
