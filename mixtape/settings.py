@@ -65,8 +65,8 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="A Retry-After this long pauses the import visibly"
     )
     import_stall_seconds: float = Field(
-        default=600.0, gt=0,
-        description="A running import whose ledger is quiet this long gets a fresh run",
+        default=120.0, gt=0,
+        description="A running import whose run is quiet this long gets a fresh run",
     )
     max_rate_limit_waits: int = Field(
         default=50, ge=1, description="Retry-After waits one step may take before it gives up"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -97,9 +98,19 @@ class AddOutput(StepResult):
     done: bool = False
 
 
+#: Both the marker written today, `[mixtape-import:G:E]`, and the unbracketed one written
+#: before: the numbers are read whole, so entry 1 never matches entry 10's marker.
+_MARKER = re.compile(rf"{MARKER_PREFIX}:(\d+):(\d+)(?!\d)")
+
+
 def marker(guild_id: int, catalog_playlist_id: int) -> str:
     """What the target's description carries: one target per member, server and playlist."""
-    return f"{MARKER_PREFIX}:{guild_id}:{catalog_playlist_id}"
+    return f"[{MARKER_PREFIX}:{guild_id}:{catalog_playlist_id}]"
+
+
+def parse_markers(description: str) -> set[tuple[int, int]]:
+    """The (guild, entry) pairs a playlist description is marked with."""
+    return {(int(g), int(e)) for g, e in _MARKER.findall(description)}
 
 
 class ImportStopped(Exception):
@@ -178,9 +189,10 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
         if row.target_playlist_id:
             return PrepareOutput(target_playlist_id=row.target_playlist_id,
                                  target_url=row.target_playlist_url, to_resolve=to_resolve)
-        tag = marker(row.guild_id, row.catalog_playlist_id or 0)
+        owner = (row.guild_id, row.catalog_playlist_id or 0)
+        tag = marker(*owner)
         try:
-            found = await _find_target(d, input.discord_user_id, tag)
+            found = await _find_target(d, input.discord_user_id, owner)
             if found is None:
                 created = await _spotify(d, input.discord_user_id, lambda sp: (
                     sp.current_user_playlist_create(
@@ -307,6 +319,15 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
         run = _Run(ctx, d, settings, input)
         await run.open()
         try:
+            out = await _import(run, input)
+        except BaseException:
+            run.abandon_progress()  # cancelled or crashed: a newer run owns the message
+            raise
+        await run.close_progress()
+        return out
+
+    async def _import(run: _Run, input: ImportInput) -> ImportOutput:
+        try:
             base = StepInput(import_id=input.import_id, discord_user_id=input.discord_user_id)
             prep = await run.child(prepare, base, "prepare")
             await run.report(final=True)  # before any add: e.g. tracks that won't play here
@@ -380,7 +401,16 @@ class _Run:
         self.settled_at_start = counts.total - counts.outstanding
         self.progress = ChannelProgress(self.d.discord, row.channel_id, row.message_id,
                                         interval=self.settings.progress_interval_seconds,
-                                        on_new_message=self._remember_message)
+                                        on_new_message=self._remember_message,
+                                        keep=self.d.background)
+
+    async def close_progress(self) -> None:
+        if self.progress is not None:
+            await self.progress.close()
+
+    def abandon_progress(self) -> None:
+        if self.progress is not None:
+            self.progress.abandon()
 
     async def _remember_message(self, message_id: int) -> None:
         """/imports links to the progress message: keep it pointing at the live one."""
@@ -402,6 +432,8 @@ class _Run:
             except Exception as exc:
                 raise ImportStopped(child_failure(
                     exc, "Spotify kept failing; use /retry to pick up where it stopped.")) from exc
+            async with self.d.sessions.begin() as s:  # the watchdog's sign of life
+                await imports.touch_import(s, self.input.import_id)
             if isinstance(result, PrepareOutput) and result.target_url:
                 self.target_url = result.target_url
             if result.superseded:
@@ -421,6 +453,9 @@ class _Run:
                 await imports.pause_import(s, self.input.import_id, resume_at)
             await self._edit(import_render.paused(await self._progress(), resume_at, reason),
                              final=True)
+        else:
+            async with self.d.sessions.begin() as s:  # a short wait is no stall
+                await imports.touch_import(s, self.input.import_id)
         log.info("import %s waits %.1fs for Spotify (%s)", self.input.import_id, seconds, reason)
         await self.ctx.aio_sleep_for(timedelta(seconds=seconds))
         if long_wait:
@@ -497,14 +532,15 @@ async def _resolve_from_cache(s: AsyncSession, import_id: int,
     return left
 
 
-async def _find_target(d: WorkerDeps, user_id: int, tag: str) -> tuple[str, str | None] | None:
-    """The member's playlist whose description carries `tag`, if a past attempt made one."""
+async def _find_target(d: WorkerDeps, user_id: int,
+                       owner: tuple[int, int]) -> tuple[str, str | None] | None:
+    """The member's playlist marked for `owner` (guild, entry), if a past attempt made one."""
     offset = 0
     while True:
         page = await _spotify(d, user_id, lambda sp, o=offset: sp.current_user_playlists(
             limit=PAGE_SIZE, offset=o))
         for playlist in page.get("items") or []:
-            if tag in str(playlist.get("description") or ""):
+            if owner in parse_markers(str(playlist.get("description") or "")):
                 return str(playlist["id"]), _url(playlist)
         if not page.get("next"):
             return None
