@@ -14,6 +14,7 @@ from sqlalchemy import BigInteger, Boolean, Integer, insert, literal, select, up
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from music.matching import match_key
 from storage._sql import rowcount
 from storage.catalog import get_guild_playlist
 from storage.enums import ImportStatus, ItemState, PlaylistStatus
@@ -38,6 +39,7 @@ from storage.ledger import (
     record_item_error,
     resolved_items,
 )
+from storage.matches import forget_misses
 from storage.models import CatalogTrack, Import, ImportItem
 from storage.types import UTCDateTime, utcnow
 
@@ -288,7 +290,8 @@ async def reset_unadded_for_retry(session: AsyncSession, import_id: int) -> int:
     """Requeue a finished import so only what is not added runs again; returns how many.
 
     Failed tracks with a known URI go back to resolved (no new search), the rest of the
-    failed and not-found tracks to pending. Added and skipped tracks stay as they are.
+    failed and not-found tracks to pending, and the match cache forgets its misses for the
+    not-found ones, so they are searched again. Added and skipped tracks stay as they are.
     """
     now = utcnow()
     try:
@@ -307,6 +310,15 @@ async def reset_unadded_for_retry(session: AsyncSession, import_id: int) -> int:
         if await session.get(Import, import_id) is None:
             raise ImportNotFound(import_id)
         raise ImportNotRetryable(import_id)
+    # What was not found is searched again: its cached misses are forgotten first.
+    not_found = await session.scalars(
+        select(CatalogTrack)
+        .join(ImportItem, ImportItem.catalog_track_id == CatalogTrack.id)
+        .where(ImportItem.import_id == import_id, ImportItem.state == ItemState.NOT_FOUND)
+    )
+    await forget_misses(session, [
+        match_key(t.title, tuple(t.artists), t.duration_ms, t.isrc) for t in not_found
+    ])
     reset = 0
     for state, has_uri, new_state in (
         (ItemState.FAILED, True, ItemState.RESOLVED),

@@ -53,6 +53,8 @@ from storage.imports import (
     set_workflow_run_id,
     start_import,
 )
+from music.matching import match_key
+from storage.matches import get_match, save_match
 from storage.models import Import, ImportItem
 
 GUILD, OTHER_GUILD = 300_000_000_000_000_001, 300_000_000_000_000_002
@@ -457,3 +459,28 @@ async def test_a_finished_import_is_not_retried_beside_a_newer_active_one(
     async with sessions.begin() as session:
         assert await reset_unadded_for_retry(session, first.id) >= 0
         assert (await get_import(session, first.id)).status is ImportStatus.QUEUED
+
+
+async def test_a_retry_searches_not_found_tracks_again(sessions: Sessions) -> None:
+    """The match cache's misses for what was not found are forgotten; hits are kept."""
+    playlist_id = await _ready_playlist(sessions, 3)
+    imp = await _new_import(sessions, playlist_id)
+    keys = [match_key(f"Song {i}", (f"Artist {i}",), 1_000 * (i + 1), None) for i in range(3)]
+    async with sessions.begin() as session:
+        await save_match(session, keys[0], None, 0.0)  # not found
+        await save_match(session, keys[1], "spotify:track:" + "b" * 22, 1.0)
+        await mark_item_not_found(session, imp.id, 0, reason="no confident match")
+        await mark_item_resolved(session, imp.id, 1, "spotify:track:" + "b" * 22)
+        await mark_items_added(session, imp.id, [1])
+        await mark_item_not_found(session, imp.id, 2, reason="no confident match")
+        await finish_import(session, imp.id, ImportStatus.COMPLETED)
+
+    async with sessions.begin() as session:
+        assert await reset_unadded_for_retry(session, imp.id) == 2
+
+    async with sessions.begin() as session:
+        assert await get_match(session, keys[0]) is None  # searched again on the retry
+        hit = await get_match(session, keys[1])
+        assert hit is not None and hit.spotify_uri == "spotify:track:" + "b" * 22
+        states = [item.state for item in await list_items(session, imp.id)]
+        assert states == [ItemState.PENDING, ItemState.ADDED, ItemState.PENDING]
