@@ -17,7 +17,7 @@ import spotipy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from music.errors import AuthExpired, MusicServiceError, Permanent, RateLimited
-from music.spotify import SCOPES, SpotifyAdapter, UserCallResult
+from music.spotify import REQUIRED_SCOPES, SpotifyAdapter, UserCallResult
 from storage import accounts, rate_gates
 from storage.crypto import TokenCipher
 
@@ -102,9 +102,10 @@ class _MemberSession:
             tokens = await accounts.get_tokens(session, self.cipher, self.user)
         if account is None or tokens is None:
             raise NotLinked(self.user)
-        missing = set(SCOPES) - set(account.scopes)
+        missing = set(REQUIRED_SCOPES) - set(account.scopes)
         if missing:
-            # spotipy would fall back to an interactive login; only a new consent helps.
+            # Spotify would refuse the calls (403 Insufficient client scope); only a new
+            # consent helps.
             raise self.expired(f"grant lacks scopes {sorted(missing)}")
         self.token_info = token_info_from(tokens, list(account.scopes))
 

@@ -13,7 +13,7 @@ import asyncio
 import copy
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -28,12 +28,18 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
-SCOPES = (
+#: What Mixtape's own calls need: a grant without one of these can neither share nor import.
+REQUIRED_SCOPES = (
     "playlist-read-private",
     "playlist-read-collaborative",
     "playlist-modify-private",
     "playlist-modify-public",
 )
+#: Lets `/me` answer the member's `country`, which the "won't play in your country" warning
+#: of an import needs. A grant from before /link asked for it still works without it.
+COUNTRY_SCOPE = "user-read-private"
+#: What /link asks Spotify for.
+SCOPES = (*REQUIRED_SCOPES, COUNTRY_SCOPE)
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,21 @@ class BorrowedToken(CacheHandler):  # type: ignore[misc]
         self.changed = True
 
 
+class GrantedScopeOAuth(spotipy.SpotifyOAuth):  # type: ignore[misc]
+    """SpotifyOAuth that keeps the `scope` Spotify's token answer names.
+
+    spotipy overwrites it with the scopes the manager asked for, so a grant would claim
+    whatever this Mixtape asks for today rather than what the member agreed to.
+    """
+
+    def _add_custom_values_to_token_info(self, token_info: dict[str, Any]) -> dict[str, Any]:
+        granted = token_info.get("scope")
+        token_info = super()._add_custom_values_to_token_info(token_info)
+        if granted is not None:
+            token_info["scope"] = granted
+        return token_info
+
+
 @dataclass(frozen=True)
 class UserCallResult(Generic[R]):
     """A call's value and the token afterwards (store it when `token_changed`)."""
@@ -86,12 +107,14 @@ class SpotifyAdapter:
 
     # OAuth ------------------------------------------------------------------------------
 
-    def oauth(self, cache: CacheHandler | None = None) -> spotipy.SpotifyOAuth:
-        manager = spotipy.SpotifyOAuth(
+    def oauth(
+        self, cache: CacheHandler | None = None, scopes: Sequence[str] = SCOPES
+    ) -> spotipy.SpotifyOAuth:
+        manager = GrantedScopeOAuth(
             client_id=self.config.client_id,
             client_secret=self.config.client_secret,
             redirect_uri=self.config.redirect_uri,
-            scope=list(SCOPES),
+            scope=list(scopes),
             open_browser=False,
             requests_timeout=self.config.timeout_seconds,
             cache_handler=cache or BorrowedToken(None),
@@ -142,10 +165,17 @@ class SpotifyAdapter:
     async def as_user(
         self, token_info: dict[str, Any], op: Callable[[spotipy.Spotify], T], *, write: bool = False
     ) -> UserCallResult[T]:
-        """Run `op` with the member's token, refreshing it first if it expired."""
+        """Run `op` with the member's token, refreshing it first if it expired.
+
+        The manager asks for the grant's own scopes: spotipy drops a cached token lacking
+        any scope its manager asks for and falls back to an interactive login, and a grant
+        from before /link asked for more is still good for what it covers.
+        """
+        granted = str(token_info.get("scope") or "").split()
+
         def call() -> UserCallResult[T]:
             cache = BorrowedToken(token_info)
-            manager = self.oauth(cache)
+            manager = self.oauth(cache, granted)
             manager.get_access_token(as_dict=False)  # refreshes an expired token
             value = op(self.client(auth_manager=manager))
             assert cache.token_info is not None

@@ -52,7 +52,8 @@ async def test_link_happy_path_stores_an_encrypted_grant(
     query = parse_qs(urlsplit(url).query)
     assert url.startswith(fake_spotify.authorize_url)
     assert query["redirect_uri"] == [services.settings.spotify_redirect_uri]
-    assert set(query["scope"][0].split()) >= {"playlist-read-private", "playlist-modify-private"}
+    asked = set(query["scope"][0].split())
+    assert asked >= {"playlist-read-private", "playlist-modify-private", "user-read-private"}
     assert len(query["state"][0]) >= 40
 
     status, page, headers = await http_get(await consent(fake_spotify, url, "ada"))
@@ -65,6 +66,8 @@ async def test_link_happy_path_stores_an_encrypted_grant(
     assert (row.discord_user_id, row.spotify_user_id, row.display_name) == (
         alice.id, "ada", "Ada Lovelace"
     )
+    # What Spotify granted, and the country its /me answers only with user-read-private.
+    assert (set(row.scopes), row.country) == (asked, fake_spotify.users["ada"].country)
     [refresh_token] = plaintext_refresh_tokens(fake_spotify, "ada")
     async with services.sessions.begin() as session:
         raw = (await session.execute(text("SELECT refresh_token_encrypted FROM accounts"))).one()
