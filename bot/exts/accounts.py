@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -11,11 +13,22 @@ from discord.ext import commands
 from bot import render, views
 from bot.client import MixtapeBot
 from bot.exts._shared import require_guild
+from music.spotify import COUNTRY_SCOPE
 from storage import accounts, waitlist
 from storage.oauth_states import create_state, purge_expired_states
 
+log = logging.getLogger(__name__)
+
 #: Discord's limit for a link button's URL; a longer authorize URL goes in the text.
 _BUTTON_URL_LIMIT = 512
+#: Commands whose outcome the member's country changes (the "won't play" warning).
+_COUNTRY_COMMANDS = frozenset({"import"})
+# TODO(render): belongs in bot/render.py with every other string (being edited elsewhere).
+RELINK_FOR_COUNTRY = (
+    "Mixtape now asks Spotify for your account's country, so an import can tell you which "
+    "songs won't play where you are. Your link is older than that: run `/link` again "
+    "whenever it suits you. Nothing else changes; imports work without it."
+)
 
 
 class Accounts(commands.Cog):
@@ -24,6 +37,8 @@ class Accounts(commands.Cog):
     def __init__(self, bot: MixtapeBot) -> None:
         self.bot = bot
         self.services = bot.services
+        # Members told to /link again for the country, in this process (no column for it).
+        self._asked_to_relink: set[int] = set()
 
     @app_commands.command(name="link", description="Connect your Spotify account to Mixtape")
     async def link(self, interaction: discord.Interaction) -> None:
@@ -45,6 +60,30 @@ class Accounts(commands.Cog):
             )
         else:
             await interaction.response.send_message(url, embed=embed, ephemeral=True)
+
+    @commands.Cog.listener()
+    async def on_app_command_completion(
+        self,
+        interaction: discord.Interaction,
+        command: app_commands.Command[Any, ..., Any] | app_commands.ContextMenu,
+    ) -> None:
+        """Once, after /import, ask a member whose grant lacks the country scope to re-link.
+
+        After the command has answered, so the import never waits on it; the grant itself
+        still works, only the country warning is missing.
+        """
+        user_id = interaction.user.id
+        if command.qualified_name not in _COUNTRY_COMMANDS or user_id in self._asked_to_relink:
+            return
+        async with self.services.sessions.begin() as session:
+            account = await accounts.get_account(session, user_id)
+        if account is None or COUNTRY_SCOPE in account.scopes:
+            return
+        self._asked_to_relink.add(user_id)
+        try:
+            await interaction.followup.send(RELINK_FOR_COUNTRY, ephemeral=True)
+        except discord.HTTPException as exc:
+            log.info("could not ask member %s to link again: %s", user_id, exc)
 
     @app_commands.command(name="unlink", description="Disconnect Spotify and delete your tokens")
     async def unlink(self, interaction: discord.Interaction) -> None:

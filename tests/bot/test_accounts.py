@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Sequence
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -11,16 +14,22 @@ from bot.services import BotServices
 from fakes.discord_api import FakeDiscord
 from fakes.interactions import InteractionDriver
 from fakes.spotify import FakeSpotify
+from music.spotify import REQUIRED_SCOPES, SCOPES
 from storage import accounts
 from storage.models import OAuthState
 from tests.bot.support import (
     DEADLINE_SECONDS,
+    EPHEMERAL,
     Member,
+    add_entry,
     assert_no_mentions_allowed,
     embed_text,
+    http_get,
+    import_rows,
     link_directly,
     link_url,
 )
+from tests.bot.test_share import done_thinking
 
 pytestmark = pytest.mark.engine
 
@@ -66,3 +75,61 @@ async def test_unlink_deletes_the_tokens(
 
     again = await (await driver.slash("unlink")).response()
     assert again.content == "You had no Spotify account linked; nothing to remove."
+
+
+async def link_through_spotify(
+    driver: InteractionDriver, fake: FakeSpotify, member: Member, scopes: Sequence[str]
+) -> None:
+    """/link, consent on Spotify's page to `scopes`, and the browser back on our callback.
+
+    Passing the scopes an earlier Mixtape asked for makes the link that Mixtape would have
+    made: only the `scope` parameter of today's consent URL differs.
+    """
+    reply = await (await driver.slash("link", user=member.user)).response()
+    url = urlsplit(link_url(reply.data))
+    query = {k: v[0] for k, v in parse_qs(url.query).items()} | {"scope": " ".join(scopes)}
+    consent_url = url._replace(query=urlencode(query)).geturl()
+    assert member.spotify_id is not None
+    redirect = await asyncio.to_thread(fake.consent, consent_url, member.spotify_id)
+    assert (await http_get(redirect))[0] == 200
+
+
+async def test_a_link_made_before_the_country_scope_is_asked_to_link_again_once(
+    driver: InteractionDriver,
+    fake_discord: FakeDiscord,
+    fake_spotify: FakeSpotify,
+    services: BotServices,
+    alice: Member,
+    bob: Member,
+    guild_id: int,
+) -> None:
+    await link_through_spotify(driver, fake_spotify, alice, REQUIRED_SCOPES)
+    await link_through_spotify(driver, fake_spotify, bob, SCOPES)
+    async with services.sessions.begin() as session:
+        old = await accounts.get_account(session, alice.id)
+    assert old is not None and "user-read-private" not in old.scopes and old.country is None
+    first = await add_entry(services, guild_id, bob.id, "Road", tracks=2)
+    second = await add_entry(services, guild_id, bob.id, "Sea", tracks=2)
+
+    asked = await driver.slash("import", {"playlist": f"#{first}"})
+    await asked.original(until=done_thinking)
+    [ask] = await asked.followups(1)
+
+    assert int(ask["flags"]) & EPHEMERAL
+    assert "run `/link` again" in ask["content"] and "country" in ask["content"]
+
+    # The import went ahead (see the rows below). Asked once: Alice's next /import carries
+    # no ask, nor does Bob's (his link has the scope).
+    later = [
+        await driver.slash("import", {"playlist": f"#{second}"}),
+        await driver.slash("import", {"playlist": f"#{first}"}, user=bob.user),
+    ]
+    for handle in later:
+        await handle.original(until=done_thinking)
+        await handle.finished()
+    await asyncio.sleep(0.5)  # the ask would follow each command's completion
+    assert [fake_discord.followups(handle.token) for handle in later] == [[], []]
+    started = sorted(
+        (i.discord_user_id, i.catalog_playlist_id) for i in await import_rows(services)
+    )
+    assert started == sorted([(alice.id, first), (alice.id, second), (bob.id, first)])
