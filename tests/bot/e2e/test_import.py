@@ -10,16 +10,17 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import update
 
 from bot.services import BotServices
 from fakes.discord_api import FakeDiscord
+from fakes.interactions import InteractionDriver
 from fakes.spotify import FakeSpotify
 from mixtape.worker_process import WorkerProcess
-from storage import catalog, imports
+from storage import accounts, catalog, imports
 from storage.catalog import TrackData
 from storage.enums import ImportStatus, PlaylistStatus
-from storage.models import Account, Import
+from storage.models import Import
+from tests.bot.e2e.test_share import link
 from tests.bot.support import Member, embed_text, link_directly
 from workflows.contracts import ImportInput
 from workflows.import_playlist import marker
@@ -222,33 +223,36 @@ async def test_a_target_near_spotifys_limit_gets_what_fits_and_says_why(
 
 
 async def test_tracks_that_wont_play_in_the_members_country_are_reported_before_adding(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+    driver: InteractionDriver, fake_spotify: FakeSpotify, fake_discord: FakeDiscord,
+    services: BotServices, worker: WorkerProcess, guild_id: int, channel_id: int,
+    alice: Member, bob: Member,
 ) -> None:
+    fake_spotify.add_user("dora", "Dora", country="DE")
     songs = fake_spotify.generate_tracks(5, seed=26)
-    entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
+    entry = await catalog_entry(services, fake_spotify, guild_id, bob.id, songs)
     async with services.sessions.begin() as s:  # as the share read them: two are US-only
         await catalog.replace_catalog_tracks(s, entry, [
             TrackData(title=t.name, artists=names(t), duration_ms=t.duration_ms,
                       provider_track_id=t.id, provider_uri=t.uri,
-                      markets=["US"] if i in (1, 3) else ["SE", "US"])
+                      markets=["US"] if i in (1, 3) else ["DE", "US"])
             for i, t in enumerate(songs)])
-    await link_directly(services, fake_spotify, bob)
-    async with services.sessions.begin() as s:
-        await s.execute(update(Account).where(Account.discord_user_id == bob.id)
-                        .values(country="SE"))
+    await link(driver, fake_spotify, "dora")  # Alice links Dora's Spotify account
+    async with services.sessions.begin() as s:  # the country came from /me, through /link
+        account = await accounts.get_account(s, alice.id)
+    assert account is not None and account.country == "DE"
     first_add = fake_spotify.inject(ADD, "delay", seconds=2)
 
-    import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
+    import_id = await start_import(services, fake_discord, guild_id, channel_id, alice, entry)
     [message] = fake_discord.messages(channel_id, include_ephemeral=False)
     await _until_fired(first_add)
 
     shown = embed_text(fake_discord.message(channel_id, int(message["id"]))["embeds"])
-    assert "Won't play in SE (2)" in shown  # said while the first add is still in flight
+    assert "Won't play in DE (2)" in shown  # said while the first add is still in flight
     assert songs[1].name in shown and songs[3].name in shown and songs[0].name not in shown
     row = await wait_finished(services, import_id, within=60)
     assert row.status is ImportStatus.COMPLETED, row.error
     assert target_uris(fake_spotify, row) == [s.uri for s in songs]  # reported, still added
+    assert fake_spotify.playlist(row.target_playlist_id or "").owner_id == "dora"
 
 
 async def _until_fired(fault: Any, within: float = 30.0) -> None:
