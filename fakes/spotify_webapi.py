@@ -173,9 +173,7 @@ async def get_playlist(request: web.Request) -> web.Response:
     grant = bearer(request)
     playlist, market = _playlist(request), market_of(request, grant)
     state = request.app[STATE]
-    readable = playlist.is_member(grant.user_id) and scopes.may_read_entries(
-        playlist, grant.scopes
-    )
+    readable = playlist.is_member(grant.user_id) and scopes.may_read_entries(playlist, grant.scopes)
     page = items_page(request, playlist, market, 0, MAX_PAGE) if readable else None
     owner = state.users[playlist.owner_id]
     return web.json_response(playlist_json(api_base(request), playlist, owner, page))

@@ -556,7 +556,9 @@ def test_my_playlists_lists_private_and_collaborative_only_with_their_scopes(
     assert names("playlist-read-private") == ["Radio", "Diary"]  # not the collaborative one
     assert names("playlist-read-collaborative") == ["Radio", "Band"]
     assert names("playlist-read-private", "playlist-read-collaborative") == [
-        "Radio", "Diary", "Band"
+        "Radio",
+        "Diary",
+        "Band",
     ]
 
 
