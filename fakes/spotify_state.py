@@ -68,6 +68,7 @@ class SpotifyState(Grants, CallLog):
         self.tracks: dict[str, Track] = {}
         self.episodes: dict[str, Episode] = {}
         self.playlists: dict[str, Playlist] = {}
+        self._playlists_made = 0  # ids never come back, even after a delete (as on Spotify)
         self._isrcs: dict[str, str] = {}
         self.search_index = SearchIndex()
         self.default_client_id = client_id
@@ -246,7 +247,8 @@ class SpotifyState(Grants, CallLog):
         with self.lock:
             if owner not in self.users:
                 raise KeyError(f"unknown user {owner!r}")
-            pid = playlist_id or stable_id("playlist", owner, str(len(self.playlists)), name)
+            self._playlists_made += 1
+            pid = playlist_id or stable_id("playlist", owner, str(self._playlists_made), name)
             if pid in self.playlists:
                 raise ValueError(f"playlist {pid} exists")
             playlist = Playlist(pid, owner, name, description, public, collaborative)

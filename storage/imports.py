@@ -210,6 +210,46 @@ async def set_target_playlist(
     return TargetPlaylist(playlist_id=stored.target_playlist_id, url=stored.target_playlist_url)
 
 
+async def set_target_length(session: AsyncSession, import_id: int, length: int) -> None:
+    """The target's length as just read (reconcile)."""
+    await session.execute(
+        update(Import).where(Import.id == import_id).values(target_length=length)
+    )
+
+
+async def extend_target_length(session: AsyncSession, import_id: int, added: int) -> None:
+    """Our batch landed: the target grew by `added` (commit with the ledger's marks)."""
+    await session.execute(
+        update(Import)
+        .where(Import.id == import_id, Import.target_length.is_not(None))
+        .values(target_length=Import.target_length + added)
+    )
+
+
+async def forget_lost_target(session: AsyncSession, import_id: int, playlist_id: str) -> int:
+    """The member deleted (unfollowed) the target: forget it and what it held.
+
+    Tracks added to the lost playlist no longer count: they go back to resolved, so the
+    next target gets them again. Returns how many went back. Only `playlist_id` is
+    forgotten: a newer target recorded meanwhile stays.
+    """
+    forgot = await session.execute(
+        update(Import)
+        .where(Import.id == import_id, Import.target_playlist_id == playlist_id)
+        .values(target_playlist_id=None, target_playlist_url=None, target_length=None,
+                updated_at=utcnow())
+    )
+    if rowcount(forgot) != 1:
+        return 0
+    reset = await session.execute(
+        update(ImportItem)
+        .where(ImportItem.import_id == import_id, ImportItem.state == ItemState.ADDED)
+        .values(state=ItemState.RESOLVED, already_present=False, updated_at=utcnow())
+    )
+    await counts_by_state(session, import_id)
+    return rowcount(reset)
+
+
 async def set_message_id(session: AsyncSession, import_id: int, message_id: int) -> bool:
     """Remember the progress message so any worker can edit it."""
     stmt = (
@@ -366,6 +406,9 @@ __all__ = [
     "set_import_status",
     "set_message_id",
     "set_target_playlist",
+    "set_target_length",
+    "extend_target_length",
+    "forget_lost_target",
     "set_workflow_run_id",
     "start_import",
     "touch_import",

@@ -195,6 +195,8 @@ class Import(Base):
     playlist_name: Mapped[str] = mapped_column(Text, default="")
     target_playlist_id: Mapped[str | None] = mapped_column(String(255))
     target_playlist_url: Mapped[str | None] = mapped_column(Text)
+    #: The target's length as last read or extended by us; where our next batch lands.
+    target_length: Mapped[int | None] = mapped_column(Integer)
     channel_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[ImportStatus] = mapped_column(

@@ -7,10 +7,16 @@ A durable parent orchestrates child tasks; every child is idempotent and commits
    crash between "create" and "record" never leaves two) and resolve the URIs the catalog
    or the match cache already knows;
 2. resolve: one child per track still without a URI (ISRC, careful search);
-3. reconcile: read the target and mark what is already there (re-imports add nothing);
-4. add: batches of up to 100, appended in order. The target therefore always holds a prefix
-   of the wanted sequence, and a batch retried after an ambiguous failure first reads the
-   target's tail to see whether it landed.
+3. reconcile: read the target and mark what is already there, counted per song (a song the
+   source holds n times and the target k times is added n - k times, never less than
+   none), so re-imports add nothing and a copy the member edited never grows beyond the
+   source;
+4. add: batches of up to 100, appended in order after the target's length as last read;
+   a batch retried after an ambiguous failure first reads what follows that length to
+   see whether it landed.
+
+A target the member deleted (on Spotify: unfollowed, so no longer in their library) is
+noticed when a run prepares: its tracks stop counting and a new target gets them all.
 
 429s come back to the parent as results; it waits out Retry-After with a durable sleep
 (no slot held, survives a crash), pausing the import visibly when the wait is long.
@@ -22,6 +28,7 @@ import asyncio
 import logging
 import re
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -60,6 +67,8 @@ PAGE_SIZE = 50  # the API's maximum per read
 PLAYLIST_LIMIT = 10_000
 RESOLVE_FAN_OUT = 20
 MARKER_PREFIX = "mixtape-import"
+LOST_TARGET_NOTE = ("The playlist this import wrote into was deleted on Spotify, so it goes "
+                    "into a new one; every track is added there.")
 
 Out = TypeVar("Out", bound="StepResult")
 
@@ -82,6 +91,8 @@ class PrepareOutput(StepResult):
     target_playlist_id: str = ""
     target_url: str | None = None
     to_resolve: list[int] = []
+    #: The recorded target was deleted by the member: this run writes into a new one.
+    lost_target: bool = False
 
 
 class ResolveInput(StepInput):
@@ -168,7 +179,15 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
     """Declare `import-playlist` and its child tasks."""
     step = spotify_step(settings, member_field="discord_user_id")
 
-    @hatchet.task(name="import-prepare", input_validator=StepInput, **step)
+    # Find-or-create of a target is serialised per member: a cancelled run's prepare still
+    # in flight and a new run's cannot both create a playlist.
+    @hatchet.task(
+        name="import-prepare", input_validator=StepInput, **step,
+        concurrency=ConcurrencyExpression(
+            expression="string(input.discord_user_id)", max_runs=1,
+            limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN,
+        ),
+    )
     async def prepare(input: StepInput, ctx: Context) -> PrepareOutput:
         d = deps(ctx)
         if stop := await _stop_reason(d, input.import_id, ctx):
@@ -186,18 +205,25 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
                                                    "removed from the catalog")
             to_resolve = await _resolve_from_cache(
                 s, input.import_id, [i for i in pending if i.track is not None])
-        if row.target_playlist_id:
-            return PrepareOutput(target_playlist_id=row.target_playlist_id,
-                                 target_url=row.target_playlist_url, to_resolve=to_resolve)
+            account = await accounts.get_account(s, input.discord_user_id)
+        me = account.spotify_user_id if account else None
         owner = (row.guild_id, row.catalog_playlist_id or 0)
-        tag = marker(*owner)
+        known = row.target_playlist_id
         try:
-            found = await _find_target(d, input.discord_user_id, owner)
+            found = await _find_target(d, input.discord_user_id, me, owner, known)
+            lost = known is not None and (found is None or found[0] != known)
+            if lost:
+                # "Deleting" a playlist on Spotify unfollows it: the owner could still add
+                # to it, but it is gone from their library. Start over in a live one.
+                async with d.sessions.begin() as s:
+                    reset = await imports.forget_lost_target(s, input.import_id, str(known))
+                log.warning("import %s: target %s is no longer in the member's library; "
+                            "%s tracks go to a new one", input.import_id, known, reset)
             if found is None:
                 created = await _spotify(d, input.discord_user_id, lambda sp: (
                     sp.current_user_playlist_create(
                         row.playlist_name or "Mixtape import", public=False,
-                        description=f"Imported with Mixtape. {tag}")
+                        description=f"Imported with Mixtape. {marker(*owner)}")
                 ), write=True)
                 found = (str(created["id"]), _url(created))
         except RateLimited as exc:
@@ -209,7 +235,7 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
         async with d.sessions.begin() as s:
             stored = await imports.set_target_playlist(s, input.import_id, *found)
         return PrepareOutput(target_playlist_id=stored.playlist_id, target_url=stored.url,
-                             to_resolve=to_resolve)
+                             to_resolve=to_resolve, lost_target=lost)
 
     @hatchet.task(name="import-resolve-track", input_validator=ResolveInput, **step)
     async def resolve(input: ResolveInput, ctx: Context) -> StepResult:
@@ -257,11 +283,12 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
             raise NonRetryableException(_target_gone(exc)) from exc
         async with d.sessions.begin() as s:
             wanted = await ledger.target_sequence(s, input.import_id)
-            matched = _prefix(present, wanted)
-            fresh = [pos for pos, _, added in wanted[:matched] if not added]
-            await ledger.mark_items_added(s, input.import_id, fresh, already_present=True)
-            room = PLAYLIST_LIMIT - total
-            overflow = [pos for pos, _, added in wanted[matched:] if not added][max(room, 0):]
+            there = already_there(present, wanted)
+            await ledger.mark_items_added(s, input.import_id, there, already_present=True)
+            await imports.set_target_length(s, input.import_id, total)
+            settled = set(there)
+            to_add = [pos for pos, _, added in wanted if not added and pos not in settled]
+            overflow = to_add[max(PLAYLIST_LIMIT - total, 0):]
             if overflow:
                 await ledger.mark_items_failed(
                     s, input.import_id, overflow,
@@ -275,18 +302,20 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
             return AddOutput(**stop.model_dump())
         async with d.sessions.begin() as s:
             batch = await ledger.resolved_items(s, input.import_id, limit=BATCH_SIZE)
-            wanted = await ledger.target_sequence(s, input.import_id)
+            row = await imports.get_import(s, input.import_id)
+        length = row.target_length if row else None
         if not batch:
             return AddOutput(done=True)
         uris = [str(item.resolved_uri) for item in batch]
         try:
             if input.recheck or ctx.retry_count > 0:
                 # An earlier attempt may have landed without us hearing back: read the tail.
-                landed = await _landed(d, input, wanted, uris)
+                landed = await _landed(d, input, length, uris)
                 if landed:
                     async with d.sessions.begin() as s:
                         await ledger.mark_items_added(
                             s, input.import_id, [i.position for i in batch[:landed]])
+                        await imports.extend_target_length(s, input.import_id, landed)
                     return AddOutput(added=landed)
             await _spotify(d, input.discord_user_id, lambda sp: sp.playlist_add_items(
                 input.target_playlist_id, uris), write=True)
@@ -301,6 +330,7 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
             return AddOutput()
         async with d.sessions.begin() as s:
             await ledger.mark_items_added(s, input.import_id, [i.position for i in batch])
+            await imports.extend_target_length(s, input.import_id, len(batch))
         return AddOutput(added=len(batch))
 
     @hatchet.durable_task(
@@ -384,6 +414,7 @@ class _Run:
         self.settled_at_start = 0
         self.country: str | None = None
         self.unplayable: tuple[str, ...] = ()
+        self.notes: tuple[str, ...] = ()
 
     async def open(self) -> None:
         async with self.d.sessions.begin() as s:
@@ -436,6 +467,8 @@ class _Run:
                 await imports.touch_import(s, self.input.import_id)
             if isinstance(result, PrepareOutput) and result.target_url:
                 self.target_url = result.target_url
+            if isinstance(result, PrepareOutput) and result.lost_target:
+                self.notes = (LOST_TARGET_NOTE,)
             if result.superseded:
                 raise _Superseded
             if result.cancelled:
@@ -471,7 +504,7 @@ class _Run:
             name=self.name, total=c.total - c.skipped, added=c.added,
             already_present=c.already_present, not_found=c.not_found, failed=c.failed,
             per_minute=max(settled - self.settled_at_start, 0) / minutes,
-            country=self.country, unplayable=self.unplayable,
+            country=self.country, unplayable=self.unplayable, notes=self.notes,
         )
 
     async def report(self, *, final: bool = False) -> None:
@@ -532,18 +565,29 @@ async def _resolve_from_cache(s: AsyncSession, import_id: int,
     return left
 
 
-async def _find_target(d: WorkerDeps, user_id: int,
-                       owner: tuple[int, int]) -> tuple[str, str | None] | None:
-    """The member's playlist marked for `owner` (guild, entry), if a past attempt made one."""
+async def _find_target(d: WorkerDeps, user_id: int, me: str | None, owner: tuple[int, int],
+                       known: str | None) -> tuple[str, str | None] | None:
+    """The member's live target for `owner` (guild, entry): the recorded one if it is still
+    in their library, else one a past attempt made and marked, else None.
+
+    Spotify lists only followed playlists under /me/playlists, so a playlist the member
+    deleted (unfollowed) is not found, though its owner could still write to it. Only
+    playlists the member owns count: someone else's copy they follow carries the marker too.
+    """
+    marked: tuple[str, str | None] | None = None
     offset = 0
     while True:
         page = await _spotify(d, user_id, lambda sp, o=offset: sp.current_user_playlists(
             limit=PAGE_SIZE, offset=o))
         for playlist in page.get("items") or []:
-            if owner in parse_markers(str(playlist.get("description") or "")):
-                return str(playlist["id"]), _url(playlist)
+            if not playlist or (me and (playlist.get("owner") or {}).get("id") != me):
+                continue
+            if known is not None and str(playlist.get("id")) == known:
+                return known, _url(playlist)
+            if marked is None and owner in parse_markers(str(playlist.get("description") or "")):
+                marked = str(playlist["id"]), _url(playlist)
         if not page.get("next"):
-            return None
+            return marked
         offset += PAGE_SIZE
 
 
@@ -563,12 +607,16 @@ async def _search(d: WorkerDeps, user_id: int, wanted: Track) -> str | None:
     return None
 
 
-async def _landed(d: WorkerDeps, input: AddInput, wanted: list[tuple[int, str, bool]],
-                  uris: list[str]) -> int:
-    """How many of `uris` are already at the target's tail (from an unacknowledged add)."""
-    expected = sum(1 for _, _, added in wanted if added)
+async def _landed(d: WorkerDeps, input: AddInput, length: int | None, uris: list[str]) -> int:
+    """How many of `uris` already sit where this batch lands (an unacknowledged add).
+
+    The batch lands right after the target's length as we last knew it (reconcile read it,
+    each landed batch extends it); the member's own songs before it do not matter.
+    """
+    if length is None:  # not reconciled yet: the reconcile step settles it instead
+        return 0
     tail, _ = await _read_all_items(d, input.discord_user_id, input.target_playlist_id,
-                                    start=expected, stop=expected + len(uris))
+                                    start=length, stop=length + len(uris))
     landed = 0
     for got, want in zip(tail, uris, strict=False):
         if got != want:
@@ -577,13 +625,26 @@ async def _landed(d: WorkerDeps, input: AddInput, wanted: list[tuple[int, str, b
     return landed
 
 
-def _prefix(present: list[str], wanted: list[tuple[int, str, bool]]) -> int:
-    matched = 0
-    for got, (_, uri, _) in zip(present, wanted, strict=False):
-        if got != uri:
-            break
-        matched += 1
-    return matched
+def already_there(present: list[str], wanted: list[tuple[int, str, bool]]) -> list[int]:
+    """Positions not yet added whose song the target already holds, whatever its order.
+
+    Counted per song: for a song the source holds n times and the target k times, n - k
+    copies are still to add (never fewer than none). The first copies in source order
+    count as there, so what is added keeps the source's order.
+    """
+    held = Counter(present)
+    wanted_count = Counter(uri for _, uri, _ in wanted)
+    ours = Counter(uri for _, uri, added in wanted if added)
+    to_mark = {
+        uri: (n - ours[uri]) - min(max(n - held[uri], 0), n - ours[uri])
+        for uri, n in wanted_count.items()
+    }
+    there: list[int] = []
+    for position, uri, added in wanted:
+        if not added and to_mark[uri] > 0:
+            to_mark[uri] -= 1
+            there.append(position)
+    return there
 
 
 def _url(playlist: dict[str, Any]) -> str | None:

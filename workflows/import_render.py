@@ -26,6 +26,8 @@ class Progress:
     per_minute: float
     country: str | None = None
     unplayable: tuple[str, ...] = ()
+    #: Things the member should know about this run (e.g. a new target playlist).
+    notes: tuple[str, ...] = ()
 
     @property
     def settled(self) -> int:
@@ -48,6 +50,12 @@ def _unplayable(embed: discord.Embed, p: Progress) -> None:
                         value="\n".join(lines)[:1024], inline=False)
 
 
+def _notes(embed: discord.Embed, p: Progress) -> None:
+    if p.notes:
+        embed.add_field(name="Note", value="\n".join(clean(n, 300) for n in p.notes)[:1024],
+                        inline=False)
+
+
 def running(p: Progress) -> discord.Embed:
     embed = discord.Embed(title=f"Importing {clean(p.name, 200)}", colour=COLOUR)
     remaining = max(p.total - p.settled, 0)
@@ -55,6 +63,7 @@ def running(p: Progress) -> discord.Embed:
     embed.description = (f"`{bar(p.settled, p.total)}` {p.settled:,}/{p.total:,}\n"
                          f"{p.per_minute:,.0f} tracks/min{eta}")
     _counts(embed, p)
+    _notes(embed, p)
     _unplayable(embed, p)
     return embed
 
@@ -88,5 +97,6 @@ def finished(p: Progress, *, url: str | None, not_imported: list[tuple[str, str]
         if len(not_imported) > _LIST_LIMIT:
             lines.append(f"…and {len(not_imported) - _LIST_LIMIT:,} more (see /imports)")
         embed.add_field(name="Not imported", value="\n".join(lines)[:1024], inline=False)
+    _notes(embed, p)
     _unplayable(embed, p)
     return embed

@@ -81,13 +81,13 @@ class ChannelProgress:
             self._sender = asyncio.create_task(self._send_loop(), name="progress-sender")
         return True
 
-    async def flush(self, timeout: float) -> bool:
-        """Wait up to `timeout` for the pending state to reach Discord; True if it did."""
+    async def flush(self, within: float) -> bool:
+        """Wait up to `within` seconds for the pending state to reach Discord; True if so."""
         sender = self._sender
         if sender is None or sender.done():
             return self._pending is None
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(within):
                 await asyncio.shield(sender)
         return self._pending is None and sender.done()
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from music.matching import match_key
 from storage.catalog import (
     TrackData,
     delete_catalog_playlist,
@@ -53,7 +54,6 @@ from storage.imports import (
     set_workflow_run_id,
     start_import,
 )
-from music.matching import match_key
 from storage.matches import get_match, save_match
 from storage.models import Import, ImportItem
 

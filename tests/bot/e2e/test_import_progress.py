@@ -14,6 +14,7 @@ import pytest
 
 from bot.services import BotServices
 from fakes.discord_api import FakeDiscord
+from fakes.interactions import FakeUser
 from fakes.spotify import FakeSpotify
 from mixtape.worker_process import WorkerProcess
 from storage import catalog
@@ -21,7 +22,6 @@ from storage.catalog import TrackData
 from storage.enums import ImportStatus, PlaylistStatus
 from tests.bot.e2e.test_import import names, start_import, target_uris, wait_finished
 from tests.bot.support import Member, embed_text, link_directly
-from fakes.interactions import FakeUser
 
 pytestmark = pytest.mark.engine
 
