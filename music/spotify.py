@@ -189,6 +189,6 @@ class SpotifyAdapter:
             return await loop.run_in_executor(self._executor, fn)
         except Exception as exc:
             classified = classify(exc, write=write)
-            if classified is exc:
+            if classified is None or classified is exc:
                 raise
             raise classified from exc

@@ -28,8 +28,13 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float:
     return max(value, 0.0)
 
 
-def classify(exc: BaseException, *, write: bool = False) -> MusicServiceError:
-    """Classify one failed call. `write` marks calls whose effect may have landed."""
+def classify(exc: BaseException, *, write: bool = False) -> MusicServiceError | None:
+    """Classify one failed call. `write` marks calls whose effect may have landed.
+
+    None for anything that is not a service failure (a bug of ours, say): the caller lets
+    it propagate as it is, so it is never reported as Spotify's refusal or the member's
+    expired link.
+    """
     if isinstance(exc, MusicServiceError):
         return exc
     if isinstance(exc, SpotifyException):
@@ -46,7 +51,7 @@ def classify(exc: BaseException, *, write: bool = False) -> MusicServiceError:
         return Transient(f"connection error: {exc}", ambiguous=write and not refused)
     if isinstance(exc, requests.exceptions.RequestException):
         return Transient(f"request failed: {exc}", ambiguous=write)
-    return Permanent(f"unexpected {type(exc).__name__}: {exc}")
+    return None
 
 
 def _classify_status(exc: SpotifyException) -> MusicServiceError:

@@ -40,6 +40,7 @@ from hatchet_sdk import (
     Hatchet,
     NonRetryableException,
 )
+from hatchet_sdk.exceptions import FailedTaskRunExceptionGroup, TaskRunError
 from hatchet_sdk.runnables.workflow import BaseWorkflow, Standalone
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,7 +54,7 @@ from storage import accounts, imports, ledger, matches
 from storage.enums import ImportStatus, ItemState
 from storage.models import CatalogTrack, ImportItem
 from workflows import import_render
-from workflows.child_errors import child_failure
+from workflows.child_errors import EngineUnavailable, child_failure, run_child
 from workflows.contracts import IMPORT_PLAYLIST, ImportInput, ImportOutput, Snowflake
 from workflows.lifespan import WorkerDeps, deps
 from workflows.progress import ChannelProgress
@@ -459,8 +460,8 @@ class _Run:
             if attempt and isinstance(payload, AddInput):
                 payload = payload.model_copy(update={"recheck": True})
             try:
-                result = await task.aio_run(payload, child_key=f"{key}-{attempt}")
-            except Exception as exc:
+                result = await run_child(self.ctx, task, payload, f"{key}-{attempt}")
+            except (FailedTaskRunExceptionGroup, TaskRunError, EngineUnavailable) as exc:
                 raise ImportStopped(child_failure(
                     exc, "Spotify kept failing; use /retry to pick up where it stopped.")) from exc
             async with self.d.sessions.begin() as s:  # the watchdog's sign of life

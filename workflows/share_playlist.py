@@ -14,19 +14,27 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from hatchet_sdk import Context, DurableContext, Hatchet, NonRetryableException
+from hatchet_sdk import (
+    ConcurrencyExpression,
+    ConcurrencyLimitStrategy,
+    Context,
+    DurableContext,
+    Hatchet,
+    NonRetryableException,
+)
+from hatchet_sdk.exceptions import FailedTaskRunExceptionGroup, TaskRunError
 from hatchet_sdk.runnables.workflow import BaseWorkflow, Standalone
 from pydantic import BaseModel
 
 from mixtape.settings import Settings
 from mixtape.spotify_tokens import NotLinked, NotRegistered, call_as_member
-from music.errors import Permanent, RateLimited
+from music.errors import AuthExpired, Permanent, RateLimited
 from music.models import parse_items_page, parse_playlist
 from storage import catalog
 from storage.catalog import TrackData
 from storage.enums import PlaylistStatus
 from workflows import share_render
-from workflows.child_errors import child_failure
+from workflows.child_errors import EngineUnavailable, child_failure, run_child
 from workflows.contracts import SHARE_PLAYLIST, ShareInput, ShareOutput, Snowflake
 from workflows.lifespan import WorkerDeps, deps
 from workflows.progress import ChannelProgress
@@ -95,13 +103,13 @@ async def _as_sharer(d: WorkerDeps, user_id: int, op: Any) -> Any:
 
 
 def _permanent_message(exc: Permanent) -> str:
+    if isinstance(exc, AuthExpired):
+        return "The Spotify link expired; run /link again, then share again."
     if exc.status == 404:
         return "Spotify says this playlist no longer exists."
     if exc.status == 403:
         return ("Spotify refused to show this playlist's tracks: only its owner or a "
                 "collaborator can share it.")
-    if exc.status is None:
-        return "The Spotify link expired; run /link again, then share again."
     return f"Spotify refused the request ({exc})."
 
 
@@ -167,6 +175,12 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
     @hatchet.durable_task(
         name=SHARE_PLAYLIST, input_validator=ShareInput,
         execution_timeout=timedelta(hours=6), retries=0,
+        # One share of a catalog entry at a time: a second one waits for the first, so two
+        # never write the same entry's tracks side by side.
+        concurrency=ConcurrencyExpression(
+            expression="string(input.catalog_playlist_id)", max_runs=1,
+            limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN,
+        ),
     )
     async def share_playlist(input: ShareInput, ctx: DurableContext) -> ShareOutput:
         d = deps(ctx)
@@ -240,8 +254,8 @@ class _Waits:
     ) -> ChildOut:
         for attempt in range(self._limit):
             try:
-                result = await task.aio_run(payload, child_key=f"{key}-{attempt}")
-            except Exception as exc:  # the child failed for good, after its retries
+                result = await run_child(self._ctx, task, payload, f"{key}-{attempt}")
+            except (FailedTaskRunExceptionGroup, TaskRunError, EngineUnavailable) as exc:
                 raise ShareFailed(child_failure(
                     exc, "Reading the playlist from Spotify failed repeatedly; try sharing "
                     "again later.")) from exc
