@@ -328,3 +328,22 @@ async def list_tracks(
     if limit is not None:
         stmt = stmt.limit(limit)
     return list((await session.scalars(stmt)).all())
+
+
+async def find_guild_playlists_named(
+    session: AsyncSession, guild_id: int, name: str, limit: int = 5
+) -> list[CatalogPlaylist]:
+    """Entries of this guild called exactly `name` in any case (a typed name; usually one).
+
+    A blank name names nothing: entries are blank until their share has been read.
+    """
+    folded = name.casefold()
+    if not folded.strip():
+        return []
+    stmt = (
+        select(CatalogPlaylist)
+        .where(CatalogPlaylist.guild_id == guild_id, CatalogPlaylist.name_search == folded)
+        .order_by(CatalogPlaylist.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
