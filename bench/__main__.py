@@ -26,6 +26,7 @@ from mixtape.stack import STACK_DIR, log, pinned_engine_tag
 HERE = Path(__file__).resolve().parent
 ALL = ("mixtape", "per-track", "plain script")
 FAST = ("mixtape", "plain script")
+MIXTAPE = ("mixtape",)
 
 
 def scenarios(full: bool, quick: bool = False) -> list[Scenario]:
@@ -36,7 +37,8 @@ def scenarios(full: bool, quick: bool = False) -> list[Scenario]:
                 Scenario("worker SIGKILL", 150, chaos="kill", side_by_side=True),
                 Scenario("search, 1st import", 20, with_uris=False),
                 Scenario("search, 2nd import (match cache)", 20, with_uris=False),
-                Scenario("10 members at once", 20, members=3)]
+                Scenario("10 members at once", 20, members=3),
+                Scenario("Discord 429s on edits", 150, chaos="discord", designs=MIXTAPE)]
     big = ALL if full else FAST
     chaos_sizes = (100, 1_000, 5_000) if full else (300,)
     out = [Scenario("import", 100), Scenario("import", 1_000),
@@ -51,6 +53,7 @@ def scenarios(full: bool, quick: bool = False) -> list[Scenario]:
         Scenario("search, 1st import", 100, with_uris=False),
         Scenario("search, 2nd import (match cache)", 100, with_uris=False),
         Scenario("10 members at once", 30, members=10),
+        Scenario("Discord 429s on edits", 1_000, chaos="discord", designs=MIXTAPE),
     ]
     return out
 

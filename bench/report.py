@@ -100,6 +100,13 @@ def targets(outcomes: list[Outcome]) -> str:
         check(ratio >= 8, f"at least 8x faster than the per-track design on 1,000 tracks: "
                           f"{ratio:.0f}x ({thousand.wall_s:.1f} s against "
                           f"{per_track.wall_s:.1f} s)")
+    throttled = next((o for o in mine if o.scenario == "Discord 429s on edits"), None)
+    quiet = _find(outcomes, "mixtape", "import", throttled.tracks) if throttled else None
+    if throttled and quiet:
+        ratio = throttled.wall_s / quiet.wall_s
+        check(ratio <= 1.10, f"Discord answering 429 to every edit costs the import <= 10 %: "
+                             f"{(ratio - 1) * 100:+.0f} % ({throttled.wall_s:.1f} s against "
+                             f"{quiet.wall_s:.1f} s quiet, {throttled.tracks:,} tracks)")
     inside = sum(o.calls_in_retry_after for o in mine)
     check(inside == 0, f"calls inside Retry-After windows, every scenario: {inside}")
     dups = sum(o.duplicates for o in mine)

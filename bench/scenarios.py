@@ -22,7 +22,11 @@ from bench.designs import Design, Handle, Job
 from bench.world import World
 from fakes.spotify_model import Fault
 
-Chaos = Literal["burst", "kill"] | None
+Chaos = Literal["burst", "kill", "discord"] | None
+#: Discord answers every progress edit 429 for this long, with this Retry-After (short
+#: enough that discord.py waits it out inside the edit, as it did inline before).
+DISCORD_429_SECONDS, DISCORD_RETRY_AFTER = 60.0, 5.0
+EDIT = "PATCH /channels/{channel_id}/messages/{message_id}"
 WRITE_ROUTES = ("POST /v1/playlists/{id}/items", "POST /v1/me/playlists")
 
 
@@ -147,6 +151,11 @@ async def _chaos(world: World, design: Design, jobs: list[Job], chaos: Chaos,
     """
     if chaos is None:
         return
+    if chaos == "discord":  # from the start: the import must not notice
+        world.discord.force_429(EDIT, retry_after=DISCORD_RETRY_AFTER,
+                                for_seconds=DISCORD_429_SECONDS)
+        fired.append(time.monotonic())
+        return
     skip = math.ceil(len(jobs[0].songs) / 3 / design.tracks_per_add)
     kind: Literal["delay", "429"] = "delay" if chaos == "kill" else "429"
     first = [world.spotify.inject(ADD, kind, 1, seconds=3.0, user=j.member.spotify_id,
@@ -198,6 +207,8 @@ async def run(world: World, design: Design, scenario: Scenario, songs: list[Any]
         await asyncio.gather(*(design.wait(h, within=1800) for h in handles))
         wall = time.monotonic() - t0
         chaos.cancel()
+        if scenario.chaos == "discord":
+            world.discord.clear_faults()  # the next scenario starts with a quiet Discord
         watcher.cancel()
         _sample(world, jobs, t0, progress)
     calls = [c for c in world.spotify.calls if c.user_id in users]

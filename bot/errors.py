@@ -35,6 +35,11 @@ class CatalogEntryNotFound(UserFacingError):
     """No entry with that id or name in this server's catalog."""
 
 
+class PickOne(UserFacingError):
+    """A typed name matched no row exactly, or several: nothing was done; the message lists
+    the candidates with their ids to pick from."""
+
+
 class NotAllowed(UserFacingError):
     """The member lacks the right for this action (e.g. unsharing someone else's entry)."""
 

@@ -136,7 +136,11 @@ NOT_REGISTERED = (
     "only serves accounts its operator added. Ask a server admin (they can see who is "
     "waiting with `/waitlist`)."
 )
-PICK_FROM_LIST = "I couldn't find that playlist in this server's catalog. Pick one from the list."
+PICK_FROM_LIST = (
+    "I couldn't find that playlist in this server's catalog (it may have been removed). "
+    "Pick one from the list."
+)
+PICK_BY_NUMBER = "Nothing was done: pick one from the list, or type its number as shown."
 
 
 def spotify_rate_limited(retry_after: float) -> str:
@@ -273,6 +277,117 @@ def unshare_refused(name: str) -> str:
         f"Only the member who shared **{clean(name, 200)}**, or someone with the "
         "Manage Server permission, can remove it."
     )
+
+
+def unshare_prompt(entry: CatalogPlaylist) -> str:
+    """What /unshare will remove, asked before anything is removed."""
+    what = f"shared by {mention(entry.owner_discord_user_id)}"
+    if entry.status is PlaylistStatus.READY:
+        what += f", {entry.track_count} tracks"
+    return (
+        f"Remove **{clean(playlist_title(entry), 200)}** (`#{entry.id}`, {what}) from this "
+        "server's catalog? Members' imports keep their history and their Spotify playlists."
+    )
+
+
+UNSHARE_BUTTON = "Remove"
+CANCEL_BUTTON = "Cancel"
+
+
+def unshare_kept(name: str) -> str:
+    """The member pressed Cancel on the /unshare prompt."""
+    return f"Kept **{clean(name, 200)}** in this server's catalog: nothing was removed."
+
+
+def unshare_expired(prompt: str) -> str:
+    """The prompt after nobody answered it in time (its buttons are disabled)."""
+    return f"{prompt}\n*No answer in time: nothing was removed. Run `/unshare` again.*"
+
+
+def already_unshared(name: str) -> str:
+    """Confirmed, but the entry was removed meanwhile (by another member or a second press)."""
+    return f"**{clean(name, 200)}** was already removed from this server's catalog."
+
+
+def only_invoker_can_answer(owner_name: str) -> str:
+    """A confirmation belongs to whoever asked for it."""
+    return f"Only {clean(owner_name, 100)} can answer this."
+
+
+# -- typed names ----------------------------------------------------------------------------
+
+
+def _candidate_entry(entry: CatalogPlaylist) -> str:
+    line = (
+        f"`#{entry.id}` **{clean(playlist_title(entry), 100)}** · shared by "
+        f"{mention(entry.owner_discord_user_id)}"
+    )
+    if entry.status is not PlaylistStatus.READY:
+        line += f" · {status_word(entry.status)}"
+    return line
+
+
+def no_entry_named(typed: str) -> str:
+    """A typed name that no entry has, nor contains."""
+    return (
+        f"No playlist in this server's catalog is called “{clean(typed, 100)}”. "
+        "Pick one from the list."
+    )
+
+
+def entries_named_close(typed: str, entries: Sequence[CatalogPlaylist]) -> str:
+    """No entry is called exactly what was typed; these contain it."""
+    lines = [
+        f"No playlist in this server's catalog is called “{clean(typed, 100)}”. Did you mean "
+        f"one of these? {PICK_BY_NUMBER}",
+        *(_candidate_entry(entry) for entry in entries),
+    ]
+    return "\n".join(lines)
+
+
+def entries_named_alike(typed: str, entries: Sequence[CatalogPlaylist]) -> str:
+    """Several entries are called what was typed (different playlists, one name)."""
+    lines = [
+        f"Several playlists in this server's catalog are called “{clean(typed, 100)}”. "
+        f"{PICK_BY_NUMBER}",
+        *(_candidate_entry(entry) for entry in entries),
+    ]
+    return "\n".join(lines)
+
+
+def _candidate_import(imp: Import) -> str:
+    done = imp.added + imp.already_present
+    return (
+        f"`#{imp.id}` **{clean(import_title(imp), 100)}** · {import_state(imp)} · "
+        f"{done:,}/{imp.total:,}"
+    )
+
+
+def no_import_named(typed: str) -> str:
+    """A typed name that none of the member's imports here has, nor contains."""
+    return (
+        f"No import of yours here is called “{clean(typed, 100)}”. Pick one from the list, "
+        "or see `/imports`."
+    )
+
+
+def imports_named_close(typed: str, found: Sequence[Import]) -> str:
+    """None of the member's imports is called exactly what was typed; these contain it."""
+    lines = [
+        f"No import of yours here is called “{clean(typed, 100)}”. Did you mean one of "
+        f"these? {PICK_BY_NUMBER}",
+        *(_candidate_import(imp) for imp in found),
+    ]
+    return "\n".join(lines)
+
+
+def imports_named_alike(typed: str, found: Sequence[Import]) -> str:
+    """Several of the member's imports are called what was typed (one playlist, twice)."""
+    lines = [
+        f"Several of your imports here are called “{clean(typed, 100)}”. {PICK_BY_NUMBER}",
+        *(_candidate_import(imp) for imp in found),
+    ]
+    return "\n".join(lines)
 
 
 # -- /catalog -----------------------------------------------------------------------------

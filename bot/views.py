@@ -1,9 +1,10 @@
-"""Buttons and the pager behind `/catalog browse` and `/catalog show`.
+"""Buttons: the pager behind `/catalog browse`, `/catalog show` and `/imports`, and the
+private confirmation before `/unshare` removes anything.
 
 custom_id scheme: ``mixtape:<area>:<action>:<nonce>``
 
-- ``area`` is the feature the component belongs to (``catalog``, ``tracks``);
-- ``action`` is what the button does (``prev``, ``next``);
+- ``area`` is the feature the component belongs to (``catalog``, ``tracks``, ``unshare``);
+- ``action`` is what the button does (``prev``, ``next``, ``confirm``, ``cancel``);
 - ``nonce`` is random per view instance, so two live pagers in one channel never answer
   each other's presses.
 
@@ -134,6 +135,101 @@ class _PageButton(discord.ui.Button[Pager]):
         """One press: the pager re-reads and shows the neighbouring page."""
         assert self.view is not None
         await self.view.show(interaction, self.view.page.index + self.step)
+
+
+#: Run when the member confirms; returns what the prompt says afterwards.
+Decision = Callable[[discord.Interaction], Awaitable[str]]
+
+
+class Confirm(discord.ui.View):
+    """A private yes/no before a destructive action: only the confirm press acts.
+
+    Only the member who ran the command may press. Cancel and the timeout act on nothing;
+    on timeout both buttons are disabled in place, so a stale prompt can't be confirmed.
+    If the action is refused (e.g. the member lost the right meanwhile), the prompt stays
+    and the refusal is sent privately, like any command error.
+    """
+
+    def __init__(
+        self,
+        *,
+        area: str,
+        owner: discord.abc.User,
+        confirm_label: str,
+        on_confirm: Decision,
+        cancelled: str,
+        expired: str,
+        timeout: float,
+    ) -> None:
+        super().__init__(timeout=min(timeout, MAX_TIMEOUT_SECONDS))
+        self.owner_id = owner.id
+        self.owner_name = owner.display_name
+        self.on_confirm = on_confirm
+        self.cancelled = cancelled
+        self.expired = expired
+        self.origin: discord.Interaction | None = None
+        nonce = secrets.token_hex(4)
+        self.confirm = _DecisionButton(
+            confirm_label, custom_id(area, "confirm", nonce), discord.ButtonStyle.danger, True
+        )
+        self.cancel = _DecisionButton(
+            render.CANCEL_BUTTON, custom_id(area, "cancel", nonce),
+            discord.ButtonStyle.secondary, False,
+        )
+        self.add_item(self.confirm)
+        self.add_item(self.cancel)
+
+    def attach(self, interaction: discord.Interaction) -> None:
+        """Remember the response this prompt sits on, to disable it on timeout."""
+        self.origin = interaction
+
+    async def decide(self, interaction: discord.Interaction, confirmed: bool) -> None:
+        """Act (or not), then replace the prompt with the outcome and drop the buttons."""
+        outcome = await self.on_confirm(interaction) if confirmed else self.cancelled
+        self.stop()
+        await interaction.response.edit_message(content=outcome, view=None)
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Only the member who asked may answer; anyone else is told so privately."""
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(
+            render.only_invoker_can_answer(self.owner_name), ephemeral=True
+        )
+        return False
+
+    async def on_timeout(self) -> None:
+        """Disable both buttons and say nothing happened; a vanished message is no error."""
+        for item in self.children:
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
+        if self.origin is None:
+            return
+        try:
+            await self.origin.edit_original_response(content=self.expired, view=self)
+        except discord.HTTPException as exc:
+            log.info("could not disable an expired confirmation: %s", exc)
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]
+    ) -> None:
+        """Same replies as commands get."""
+        await error_handler.report(interaction, error)
+
+
+class _DecisionButton(discord.ui.Button[Confirm]):
+    """Confirm or cancel its prompt."""
+
+    def __init__(
+        self, label: str, custom_id: str, style: discord.ButtonStyle, confirms: bool
+    ) -> None:
+        super().__init__(label=label, style=style, custom_id=custom_id)
+        self.confirms = confirms
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """One press decides the prompt."""
+        assert self.view is not None
+        await self.view.decide(interaction, self.confirms)
 
 
 def link_button(url: str) -> discord.ui.View:

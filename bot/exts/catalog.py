@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot import errors, render
 from bot.client import MixtapeBot
-from bot.exts._shared import catalog_choices, lookup_entry, require_guild
+from bot.exts._shared import catalog_choices, lookup_entry, option_text, require_guild
 from bot.services import BotServices
 from bot.views import PageLoader, Pager
 from storage import catalog
@@ -80,7 +80,7 @@ class Catalog(commands.GroupCog, group_name="catalog", group_description="This s
     async def browse(self, interaction: discord.Interaction, query: str | None = None) -> None:
         """Newest first, 5 per page."""
         guild_id = require_guild(interaction)
-        wanted = " ".join((query or "").split())[:100] or None
+        wanted = " ".join(option_text(query or "").split())[:100] or None
         load = catalog_loader(self.services, guild_id, wanted)
         embed, page = await load(0)
         if page.total == 0:

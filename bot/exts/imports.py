@@ -19,12 +19,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import errors, render
 from bot.client import MixtapeBot
-from bot.exts._shared import lookup_entry, mixtape, require_guild
+from bot.exts._shared import (
+    CANDIDATES,
+    id_in,
+    lookup_entry,
+    mixtape,
+    option_id,
+    option_text,
+    require_guild,
+    suggest_entries,
+)
 from bot.services import BotServices
 from bot.views import PageLoader, Pager
-from storage import accounts, catalog, imports
+from storage import accounts, imports
 from storage.enums import ImportStatus, PlaylistStatus
-from storage.errors import ImportNotFound, ImportNotRetryable, PlaylistNotFound, PlaylistNotReady
+from storage.errors import (
+    ImportNotFound,
+    ImportNotRetryable,
+    PlaylistNotFound,
+    PlaylistNotReady,
+)
 from storage.models import CatalogPlaylist, Import
 from workflows.contracts import ImportInput
 
@@ -37,7 +51,6 @@ IMPORTS_PAGE_SIZE = 5
 #: `/imports` and the autocompletes look at this many of the member's newest imports.
 IMPORTS_LISTED = 100
 NOT_STARTED = "could not be started"
-_MAX_ID = 2**63 - 1
 _NAME_MEMORY = 1000
 
 
@@ -66,11 +79,9 @@ async def ready_catalog_choices(
     if interaction.guild_id is None:
         return []
     async with mixtape(interaction).services.sessions.begin() as session:
-        entries = await catalog.autocomplete_guild_playlists(
-            session, interaction.guild_id, current.strip()[:100], 25, ready_only=True
-        )
+        entries = await suggest_entries(session, interaction.guild_id, current, ready_only=True)
     return [
-        app_commands.Choice(name=render.choice_name(entry), value=str(entry.id))
+        app_commands.Choice(name=render.choice_name(entry), value=option_id(entry.id))
         for entry in entries
     ]
 
@@ -90,28 +101,34 @@ async def lookup_import(
     raw: str,
     statuses: Collection[ImportStatus],
 ) -> Import:
-    """The import an option names: a picked suggestion carries the id, typed text a name.
+    """The import an option names, or a refusal that does nothing (see `bot.exts._shared`).
 
-    Ids reach any import of this guild (the permission check follows); names only the
-    member's own imports. Other guilds' imports are never found.
+    An id (`#12`) reaches any import of this guild, in any state (the permission and state
+    checks follow); a name only the member's own imports in `statuses`, matched exactly
+    in any case. Other guilds' imports are never found.
     """
-    text = raw.strip().removeprefix("#")
-    if text.isdigit() and int(text) <= _MAX_ID:
-        imp = await imports.get_import(session, int(text))
-        if imp is not None and imp.guild_id == guild_id:
-            return imp
-    if text:
-        mine = await imports.list_user_imports(
-            session, user_id, guild_id=guild_id, statuses=statuses, limit=IMPORTS_LISTED
-        )
-        folded = text.casefold()
-        matches = [imp for imp in mine if folded in imp.playlist_name.casefold()]
-        exact = [imp for imp in matches if imp.playlist_name.casefold() == folded]
-        if len(exact) == 1:
-            return exact[0]
-        if len(matches) == 1:
-            return matches[0]
-    raise errors.ImportNotFound(render.PICK_IMPORT)
+    text = option_text(raw)
+    import_id = id_in(text)
+    if import_id is not None:
+        imp = await imports.get_import(session, import_id) if import_id else None
+        if imp is None or imp.guild_id != guild_id:
+            raise errors.ImportNotFound(render.PICK_IMPORT)
+        return imp
+    if not text:
+        raise errors.ImportNotFound(render.PICK_IMPORT)
+    mine = await imports.list_user_imports(
+        session, user_id, guild_id=guild_id, statuses=statuses, limit=IMPORTS_LISTED
+    )
+    folded = text.casefold()
+    exact = [imp for imp in mine if imp.playlist_name.casefold() == folded]
+    if len(exact) == 1:
+        return exact[0]
+    if exact:
+        raise errors.PickOne(render.imports_named_alike(text, exact[:CANDIDATES]))
+    close = [imp for imp in mine if folded in imp.playlist_name.casefold()]
+    if close:
+        raise errors.PickOne(render.imports_named_close(text, close[:CANDIDATES]))
+    raise errors.ImportNotFound(render.no_import_named(text))
 
 
 def require_owner_or_manager(interaction: discord.Interaction, imp: Import, action: str) -> None:
@@ -378,12 +395,13 @@ class Imports(commands.Cog):
         if guild_id is None:
             return []
         self._remember(interaction.user)
-        text = current.strip().removeprefix("#")[:100]
+        text = option_text(current)[:100]
         folded = text.casefold()
+        typed_id = id_in(text if text.startswith("#") else f"#{text}")  # "#12" or "12"
         choices: list[app_commands.Choice[str]] = []
         async with self.services.sessions.begin() as session:
-            if interaction.permissions.manage_guild and text.isdigit() and int(text) <= _MAX_ID:
-                other = await imports.get_import(session, int(text))
+            if interaction.permissions.manage_guild and typed_id:
+                other = await imports.get_import(session, typed_id)
                 if (
                     other is not None
                     and other.guild_id == guild_id
@@ -393,16 +411,15 @@ class Imports(commands.Cog):
                 ):
                     owner = await self._owner_name(session, other.discord_user_id)
                     label = render.import_choice_name(other, owner)
-                    choices.append(app_commands.Choice(name=label, value=str(other.id)))
+                    choices.append(app_commands.Choice(name=label, value=option_id(other.id)))
             mine = await imports.list_user_imports(
                 session, interaction.user.id, guild_id=guild_id, statuses=statuses,
                 limit=IMPORTS_LISTED,
             )
         for imp in mine:
-            if keep(imp) and (folded in imp.playlist_name.casefold() or text == str(imp.id)):
-                choices.append(
-                    app_commands.Choice(name=render.import_choice_name(imp), value=str(imp.id))
-                )
+            if keep(imp) and (folded in imp.playlist_name.casefold() or typed_id == imp.id):
+                label = render.import_choice_name(imp)
+                choices.append(app_commands.Choice(name=label, value=option_id(imp.id)))
         return choices[:25]
 
     async def _owner_name(self, session: AsyncSession, user_id: int) -> str:

@@ -13,11 +13,13 @@ from discord.ext import commands
 from bot import errors, render
 from bot.client import MixtapeBot
 from bot.exts._shared import catalog_choices, lookup_entry, require_guild
+from bot.views import Confirm
 from mixtape.spotify_tokens import NotLinked, call_as_member
 from music.errors import Permanent
 from music.urls import PlaylistLinkError, PlaylistRef, parse_playlist_link
 from storage import accounts, catalog
 from storage.enums import PlaylistStatus
+from storage.models import CatalogPlaylist
 from workflows.contracts import ShareInput
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,9 @@ NO_MENTIONS = discord.AllowedMentions.none()
 
 class Share(commands.Cog):
     """Validates a share within Discord's deadline, then hands the reading to a workflow."""
+
+    #: How long an /unshare prompt can be answered before its buttons are disabled.
+    confirm_timeout: float = 5 * 60.0
 
     def __init__(self, bot: MixtapeBot) -> None:
         self.services = bot.services
@@ -142,19 +147,43 @@ class Share(commands.Cog):
     @app_commands.autocomplete(playlist=catalog_choices)
     @app_commands.guild_only()
     async def unshare(self, interaction: discord.Interaction, playlist: str) -> None:
-        """The sharer, or a member with Manage Server, may remove an entry."""
+        """Show what would go and ask privately; only the confirm press removes it."""
         guild_id = require_guild(interaction)
         async with self.services.sessions.begin() as session:
             entry = await lookup_entry(session, guild_id, playlist)
-            title = render.playlist_title(entry)
-            allowed = (
-                entry.owner_discord_user_id == interaction.user.id
-                or interaction.permissions.manage_guild
-            )
-            if not allowed:
-                raise errors.NotAllowed(render.unshare_refused(title))
-            await catalog.delete_catalog_playlist(session, guild_id, entry.id)
-        await interaction.response.send_message(render.unshared(title), ephemeral=True)
+        require_may_unshare(interaction, entry)
+        entry_id, title = entry.id, render.playlist_title(entry)
+
+        async def remove(press: discord.Interaction) -> str:
+            """The entry as it is at the press: gone already, or still this member's to remove."""
+            async with self.services.sessions.begin() as session:
+                current = await catalog.get_guild_playlist(session, guild_id, entry_id)
+                if current is None:
+                    return render.already_unshared(title)
+                require_may_unshare(press, current)
+                await catalog.delete_catalog_playlist(session, guild_id, entry_id)
+            log.info("catalog entry %s unshared by user %s", entry_id, press.user.id)
+            return render.unshared(title)
+
+        prompt = render.unshare_prompt(entry)
+        view = Confirm(
+            area="unshare",
+            owner=interaction.user,
+            confirm_label=render.UNSHARE_BUTTON,
+            on_confirm=remove,
+            cancelled=render.unshare_kept(title),
+            expired=render.unshare_expired(prompt),
+            timeout=self.confirm_timeout,
+        )
+        await interaction.response.send_message(prompt, view=view, ephemeral=True)
+        view.attach(interaction)
+
+
+def require_may_unshare(interaction: discord.Interaction, entry: CatalogPlaylist) -> None:
+    """The sharer, or a member with Manage Server, may remove an entry."""
+    if entry.owner_discord_user_id == interaction.user.id or interaction.permissions.manage_guild:
+        return
+    raise errors.NotAllowed(render.unshare_refused(render.playlist_title(entry)))
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from bot.dispatch import WorkflowDispatcher
 from bot.services import BotServices
+from fakes.discord_records import InteractionCallback
 from fakes.interactions import APPLICATION_COMMAND, FakeUser, InteractionDriver, InteractionHandle
 from fakes.spotify import FakeSpotify
 from music.spotify import SCOPES
@@ -203,6 +204,40 @@ def _is_marker(row: V1TaskSummary) -> bool:
 
 
 # -- Discord --------------------------------------------------------------------------------
+
+
+def pick(row_id: int) -> str:
+    """The option value a member submits by picking a suggestion: the row's id, marked `#`."""
+    return f"#{row_id}"
+
+
+def reply_text(reply: InteractionCallback) -> str:
+    """Content and embed text of an initial response, joined (for `in` checks)."""
+    return "\n".join([reply.content or "", embed_text(reply.embeds)])
+
+
+async def unshare_prompt(
+    driver: InteractionDriver, value: str, **kwargs: Any
+) -> tuple[InteractionHandle, dict[str, Any]]:
+    """Run /unshare up to its private confirmation prompt (the buttons are then live)."""
+    handle = await driver.slash("unshare", {"playlist": value}, **kwargs)
+    reply = await handle.response()
+    await handle.finished()
+    assert reply.ephemeral, reply
+    return handle, await handle.original()
+
+
+async def unshare_confirmed(driver: InteractionDriver, value: str, **kwargs: Any) -> str:
+    """Run /unshare, press Remove, and return what the prompt says afterwards."""
+    handle, prompt = await unshare_prompt(driver, value, **kwargs)
+    press = await driver.press(
+        int(prompt["id"]), button_ids(prompt)["Remove"],
+        user=kwargs.get("user"), permissions=kwargs.get("permissions"),
+    )
+    await press.response()
+    await press.finished()
+    final = await handle.original(until=lambda m: not button_ids(m))
+    return str(final.get("content") or "")
 
 
 def dm_slash(

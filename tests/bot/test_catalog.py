@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -21,6 +22,8 @@ from tests.bot.support import (
     button_ids,
     disabled_buttons,
     embed_text,
+    pick,
+    unshare_confirmed,
 )
 
 pytestmark = pytest.mark.engine
@@ -126,7 +129,7 @@ async def test_show_lists_tracks_in_pages(
 ) -> None:
     entry = await add_entry(services, guild_id, alice.id, "Long one", tracks=20)
 
-    handle = await driver.slash("catalog", {"playlist": str(entry)}, subcommand="show")
+    handle = await driver.slash("catalog", {"playlist": pick(entry)}, subcommand="show")
     message = await handle.original()
     await handle.finished()  # the pager is registered once the handler returns
 
@@ -151,7 +154,7 @@ async def test_show_of_a_pending_entry_says_so(
     )
 
     message = await (
-        await driver.slash("catalog", {"playlist": str(entry)}, subcommand="show")
+        await driver.slash("catalog", {"playlist": pick(entry)}, subcommand="show")
     ).original()
 
     assert "No tracks yet: this playlist is waiting to be read." in embed_text(message["embeds"])
@@ -188,7 +191,7 @@ async def test_autocomplete_offers_this_guild_only_at_most_25(
     assert reply.type == 8
     names = [choice["name"] for choice in reply.choices]
     assert len(names) == 25 and all(name.startswith("Here ") for name in names)
-    assert all(choice["value"].isdigit() for choice in reply.choices)
+    assert all(re.fullmatch(r"#[0-9]+", choice["value"]) for choice in reply.choices)
 
     long_reply = await (
         await driver.autocomplete("unshare", {"playlist": "loo"}, focused="playlist")
@@ -207,7 +210,7 @@ async def test_other_servers_never_show(
     assert field_names(await handle.original()) == ["Ours"]
 
     reply = await (
-        await driver.slash("catalog", {"playlist": str(theirs)}, subcommand="show")
+        await driver.slash("catalog", {"playlist": pick(theirs)}, subcommand="show")
     ).response()
     assert reply.ephemeral and "couldn't find that playlist" in embed_text(reply.embeds)
 
@@ -240,10 +243,10 @@ async def test_a_page_of_an_entry_unshared_meanwhile_is_explained(
     driver: InteractionDriver, services: BotServices, alice: Member, guild_id: int
 ) -> None:
     entry = await add_entry(services, guild_id, alice.id, "Going away", tracks=20)
-    handle = await driver.slash("catalog", {"playlist": str(entry)}, subcommand="show")
+    handle = await driver.slash("catalog", {"playlist": pick(entry)}, subcommand="show")
     message = await handle.original()
     await handle.finished()  # the pager is registered once the handler returns
-    await (await driver.slash("unshare", {"playlist": str(entry)})).response()
+    await unshare_confirmed(driver, pick(entry))
 
     reply = await (await driver.press(int(message["id"]), button_ids(message)["Next"])).response()
 

@@ -36,6 +36,7 @@ from tests.bot.support import (
     import_rows,
     ledger,
     link_directly,
+    pick,
     settled_runs,
     wait_for_run_status,
     wait_for_runs,
@@ -57,7 +58,7 @@ def jump(guild_id: int, channel_id: int, message: dict[str, Any]) -> str:
 
 async def start_import(driver: InteractionDriver, entry: int, **kwargs: Any) -> dict[str, Any]:
     """Run /import and return the finished ephemeral answer."""
-    handle = await driver.slash("import", {"playlist": str(entry)}, **kwargs)
+    handle = await driver.slash("import", {"playlist": pick(entry)}, **kwargs)
     return await handle.original(until=done_thinking)
 
 
@@ -124,7 +125,7 @@ async def test_import_acks_posts_records_the_ledger_and_dispatches_once(
     entry = await add_entry(services, guild_id, bob.id, "Road trip", tracks=4)
     started = time.monotonic()
 
-    handle = await driver.slash("import", {"playlist": str(entry)})
+    handle = await driver.slash("import", {"playlist": pick(entry)})
     deferred = await handle.response()
     ack = await handle.original(until=done_thinking)
 
@@ -183,7 +184,7 @@ async def test_import_without_a_linked_account_points_to_link(
     started = time.monotonic()
 
     reply = await (
-        await driver.slash("import", {"playlist": str(entry)}, user=carol.user)
+        await driver.slash("import", {"playlist": pick(entry)}, user=carol.user)
     ).response()
 
     assert reply.at - started < DEADLINE_SECONDS
@@ -207,7 +208,7 @@ async def test_another_servers_entry_cannot_be_imported(
     await link_directly(services, fake_spotify, alice)
     elsewhere = await add_entry(services, guild_id + 1, alice.id, "Elsewhere", tracks=3)
 
-    reply = await (await driver.slash("import", {"playlist": str(elsewhere)})).response()
+    reply = await (await driver.slash("import", {"playlist": pick(elsewhere)})).response()
 
     assert reply.ephemeral and "couldn't find that playlist" in embed_text(reply.embeds)
     assert public(fake_discord, channel_id) == []
@@ -237,7 +238,7 @@ async def test_an_entry_that_is_not_ready_is_refused(
     await link_directly(services, fake_spotify, alice)
     entry = await add_entry(services, guild_id, alice.id, "Fresh", tracks=2, status=status)
 
-    reply = await (await driver.slash("import", {"playlist": str(entry)})).response()
+    reply = await (await driver.slash("import", {"playlist": pick(entry)})).response()
 
     assert reply.ephemeral and f"**Fresh** {expected}" in embed_text(reply.embeds)
     assert await import_rows(services) == []
@@ -289,7 +290,7 @@ async def test_after_an_import_finished_the_playlist_can_be_imported_again(
 async def test_import_autocomplete_offers_ready_entries_of_this_server_only(
     driver: InteractionDriver, services: BotServices, alice: Member, guild_id: int
 ) -> None:
-    await add_entry(services, guild_id, alice.id, "Ready one", tracks=1)
+    ready = await add_entry(services, guild_id, alice.id, "Ready one", tracks=1)
     await add_entry(services, guild_id, alice.id, "Pending one", status=PlaylistStatus.PENDING)
     await add_entry(services, guild_id, alice.id, "Broken one", status=PlaylistStatus.FAILED)
     await add_entry(services, guild_id + 1, alice.id, "Ready elsewhere one", tracks=1)
@@ -301,7 +302,7 @@ async def test_import_autocomplete_offers_ready_entries_of_this_server_only(
 
     assert reply.at - started < DEADLINE_SECONDS and reply.type == 8
     assert [choice["name"] for choice in reply.choices] == ["Ready one"]
-    assert all(choice["value"].isdigit() for choice in reply.choices)
+    assert [choice["value"] for choice in reply.choices] == [pick(ready)]
 
 
 async def test_a_dispatch_failure_marks_the_import_failed_and_gives_a_reference(
@@ -323,7 +324,7 @@ async def test_a_dispatch_failure_marks_the_import_failed_and_gives_a_reference(
 
     monkeypatch.setattr(services.dispatcher, "import_playlist", engine_down)
     with caplog.at_level(logging.ERROR, logger="bot.error_handler"):
-        handle = await driver.slash("import", {"playlist": str(entry)})
+        handle = await driver.slash("import", {"playlist": pick(entry)})
         answer = original_text(await handle.original(until=done_thinking))
         await handle.finished()
 
@@ -445,7 +446,10 @@ async def test_imports_pages_when_there_are_many(
     channel_id: int,
 ) -> None:
     entry = await add_entry(services, guild_id, alice.id, "Often", tracks=1)
-    ids = [await add_import(services, guild_id, alice.id, entry, channel_id) for _ in range(7)]
+    ids: list[int] = []
+    for _ in range(7):  # one active import per playlist: each ends before the next starts
+        ids.append(await add_import(services, guild_id, alice.id, entry, channel_id))
+        await progress(services, ids[-1], added=(0,), finish=ImportStatus.COMPLETED)
 
     handle = await driver.slash("imports")
     reply = await handle.response()
@@ -489,7 +493,7 @@ async def test_cancel_by_the_owner_stops_the_run_and_updates_the_message(
     await progress(services, imp.id, added=(0,))
     started = time.monotonic()
 
-    handle = await driver.slash("cancel", {"import": str(imp.id)})
+    handle = await driver.slash("cancel", {"import": pick(imp.id)})
     deferred = await handle.response()
     ack = original_text(await handle.original(until=done_thinking))
 
@@ -529,7 +533,7 @@ async def test_cancel_by_a_stranger_is_refused(
     assert imp.workflow_run_id is not None
 
     reply = await (
-        await driver.slash("cancel", {"import": str(imp.id)}, user=bob.user)
+        await driver.slash("cancel", {"import": pick(imp.id)}, user=bob.user)
     ).response()
 
     assert reply.ephemeral
@@ -564,12 +568,12 @@ async def test_cancel_by_a_manager_is_allowed_and_they_can_find_it_by_id(
         permissions=MANAGER,
     ) as manager:
         choices = await (
-            await manager.autocomplete("cancel", {"import": str(imp.id)}, focused="import")
+            await manager.autocomplete("cancel", {"import": pick(imp.id)}, focused="import")
         ).response()
         assert choices.choices == [
-            {"name": "Too loud · queued · 0/2 · alice", "value": str(imp.id)}
+            {"name": "Too loud · queued · 0/2 · alice", "value": pick(imp.id)}
         ]
-        answer = await run_to_answer(manager, "cancel", {"import": str(imp.id)})
+        answer = await run_to_answer(manager, "cancel", {"import": pick(imp.id)})
 
     assert "Cancelled the import of **Too loud**" in answer
     assert (await get_import(services, imp.id)).status is ImportStatus.CANCELLED
@@ -579,7 +583,7 @@ async def test_cancel_by_a_manager_is_allowed_and_they_can_find_it_by_id(
 
     # An ordinary member typing someone else's id is offered nothing.
     plain = await (
-        await driver.autocomplete("cancel", {"import": str(imp.id)}, focused="import",
+        await driver.autocomplete("cancel", {"import": pick(imp.id)}, focused="import",
                                   user=bob.user)
     ).response()
     assert plain.choices == []
@@ -606,7 +610,7 @@ async def test_cancel_of_a_finished_import_says_it_already_finished(
     import_id = await add_import(services, guild_id, alice.id, entry, channel_id)
     await progress(services, import_id, added=(0,), finish=status)
 
-    reply = await (await driver.slash("cancel", {"import": str(import_id)})).response()
+    reply = await (await driver.slash("cancel", {"import": pick(import_id)})).response()
 
     assert reply.ephemeral
     assert expected in embed_text(reply.embeds)
@@ -657,7 +661,7 @@ async def test_cancel_when_the_engine_refuses_still_cancels_in_the_ledger(
 
     monkeypatch.setattr(services.dispatcher, "cancel_run", engine_down)
     with caplog.at_level(logging.WARNING, logger="bot.exts.imports"):
-        answer = await run_to_answer(driver, "cancel", {"import": str(imp.id)})
+        answer = await run_to_answer(driver, "cancel", {"import": pick(imp.id)})
 
     assert "Cancelled the import of **Stubborn**" in answer
     assert (await get_import(services, imp.id)).status is ImportStatus.CANCELLED
@@ -673,10 +677,10 @@ async def test_cancel_autocomplete_lists_only_my_unfinished_imports_here(
     channel_id: int,
 ) -> None:
     entry = await add_entry(services, guild_id, bob.id, "Night drive", tracks=2)
-    mine = await add_import(services, guild_id, alice.id, entry, channel_id)
-    await progress(services, mine, added=(0,))
     finished = await add_import(services, guild_id, alice.id, entry, channel_id)
     await progress(services, finished, added=(0, 1), finish=ImportStatus.COMPLETED)
+    mine = await add_import(services, guild_id, alice.id, entry, channel_id)
+    await progress(services, mine, added=(0,))
     await add_import(services, guild_id, bob.id, entry, channel_id)
     other_entry = await add_entry(services, guild_id + 1, bob.id, "Night drive", tracks=1)
     await add_import(services, guild_id + 1, alice.id, other_entry, channel_id)
@@ -685,7 +689,7 @@ async def test_cancel_autocomplete_lists_only_my_unfinished_imports_here(
         await driver.autocomplete("cancel", {"import": "night"}, focused="import")
     ).response()
 
-    assert reply.choices == [{"name": "Night drive · queued · 1/2", "value": str(mine)}]
+    assert reply.choices == [{"name": "Night drive · queued · 1/2", "value": pick(mine)}]
 
 
 # -- /retry -----------------------------------------------------------------------------------
@@ -715,8 +719,8 @@ async def test_retry_requeues_only_what_is_not_added_and_dispatches_again(
     choices = await (
         await driver.autocomplete("retry", {"import": "pat"}, focused="import")
     ).response()
-    assert [c["value"] for c in choices.choices] == [str(imp.id)]
-    answer = await run_to_answer(driver, "retry", {"import": str(imp.id)})
+    assert [c["value"] for c in choices.choices] == [pick(imp.id)]
+    answer = await run_to_answer(driver, "retry", {"import": pick(imp.id)})
 
     second_message, first_public = public(fake_discord, channel_id)[::-1]
     assert int(first_public["id"]) == first_message
@@ -763,7 +767,7 @@ async def test_retry_after_a_cancel_picks_up_the_rest(
     await start_import(driver, entry)
     [imp] = await import_rows(services)
     await progress(services, imp.id, added=(0, 1))
-    await run_to_answer(driver, "cancel", {"import": str(imp.id)})
+    await run_to_answer(driver, "cancel", {"import": pick(imp.id)})
 
     answer = await run_to_answer(driver, "retry", {"import": "halfway"})
 
@@ -787,14 +791,14 @@ async def test_retry_permission_rule(
     import_id = await add_import(services, guild_id, alice.id, entry, channel_id)
     await progress(services, import_id, added=(0,), failed=(1,), finish=ImportStatus.COMPLETED)
 
-    refused = await run_to_answer(driver, "retry", {"import": str(import_id)}, user=bob.user)
+    refused = await run_to_answer(driver, "retry", {"import": pick(import_id)}, user=bob.user)
     assert "Only the member who started importing **Alice's**" in refused
     assert "can retry it" in refused
     assert (await get_import(services, import_id)).status is ImportStatus.COMPLETED
     assert await settled_runs(bot_hatchet, services.dispatcher, guild_id) == []
 
     allowed = await run_to_answer(
-        driver, "retry", {"import": str(import_id)}, user=bob.user, permissions=MANAGER
+        driver, "retry", {"import": pick(import_id)}, user=bob.user, permissions=MANAGER
     )
     assert "Retrying **Alice's**: 1 tracks not added yet" in allowed
     [run] = await settled_runs(bot_hatchet, services.dispatcher, guild_id)
@@ -819,7 +823,7 @@ async def test_retry_with_nothing_left_says_so(
         finish=ImportStatus.COMPLETED,
     )
 
-    answer = await run_to_answer(driver, "retry", {"import": str(import_id)})
+    answer = await run_to_answer(driver, "retry", {"import": pick(import_id)})
 
     assert "Nothing left to retry in **Complete**" in answer
     assert (await get_import(services, import_id)).status is ImportStatus.COMPLETED
@@ -839,7 +843,7 @@ async def test_retry_of_a_running_import_is_refused(
     async with services.sessions.begin() as session:
         await imports.start_import(session, import_id)
 
-    answer = await run_to_answer(driver, "retry", {"import": str(import_id)})
+    answer = await run_to_answer(driver, "retry", {"import": pick(import_id)})
 
     assert "**Busy** is still running" in answer
     assert (await get_import(services, import_id)).status is ImportStatus.RUNNING
@@ -854,7 +858,7 @@ async def test_retry_cannot_reach_another_servers_import(
     await progress(services, import_id, failed=(0,), finish=ImportStatus.FAILED)
 
     answer = await run_to_answer(
-        driver, "retry", {"import": str(import_id)}, permissions=MANAGER
+        driver, "retry", {"import": pick(import_id)}, permissions=MANAGER
     )
 
     assert "couldn't find that import in this server" in answer

@@ -28,7 +28,9 @@ from tests.bot.support import (
     dm_slash,
     embed_text,
     link_directly,
+    pick,
     settled_runs,
+    unshare_confirmed,
     wait_for_runs,
 )
 
@@ -343,9 +345,9 @@ async def test_unshare_by_owner(
 ) -> None:
     entry = await add_entry(services, guild_id, alice.id, "Mine")
 
-    reply = await (await driver.slash("unshare", {"playlist": str(entry)})).response()
+    outcome = await unshare_confirmed(driver, pick(entry))
 
-    assert reply.ephemeral and reply.content == "Removed **Mine** from this server's catalog."
+    assert outcome == "Removed **Mine** from this server's catalog."
     assert await catalog_rows(services) == []
 
 
@@ -354,13 +356,11 @@ async def test_unshare_by_a_manager(
 ) -> None:
     entry = await add_entry(services, guild_id, alice.id, "Alice's")
 
-    reply = await (
-        await driver.slash(
-            "unshare", {"playlist": str(entry)}, user=bob.user, permissions=MANAGE_GUILD
-        )
-    ).response()
+    outcome = await unshare_confirmed(
+        driver, pick(entry), user=bob.user, permissions=MANAGE_GUILD
+    )
 
-    assert reply.ephemeral and reply.content is not None and reply.content.startswith("Removed")
+    assert outcome.startswith("Removed")
     assert await catalog_rows(services) == []
 
 
@@ -370,7 +370,7 @@ async def test_unshare_by_anyone_else_is_refused(
     entry = await add_entry(services, guild_id, alice.id, "Alice's")
 
     reply = await (
-        await driver.slash("unshare", {"playlist": str(entry)}, user=bob.user)
+        await driver.slash("unshare", {"playlist": pick(entry)}, user=bob.user)
     ).response()
 
     assert reply.ephemeral
@@ -388,7 +388,7 @@ async def test_unshare_cannot_reach_another_server(
     elsewhere = await add_entry(services, guild_id + 1, alice.id, "Elsewhere")
 
     reply = await (
-        await driver.slash("unshare", {"playlist": str(elsewhere)}, permissions=MANAGE_GUILD)
+        await driver.slash("unshare", {"playlist": pick(elsewhere)}, permissions=MANAGE_GUILD)
     ).response()
 
     assert reply.ephemeral and "couldn't find that playlist" in embed_text(reply.embeds)

@@ -52,3 +52,6 @@ def test_quick_bench_measures_every_design(stack_env: dict[str, str], tmp_path: 
     assert "GET /v1/search" not in by[("mixtape", "search, 2nd import (match cache)")][
         "calls_by_route"]
     assert "10 members at once" in done.stdout and "mixtape: members finished" in done.stdout
+    # Discord answering 429 to every progress edit: measured, and the import still complete
+    assert by[("mixtape", "Discord 429s on edits")]["chaos_at"] is not None
+    assert "Discord answering 429 to every edit" in done.stdout

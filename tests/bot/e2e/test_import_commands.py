@@ -19,7 +19,7 @@ from storage import imports, ledger
 from storage.enums import ImportStatus, ItemState
 from storage.models import Import
 from tests.bot.e2e.test_import import catalog_entry, target_uris, wait_finished
-from tests.bot.support import Member, embed_text, link_directly
+from tests.bot.support import Member, embed_text, link_directly, pick
 from tests.bot.test_share import done_thinking
 
 pytestmark = pytest.mark.engine
@@ -44,11 +44,12 @@ async def test_import_cancel_then_retry_lands_everything_once(
     fake_spotify.inject(ADD, "delay", times=None, seconds=1.5)  # a slow Spotify
     await start_mixtape_worker()
 
-    handle = await driver.slash("import", {"playlist": str(entry)})
+    handle = await driver.slash("import", {"playlist": pick(entry)})
     await handle.original(until=done_thinking)
     await asyncio.to_thread(fake_spotify.wait_for_calls, 2, ADD, None, 30)  # mid-import
 
-    cancel = await driver.slash("cancel", {"import": str((await only_import(services, alice)).id)})
+    running = await only_import(services, alice)
+    cancel = await driver.slash("cancel", {"import": pick(running.id)})
     assert "Cancelled" in str((await cancel.original(until=done_thinking)).get("content"))
     row = await wait_finished(services, (await only_import(services, alice)).id, within=30)
     assert row.status is ImportStatus.CANCELLED
@@ -64,7 +65,7 @@ async def test_import_cancel_then_retry_lands_everything_once(
 
     fake_spotify.clear_faults()
     started = time.monotonic()
-    retry = await driver.slash("retry", {"import": str(row.id)})
+    retry = await driver.slash("retry", {"import": pick(row.id)})
     await retry.original(until=done_thinking)
     row = await wait_finished(services, row.id, within=90)
     while row.status is ImportStatus.CANCELLED and time.monotonic() - started < 30:
