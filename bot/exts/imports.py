@@ -34,6 +34,7 @@ from bot.views import PageLoader, Pager
 from storage import accounts, imports
 from storage.enums import ImportStatus, PlaylistStatus
 from storage.errors import (
+    ActiveImportExists,
     ImportNotFound,
     ImportNotRetryable,
     PlaylistNotFound,
@@ -194,6 +195,8 @@ class Imports(commands.Cog):
                 raise errors.CatalogEntryNotFound(render.PICK_FROM_LIST) from exc
             except PlaylistNotReady as exc:  # being re-read meanwhile
                 raise errors.NotImportable(render.not_importable(entry)) from exc
+            except ActiveImportExists as exc:  # a simultaneous click won (the unique index)
+                raise errors.AlreadyImporting(render.already_importing(name)) from exc
             total = (await imports.counts_by_state(session, imp.id)).total
             import_id, channel_id = imp.id, imp.channel_id
         embed = render.import_queued_embed(name, user.id, total, import_id)
