@@ -66,6 +66,22 @@ async def get_account(session: AsyncSession, discord_user_id: int) -> Account | 
     return await session.get(Account, discord_user_id, populate_existing=True)
 
 
+async def claim_relink_request(
+    session: AsyncSession, discord_user_id: int, missing_scope: str
+) -> bool:
+    """True once per account whose grant lacks `missing_scope`: the caller asks the member
+    to /link again. Later calls, from any process, answer False."""
+    account = await get_account(session, discord_user_id)
+    if account is None or missing_scope in account.scopes:
+        return False
+    claimed = await session.execute(
+        update(Account)
+        .where(Account.discord_user_id == discord_user_id, Account.relink_asked_at.is_(None))
+        .values(relink_asked_at=utcnow())
+    )
+    return rowcount(claimed) == 1
+
+
 async def get_tokens(
     session: AsyncSession, cipher: TokenCipher, discord_user_id: int
 ) -> AccountTokens | None:

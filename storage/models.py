@@ -74,6 +74,8 @@ class Account(Base):
     access_token_expires_at: Mapped[datetime | None]
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     country: Mapped[str | None] = mapped_column(String(8))
+    #: When the member was asked to /link again for a scope their grant lacks (once).
+    relink_asked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

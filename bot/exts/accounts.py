@@ -37,8 +37,6 @@ class Accounts(commands.Cog):
     def __init__(self, bot: MixtapeBot) -> None:
         self.bot = bot
         self.services = bot.services
-        # Members told to /link again for the country, in this process (no column for it).
-        self._asked_to_relink: set[int] = set()
 
     @app_commands.command(name="link", description="Connect your Spotify account to Mixtape")
     async def link(self, interaction: discord.Interaction) -> None:
@@ -73,13 +71,12 @@ class Accounts(commands.Cog):
         still works, only the country warning is missing.
         """
         user_id = interaction.user.id
-        if command.qualified_name not in _COUNTRY_COMMANDS or user_id in self._asked_to_relink:
+        if command.qualified_name not in _COUNTRY_COMMANDS:
             return
         async with self.services.sessions.begin() as session:
-            account = await accounts.get_account(session, user_id)
-        if account is None or COUNTRY_SCOPE in account.scopes:
+            ask = await accounts.claim_relink_request(session, user_id, COUNTRY_SCOPE)
+        if not ask:
             return
-        self._asked_to_relink.add(user_id)
         try:
             await interaction.followup.send(RELINK_FOR_COUNTRY, ephemeral=True)
         except discord.HTTPException as exc:

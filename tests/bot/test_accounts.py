@@ -117,6 +117,9 @@ async def test_a_link_made_before_the_country_scope_is_asked_to_link_again_once(
 
     assert int(ask["flags"]) & EPHEMERAL
     assert "run `/link` again" in ask["content"] and "country" in ask["content"]
+    async with services.sessions.begin() as session:  # once across restarts: it is stored
+        asked_row = await accounts.get_account(session, alice.id)
+    assert asked_row is not None and asked_row.relink_asked_at is not None
 
     # The import went ahead (see the rows below). Asked once: Alice's next /import carries
     # no ask, nor does Bob's (his link has the scope).
