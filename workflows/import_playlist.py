@@ -144,11 +144,24 @@ async def _spotify(d: WorkerDeps, user_id: int, op: Any, *, write: bool = False)
         raise NonRetryableException("Your Spotify link expired; run /link, then /retry.") from exc
 
 
-async def _stop_reason(d: WorkerDeps, import_id: int, ctx: Context) -> StepResult | None:
+def require_owner(row_user_id: int, run_user_id: int, import_id: int) -> None:
+    """A run acts only as the member who owns the import: a run naming another member (a
+    forged or mixed-up input) is refused before any Spotify call, and changes nothing."""
+    if row_user_id != run_user_id:
+        log.error("import %s belongs to member %s; refusing a run acting as %s",
+                  import_id, row_user_id, run_user_id)
+        raise NonRetryableException(
+            f"import {import_id} does not belong to the member this run acts as")
+
+
+async def _stop_reason(d: WorkerDeps, input: StepInput, ctx: Context) -> StepResult | None:
     """Why this step must not run, checked at every step's start: the import was cancelled
-    (or finished), or the watchdog handed it to a newer run than this step's parent."""
+    (or finished), or the watchdog handed it to a newer run than this step's parent.
+    A run acting as someone other than the import's member is refused outright."""
     async with d.sessions.begin() as s:
-        row = await imports.get_import(s, import_id)
+        row = await imports.get_import(s, input.import_id)
+    if row is not None:
+        require_owner(row.discord_user_id, input.discord_user_id, input.import_id)
     if row is None or row.status.is_terminal:
         return StepResult(cancelled=True)
     parent = ctx.parent_workflow_run_id
@@ -191,7 +204,7 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
     )
     async def prepare(input: StepInput, ctx: Context) -> PrepareOutput:
         d = deps(ctx)
-        if stop := await _stop_reason(d, input.import_id, ctx):
+        if stop := await _stop_reason(d, input, ctx):
             return PrepareOutput(**stop.model_dump())
         async with d.sessions.begin() as s:
             row = await imports.get_import(s, input.import_id)
@@ -241,7 +254,7 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
     @hatchet.task(name="import-resolve-track", input_validator=ResolveInput, **step)
     async def resolve(input: ResolveInput, ctx: Context) -> StepResult:
         d = deps(ctx)
-        if stop := await _stop_reason(d, input.import_id, ctx):
+        if stop := await _stop_reason(d, input, ctx):
             return stop
         async with d.sessions.begin() as s:
             [item] = await ledger.list_items(s, input.import_id, after_position=input.position - 1,
@@ -273,7 +286,7 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
     @hatchet.task(name="import-reconcile", input_validator=AddInput, **step)
     async def reconcile(input: AddInput, ctx: Context) -> StepResult:
         d = deps(ctx)
-        if stop := await _stop_reason(d, input.import_id, ctx):
+        if stop := await _stop_reason(d, input, ctx):
             return stop
         try:
             present, total = await _read_all_items(d, input.discord_user_id,
@@ -299,7 +312,7 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
     @hatchet.task(name="import-add-batch", input_validator=AddInput, **step)
     async def add_batch(input: AddInput, ctx: Context) -> AddOutput:
         d = deps(ctx)
-        if stop := await _stop_reason(d, input.import_id, ctx):
+        if stop := await _stop_reason(d, input, ctx):
             return AddOutput(**stop.model_dump())
         async with d.sessions.begin() as s:
             batch = await ledger.resolved_items(s, input.import_id, limit=BATCH_SIZE)
@@ -428,6 +441,7 @@ class _Run:
                     s, self.input.import_id, self.country))
         if row is None:
             raise NonRetryableException(f"import {self.input.import_id} does not exist")
+        require_owner(row.discord_user_id, self.input.discord_user_id, self.input.import_id)
         self.name = row.playlist_name or self.name
         self.target_url = row.target_playlist_url
         self.settled_at_start = counts.total - counts.outstanding

@@ -30,7 +30,7 @@ from mixtape.settings import Settings
 from mixtape.spotify_tokens import NotLinked, NotRegistered, call_as_member
 from music.errors import AuthExpired, Permanent, RateLimited
 from music.models import parse_items_page, parse_playlist
-from storage import catalog
+from storage import accounts, catalog
 from storage.catalog import TrackData
 from storage.enums import PlaylistStatus
 from workflows import share_render
@@ -102,6 +102,13 @@ async def _as_sharer(d: WorkerDeps, user_id: int, op: Any) -> Any:
         raise NonRetryableException(_permanent_message(exc)) from exc
 
 
+def _may_share(playlist: dict[str, Any], spotify_user_id: str | None) -> bool:
+    """Owner or collaborator: Spotify includes a playlist's `items` only for those."""
+    owner = str((playlist.get("owner") or {}).get("id") or "")
+    return (spotify_user_id is not None and owner == spotify_user_id) or isinstance(
+        playlist.get("items"), dict)
+
+
 def _permanent_message(exc: Permanent) -> str:
     if isinstance(exc, AuthExpired):
         return "The Spotify link expired; run /link again, then share again."
@@ -131,6 +138,15 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
             )
         except RateLimited as exc:
             return MetaOutput(retry_after=exc.retry_after)
+        async with d.sessions.begin() as s:
+            sharer = await accounts.get_account(s, input.sharer_discord_user_id)
+        if not _may_share(data, sharer.spotify_user_id if sharer else None):
+            # The bot checked this; a run that skipped it (forged, or the member lost access
+            # meanwhile) must not put someone else's playlist into the catalog.
+            log.error("share of entry %s refused: member %s neither owns nor collaborates "
+                      "on it", input.catalog_playlist_id, input.sharer_discord_user_id)
+            raise NonRetryableException(
+                "Only the playlist's owner or a collaborator can share it.")
         meta = parse_playlist(data)
         async with d.sessions.begin() as s:
             await catalog.update_catalog_metadata(

@@ -11,13 +11,14 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 import pytest
+from hatchet_sdk.clients.rest.models.v1_task_status import V1TaskStatus
 
 from bot.services import BotServices
 from fakes.discord_api import FakeDiscord
 from fakes.spotify import FakeSpotify
 from mixtape.worker_process import WorkerProcess
-from storage import imports
-from storage.enums import ImportStatus
+from storage import catalog, imports
+from storage.enums import ImportStatus, PlaylistStatus
 from tests.bot.e2e.test_engine_restart import services_hatchet
 from tests.bot.e2e.test_import import (
     catalog_entry,
@@ -25,8 +26,8 @@ from tests.bot.e2e.test_import import (
     target_uris,
     wait_finished,
 )
-from tests.bot.support import Member, embed_text, link_directly
-from workflows.contracts import ImportInput
+from tests.bot.support import Member, embed_text, link_directly, wait_for_run_status
+from workflows.contracts import ImportInput, ShareInput
 from workflows.import_playlist import LOST_TARGET_NOTE
 from workflows.watchdog import WATCHDOG
 
@@ -125,3 +126,63 @@ async def test_an_import_saved_but_never_started_is_started_by_the_watchdog(
     assert saved.workflow_run_id is None and row.workflow_run_id is not None
     assert row.status is ImportStatus.COMPLETED, row.error
     assert target_uris(fake_spotify, row) == [s.uri for s in songs]
+
+
+async def test_a_run_acting_as_another_member_is_refused_before_any_spotify_call(
+    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
+    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+) -> None:
+    """A forged run: Bob's import id with Alice's member id must not write into Alice's
+    account (nor touch Bob's import)."""
+    songs = fake_spotify.generate_tracks(5, seed=65)
+    entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
+    await link_directly(services, fake_spotify, alice)
+    await link_directly(services, fake_spotify, bob)
+    async with services.sessions.begin() as s:
+        bobs = await imports.create_import_with_ledger(
+            s, guild_id=guild_id, discord_user_id=bob.id, catalog_playlist_id=entry,
+            channel_id=channel_id)
+    fake_spotify.reset_calls()
+
+    run_id = await services.dispatcher.import_playlist(
+        ImportInput(import_id=bobs.id, discord_user_id=alice.id), guild_id=guild_id)
+    await wait_for_run_status(services_hatchet(services), run_id, V1TaskStatus.FAILED,
+                              within=60)
+
+    assert fake_spotify.calls == []  # not a single call, as anyone
+    assert fake_spotify.playlists_of("ada") == [] and fake_spotify.playlists_of("bob") == []
+    async with services.sessions.begin() as s:
+        row = await imports.get_import(s, bobs.id)
+        counts = await imports.counts_by_state(s, bobs.id)
+    assert row is not None and row.status is ImportStatus.QUEUED and row.error is None
+    assert (counts.total, counts.outstanding) == (5, 5)
+
+
+async def test_a_share_run_for_someone_elses_private_playlist_puts_nothing_in_the_catalog(
+    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
+    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+) -> None:
+    """A forged share: Alice as the sharer of Bob's private playlist, which her grant can
+    see the name of but neither owns nor collaborates on."""
+    private = fake_spotify.add_playlist("bob", "Diary", fake_spotify.generate_tracks(3, seed=66),
+                                        public=False)
+    await link_directly(services, fake_spotify, alice)
+    async with services.sessions.begin() as s:
+        entry = await catalog.upsert_catalog_playlist(
+            s, guild_id=guild_id, owner_discord_user_id=alice.id,
+            provider_playlist_id=private.id, url=f"https://open.spotify.com/playlist/{private.id}",
+            name="Diary")
+
+    run_id = await services.dispatcher.share_playlist(
+        ShareInput(catalog_playlist_id=entry, sharer_discord_user_id=alice.id,
+                   channel_id=channel_id), guild_id=guild_id, user_id=alice.id)
+    await wait_for_run_status(services_hatchet(services), run_id, V1TaskStatus.COMPLETED,
+                              within=60)
+
+    async with services.sessions.begin() as s:
+        row = await catalog.get_catalog_playlist(s, entry)
+        tracks = await catalog.list_tracks(s, entry)
+    assert row is not None and row.status is PlaylistStatus.FAILED
+    assert row.error and "owner or a collaborator" in row.error
+    assert tracks == []
+    assert fake_spotify.count("GET /v1/playlists/{id}/items") == 0
