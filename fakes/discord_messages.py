@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fakes.discord_forms import check_autocomplete, check_commands, check_message_body
 from fakes.discord_models import (
     EPHEMERAL,
     JSON,
@@ -19,8 +20,6 @@ from fakes.discord_models import (
     ApiError,
     apply_fields,
     attachment_payload,
-    check_command,
-    check_message_body,
     command_payload,
     invalid_form,
     is_empty,
@@ -165,7 +164,11 @@ def interaction_callback(
     *,
     with_response: bool,
 ) -> JSON | None:
-    """Accept the one initial response of an interaction; the 2.6+ callback shape."""
+    """Accept the one initial response of an interaction; the 2.6+ callback shape.
+
+    Discord checks the deadline (3 s from creation, else 404 10062) before the body, and
+    the body's limits under `data` (`data.embeds.0.title`, `data.choices.0.name`).
+    """
     if not isinstance(body, dict) or not isinstance(body.get("type"), int):
         raise invalid_form("type", "BASE_TYPE_REQUIRED", "This field is required")
     kind: int = body["type"]
@@ -178,6 +181,10 @@ def interaction_callback(
             raise ApiError(404, 10062, "Unknown interaction")
         if kind not in _ALLOWED_CALLBACKS.get(inter.type, set()):
             raise invalid_form("type", "INTERACTION_CALLBACK_TYPE_INVALID", "Invalid type")
+        if kind in (CHANNEL_MESSAGE, UPDATE_MESSAGE):
+            check_message_body(data, "data")
+        elif kind == AUTOCOMPLETE_RESULT:
+            check_autocomplete(data)
         resource = _respond(store, inter, kind, data, files, route)
         inter.callbacks.append(
             InteractionCallback(inter.id, kind, copy.deepcopy(data), time.monotonic())
@@ -279,10 +286,7 @@ def webhook_message(store: DiscordStore, inter: _Interaction, ref: str) -> _Stor
 
 def put_commands(store: DiscordStore, guild_id: int | None, body: Any) -> list[JSON]:
     """Bulk overwrite: commands keep their id when name and type stay the same."""
-    if not isinstance(body, list):
-        raise invalid_form("_root", "BASE_TYPE_ARRAY", "Must be an array")
-    for request in body:
-        check_command(request)
+    check_commands(body)
     with store.lock:
         known = {(c["name"], c["type"]): int(c["id"]) for c in store.commands(guild_id)}
         now = store.now()

@@ -24,8 +24,6 @@ SUPPRESS_NOTIFICATIONS = 1 << 12
 IS_COMPONENTS_V2 = 1 << 15
 # Flags a bot may set on a new message; EPHEMERAL only through an interaction token.
 SETTABLE_FLAGS = SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS | IS_COMPONENTS_V2
-MAX_CONTENT = 2000
-MAX_EMBEDS = 10
 
 
 class ApiError(Exception):
@@ -164,16 +162,6 @@ def _normalize_embed(embed: JSON) -> JSON:
     return item
 
 
-def check_message_body(body: JSON) -> None:
-    """Reject what Discord rejects: over-long content and too many embeds."""
-    content = body.get("content")
-    if isinstance(content, str) and len(content) > MAX_CONTENT:
-        raise invalid_form("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
-    embeds = body.get("embeds")
-    if isinstance(embeds, list) and len(embeds) > MAX_EMBEDS:
-        raise invalid_form("embeds", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
-
-
 def is_empty(message: JSON) -> bool:
     """Whether a message would show nothing at all (Discord's 50006)."""
     return not (
@@ -249,36 +237,55 @@ def attachment_payload(attachment_id: int, filename: str, size: int, content_typ
 def command_payload(
     request: JSON, *, command_id: int, application_id: int, version: int, guild_id: int | None
 ) -> JSON:
-    """An `ApplicationCommandResponse` for one entry of a bulk overwrite."""
+    """An `ApplicationCommandResponse` for one entry of a bulk overwrite.
+
+    Requests may carry `default_member_permissions` as an integer (the spec's request
+    schema) or a string (the docs); the answer always holds a string or null, as the spec's
+    `ApplicationCommandResponse` says. Options come back in their response shape.
+    """
+    permissions = request.get("default_member_permissions")
     payload: JSON = {
         "id": str(command_id),
         "application_id": str(application_id),
         "version": str(version),
-        "default_member_permissions": request.get("default_member_permissions"),
-        "type": request.get("type", 1),
+        "default_member_permissions": None if permissions is None else str(int(permissions)),
+        "type": request.get("type") or 1,
         "name": request["name"],
-        "description": request.get("description", ""),
-        "options": copy.deepcopy(request.get("options", [])),
+        "description": request.get("description") or "",
+        "options": [_option_payload(o) for o in request.get("options") or []],
         "nsfw": bool(request.get("nsfw", False)),
         "integration_types": request.get("integration_types") or [0],
         "contexts": request.get("contexts"),
     }
     for key in ("name_localizations", "description_localizations", "dm_permission"):
-        if key in request:
+        if request.get(key) is not None:
             payload[key] = request[key]
     if guild_id is not None:
         payload["guild_id"] = str(guild_id)
     return payload
 
 
-def check_command(request: Any) -> None:
-    """Reject command definitions Discord rejects (names and descriptions out of range)."""
-    if not isinstance(request, dict) or not isinstance(request.get("name"), str):
-        raise invalid_form("name", "BASE_TYPE_REQUIRED", "This field is required")
-    name = request["name"]
-    chat_input = request.get("type", 1) == 1
-    if not 1 <= len(name) <= 32 or (chat_input and name != name.lower()):
-        raise invalid_form("name", "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
-    description = request.get("description", "")
-    if chat_input and not 1 <= len(description) <= 100:
-        raise invalid_form("description", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100")
+# The keys an `ApplicationCommand*OptionResponse` may hold (request-only keys are dropped).
+_OPTION_KEYS = (
+    "type", "name", "name_localizations", "description", "description_localizations",
+    "required", "autocomplete", "channel_types", "min_value", "max_value", "min_length",
+    "max_length",
+)  # fmt: skip
+
+
+def _option_payload(option: JSON) -> JSON:
+    """An option as Discord answers it: no nulls, `required`/`autocomplete` only when true."""
+    payload: JSON = {
+        key: copy.deepcopy(option[key]) for key in _OPTION_KEYS if option.get(key) is not None
+    }
+    for flag in ("required", "autocomplete"):
+        if payload.get(flag) is False:
+            del payload[flag]
+    if option.get("choices"):
+        payload["choices"] = [
+            {k: copy.deepcopy(v) for k, v in choice.items() if v is not None}
+            for choice in option["choices"]
+        ]
+    if option.get("type") in (1, 2):  # subcommands and groups nest their options
+        payload["options"] = [_option_payload(o) for o in option.get("options") or []]
+    return payload
