@@ -49,6 +49,15 @@ class RateLimitPolicy:
     window: float = 1.0
 
 
+# Discord publishes no per-route numbers and tells clients to read the headers
+# (docs: topics/rate-limits); these are the buckets observed live that a client meets first.
+# Message edits: about 5 per 5 s per channel, so a progress message edited faster than once
+# a second gets 429s unless the client waits as the headers say.
+ROUTE_POLICIES: dict[str, RateLimitPolicy] = {
+    "PATCH /channels/{channel_id}/messages/{message_id}": RateLimitPolicy(5, 5.0),
+}
+
+
 @dataclass(frozen=True)
 class BucketState:
     """Where one request left its bucket; rendered as Discord's rate-limit headers."""
@@ -80,10 +89,15 @@ class _Window:
 class RateLimiter:
     """Fixed-window buckets keyed by route shape and major parameter."""
 
-    def __init__(self, default: RateLimitPolicy, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        default: RateLimitPolicy,
+        clock: Callable[[], float] = time.time,
+        policies: dict[str, RateLimitPolicy] | None = None,
+    ) -> None:
         self._default = default
         self._clock = clock
-        self._policies: dict[str, RateLimitPolicy] = {}
+        self._policies = {route_shape(r): p for r, p in (policies or {}).items()}
         self._windows: dict[tuple[str, str], _Window] = {}
         self._lock = threading.Lock()
 

@@ -15,7 +15,13 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from fakes.discord_limits import FaultBook, RateLimiter, RateLimitPolicy, route_shape
+from fakes.discord_limits import (
+    ROUTE_POLICIES,
+    FaultBook,
+    RateLimiter,
+    RateLimitPolicy,
+    route_shape,
+)
 from fakes.discord_models import (
     JSON,
     ApiError,
@@ -37,9 +43,35 @@ from fakes.discord_records import (
 T = TypeVar("T")
 
 EDIT_AGE_LIMIT = 3600.0  # Discord's 30046 applies to edits of messages older than an hour
-TOKEN_LIFETIME = 900.0  # interaction tokens work for 15 minutes
-CALLBACK_DEADLINE = 3.0  # the initial interaction response is due within 3 seconds
+# Docs interactions/receiving-and-responding#responding-to-an-interaction: the initial
+# response is due within 3 seconds, and the token then works for 15 minutes.
+TOKEN_LIFETIME = 900.0
+CALLBACK_DEADLINE = 3.0
 DEFAULT_TOKEN = "fake-bot-token"
+
+
+class Clock:
+    """The fake's wall clock: real time plus whatever a test skipped with `advance`.
+
+    Deadlines (3 s to answer, 15-minute tokens, hour-old edits) are tested by moving it
+    forward instead of waiting; it keeps running, so rate-limit windows still pass.
+    """
+
+    def __init__(self, source: Callable[[], float] = time.time) -> None:
+        self._source = source
+        self._skipped = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._source() + self._skipped
+
+    def advance(self, seconds: float) -> None:
+        """Jump `seconds` ahead (never back: ids and windows assume time moves forward)."""
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        with self._lock:
+            self._skipped += seconds
 
 
 class DiscordStore:
@@ -55,16 +87,16 @@ class DiscordStore:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._cond = threading.Condition(threading.RLock())
-        self._clock = clock
+        self.clock = clock if isinstance(clock, Clock) else Clock(clock)
         self.ids = Snowflakes()
-        now = clock()
+        now = self.clock()
         self.token = token
         self.application_id = self.ids.next(now)
         self.bot_user = user_payload(self.application_id, bot_name, bot=True)
         self.owner = user_payload(self.ids.next(now), "owner")
         self.guild_id = self.ids.next(now)
         self.callback_deadline = callback_deadline
-        self.limiter = RateLimiter(rate_limit or RateLimitPolicy(), clock)
+        self.limiter = RateLimiter(rate_limit or RateLimitPolicy(), self.clock, ROUTE_POLICIES)
         self.faults = FaultBook()
         self._channels: dict[int, JSON] = {}
         self._denied: dict[int, int] = {}
@@ -79,7 +111,13 @@ class DiscordStore:
 
     def now(self) -> float:
         """The fake's wall clock (epoch seconds)."""
-        return self._clock()
+        return self.clock()
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock `seconds` ahead: interaction deadlines, token lifetimes and
+        message ages see it at once, so a test checks a 15-minute rule without waiting."""
+        self.clock.advance(seconds)
+        self.notify()
 
     def add_channel(
         self, channel_id: int | None = None, *, guild_id: int | None = None, name: str | None = None
