@@ -121,7 +121,8 @@ def _name(user_id: int, username: str | None, names: dict[int, str]) -> str:
 def _plain(text: str, names: dict[int, str]) -> str:
     text = _MENTION.sub(lambda m: "@" + _name(int(m.group(1)), None, names), text)
     return _TIMESTAMP.sub(
-        lambda m: datetime.fromtimestamp(int(m.group(1))).strftime("%H:%M:%S"), text)
+        lambda m: datetime.fromtimestamp(int(m.group(1))).strftime("%H:%M:%S"), text
+    )
 
 
 def _block(text: str, extra: str = "") -> list[str]:

@@ -17,7 +17,6 @@ response so tests can assert what a member would have seen.
 from __future__ import annotations
 
 import time
-
 from typing import Any
 
 from aiohttp import web
@@ -90,8 +89,15 @@ class FakeDiscord(ServedFake, GatewayMixin, DiscordStore):
         """
         until = None if for_seconds is None else time.monotonic() + for_seconds
         self.faults.add(
-            Fault(_known(route), 429, times, retry_after=retry_after, is_global=is_global,
-                  via=via, until=until)
+            Fault(
+                _known(route),
+                429,
+                times,
+                retry_after=retry_after,
+                is_global=is_global,
+                via=via,
+                until=until,
+            )
         )
 
     def force_error(

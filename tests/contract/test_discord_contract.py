@@ -109,6 +109,8 @@ async def _channel(bot: PlaygroundBot, fake: FakeDiscord) -> None:
         await sent.edit(content="gone")  # 404 10008
     with pytest.raises(discord.HTTPException):
         await channel.send("x" * 2001)  # 400 50035 with an error tree
+    with pytest.raises(discord.HTTPException):
+        await channel.send(embed=discord.Embed(title="x" * 257))  # 50035 at embeds.0.title
     fake.deny_channel(fake.channel_id)
     with pytest.raises(discord.Forbidden):
         await channel.send("denied")  # 403 50001
@@ -116,7 +118,8 @@ async def _channel(bot: PlaygroundBot, fake: FakeDiscord) -> None:
 
 
 async def _raw_errors(fake: FakeDiscord) -> None:
-    """Answers discord.py never provokes on its own: 401, a global 429, a 500."""
+    """Answers discord.py never provokes on its own: 401, a global 429, a 500, and the
+    interaction deadlines (10062 after 3 s, 50027 once the token's 15 minutes are over)."""
     fake.force_429("GET /oauth2/applications/@me", retry_after=2.5, is_global=True)
     fake.force_error("GET /channels/{channel_id}", 500)
     auth = {"Authorization": f"Bot {fake.token}"}
@@ -127,6 +130,18 @@ async def _raw_errors(fake: FakeDiscord) -> None:
             (f"/channels/{fake.channel_id}", auth),
         ]:
             async with session.get(fake.api_base + url, headers=headers) as answer:
+                await answer.read()
+        user = FakeUser(98, "dan").payload()
+        ticket = fake.issue_interaction(
+            2, channel_id=fake.channel_id, guild_id=fake.guild_id, user=user, name="ping"
+        )
+        fake.advance(15 * 60 + 1)
+        for url in [
+            f"/interactions/{ticket.id}/{ticket.token}/callback",
+            f"/webhooks/{fake.application_id}/{ticket.token}",
+        ]:
+            body = {"type": 4, "data": {"content": "late"}}
+            async with session.post(fake.api_base + url, json=body) as answer:
                 await answer.read()
 
 
@@ -195,7 +210,7 @@ def test_scenario_reaches_every_route_and_error(calls: list[CallRecord]) -> None
     assert {c.route for c in calls} == set(known_routes())
     assert {c.status for c in calls} >= {200, 204, 400, 401, 403, 404, 429, 500}
     codes = {c.response.get("code") for c in calls if isinstance(c.response, dict)}
-    assert codes >= {30046, 10008, 50035, 50001}
+    assert codes >= {30046, 10008, 50035, 50001, 10062, 50027}
     assert any(c.response.get("global") for c in calls if c.status == 429)
 
 

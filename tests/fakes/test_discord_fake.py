@@ -52,7 +52,11 @@ class VoteView(discord.ui.View):
 class Playground(commands.Cog):
     """One command per interaction style the real bot uses."""
 
-    admin = app_commands.Group(name="admin", description="Server settings")
+    admin = app_commands.Group(
+        name="admin",
+        description="Server settings",
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
 
     @app_commands.command(description="Check the bot is alive")
     async def ping(self, interaction: discord.Interaction) -> None:
