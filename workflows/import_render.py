@@ -51,9 +51,10 @@ def _unplayable(embed: discord.Embed, p: Progress) -> None:
 
 
 def _notes(embed: discord.Embed, p: Progress) -> None:
-    if p.notes:
-        embed.add_field(name="Note", value="\n".join(clean(n, 300) for n in p.notes)[:1024],
-                        inline=False)
+    # Blank notes are dropped: Discord refuses an empty field value (50035 BASE_TYPE_REQUIRED).
+    lines = [line for line in (clean(n, 300) for n in p.notes) if line]
+    if lines:
+        embed.add_field(name="Note", value="\n".join(lines)[:1024], inline=False)
 
 
 def running(p: Progress) -> discord.Embed:
