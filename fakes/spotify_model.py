@@ -226,6 +226,8 @@ class AuthCode:
     scopes: frozenset[str]
     expires_at: float
     used: bool = False
+    #: PKCE (RFC 7636, S256): the token request must then carry the matching verifier.
+    code_challenge: str | None = None
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,7 @@ ROUTES: frozenset[str] = frozenset(
         "GET /v1/playlists/{id}",
         "GET /v1/playlists/{id}/items",
         "POST /v1/playlists/{id}/items",
+        "DELETE /v1/playlists/{id}/followers",
         "GET /v1/search",
         "GET /v1/tracks/{id}",
     }

@@ -69,6 +69,8 @@ class SpotifyState(Grants, CallLog):
         self.episodes: dict[str, Episode] = {}
         self.playlists: dict[str, Playlist] = {}
         self._playlists_made = 0  # ids never come back, even after a delete (as on Spotify)
+        #: (playlist, user) pairs where the user unfollowed: "deleted" it from their library.
+        self.unfollowed: set[tuple[str, str]] = set()
         self._isrcs: dict[str, str] = {}
         self.search_index = SearchIndex()
         self.default_client_id = client_id
@@ -301,6 +303,21 @@ class SpotifyState(Grants, CallLog):
         if entry.kind in ("track", "episode"):
             return f"spotify:{entry.kind}:{entry.ref}"
         return entry.ref or None
+
+    def unfollow_playlist(self, playlist_id: str, user_id: str) -> None:
+        """What "Delete" does in Spotify's apps: the user unfollows the playlist. It leaves
+        their library (`/me/playlists`) but still exists, and its owner can still read and
+        add to it through the API."""
+        with self.lock:
+            if playlist_id not in self.playlists:
+                raise KeyError(f"unknown playlist {playlist_id!r}")
+            self.unfollowed.add((playlist_id, user_id))
+
+    def library_of(self, user_id: str) -> list[Playlist]:
+        """The playlists `/me/playlists` lists: owned or collaborated on, not unfollowed."""
+        with self.lock:
+            return [p for p in self.playlists_of(user_id)
+                    if (p.id, user_id) not in self.unfollowed]
 
     def playlists_of(self, user_id: str) -> list[Playlist]:
         """Playlists the user owns or collaborates on, oldest first."""

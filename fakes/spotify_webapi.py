@@ -282,13 +282,23 @@ async def get_my_playlists(request: web.Request) -> web.Response:
     offset = _int_param(request.query, "offset", 0, 0, 100_000)
     state, api = request.app[STATE], api_base(request)
     with state.lock:
-        mine = [p for p in state.playlists_of(user.id) if scopes.listed(p, grant.scopes)]
+        mine = [p for p in state.library_of(user.id) if scopes.listed(p, grant.scopes)]
         items = [
             simplified_playlist_json(api, p, state.users[p.owner_id])
             for p in mine[offset : offset + limit]
         ]
     page = paging_json(f"{api}me/playlists", {}, items, offset=offset, limit=limit, total=len(mine))
     return web.json_response(page)
+
+
+async def unfollow_playlist(request: web.Request) -> web.Response:
+    """`DELETE /playlists/{id}/followers` (deprecated but served): the current user stops
+    following; the owner doing so is what "deleting" a playlist means on Spotify."""
+    grant, user = user_bearer(request)
+    playlist = _playlist(request)
+    require_scopes(grant, [scopes.to_modify(playlist)])
+    request.app[STATE].unfollow_playlist(playlist.id, user.id)
+    return web.Response(status=200)
 
 
 async def search(request: web.Request) -> web.Response:
@@ -339,5 +349,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/playlists/{id}", get_playlist)
     app.router.add_get("/v1/playlists/{id}/items", get_playlist_items)
     app.router.add_post("/v1/playlists/{id}/items", add_items)
+    app.router.add_delete("/v1/playlists/{id}/followers", unfollow_playlist)
     app.router.add_get("/v1/search", search)
     app.router.add_get("/v1/tracks/{id}", get_track)

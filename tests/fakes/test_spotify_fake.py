@@ -835,3 +835,18 @@ def test_generated_tracks_are_deterministic_unique_and_realistic() -> None:
     assert first.find_by_isrc(tracks[7].isrc) is tracks[7]
     with pytest.raises(ValueError, match="already in the catalogue"):
         first.generate_tracks(10, seed=42)
+
+
+def test_deleting_a_playlist_unfollows_it_as_spotify_does(fake: FakeSpotify) -> None:
+    """Gone from the owner's library, still there: the owner can read and add to it."""
+    sp = fake.spotify_client(fake.issue_token("ada").access_token)
+    made = sp.current_user_playlist_create("Kept", public=False)
+    song = fake.generate_tracks(1, seed=3)[0]
+
+    sp.current_user_unfollow_playlist(made["id"])
+
+    listed = [p["id"] for p in sp.current_user_playlists()["items"]]
+    assert made["id"] not in listed
+    sp.playlist_add_items(made["id"], [song.uri])  # Spotify lets the owner still write
+    assert fake.playlist_uris(made["id"]) == [song.uri]
+    assert fake.count("DELETE /v1/playlists/{id}/followers") == 1

@@ -186,3 +186,28 @@ async def test_a_share_run_for_someone_elses_private_playlist_puts_nothing_in_th
     assert row.error and "owner or a collaborator" in row.error
     assert tracks == []
     assert fake_spotify.count("GET /v1/playlists/{id}/items") == 0
+
+
+async def test_a_copy_the_member_deleted_on_spotify_is_not_written_into_again(
+    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
+    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+) -> None:
+    """Spotify's "delete" is an unfollow: the owner could still add to the playlist, so an
+    import that found it by id or marker would silently fill a playlist the member no
+    longer sees. It is noticed as gone from their library instead."""
+    songs = fake_spotify.generate_tracks(20, seed=67)
+    entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
+    await link_directly(services, fake_spotify, bob)
+    first = await wait_finished(services, await start_import(
+        services, fake_discord, guild_id, channel_id, bob, entry), within=60)
+    assert first.status is ImportStatus.COMPLETED and first.target_playlist_id
+    bobs = fake_spotify.spotify_client(fake_spotify.issue_token("bob").access_token)
+    bobs.current_user_unfollow_playlist(first.target_playlist_id)  # the member deletes it
+
+    again = await wait_finished(services, await start_import(
+        services, fake_discord, guild_id, channel_id, bob, entry), within=60)
+
+    assert again.status is ImportStatus.COMPLETED, again.error
+    assert again.target_playlist_id not in (None, first.target_playlist_id)
+    assert target_uris(fake_spotify, again) == [s.uri for s in songs]
+    assert fake_spotify.playlist_uris(first.target_playlist_id) == [s.uri for s in songs]
