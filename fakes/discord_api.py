@@ -5,8 +5,11 @@ Point discord.py at it with `discord.http.Route.BASE = fake.api_base` (see
 It answers the routes a bot uses (login, command sync, interaction callbacks, followups,
 channel messages) in the shapes of `discord-openapi.json`, serves a gateway websocket
 (`fakes.discord_gateway`: `bot.start()` works, tests `dispatch` events to it), keeps
-per-route rate-limit buckets, and records every message version and interaction
-response so tests can assert what a member would have seen.
+per-route rate-limit buckets (message edits: 5 per 5 s per channel), refuses what Discord
+refuses (`fakes.discord_forms`: message, embed, autocomplete and command limits, 400 50035
+naming the field), holds interactions to their deadlines on a clock tests can `advance`
+(3 s for the first answer, 15 minutes per token), and records every message version and
+interaction response so tests can assert what a member would have seen.
 
     with FakeDiscord() as fake:
         fake.force_429("POST /channels/{channel_id}/messages", retry_after=0.2)
