@@ -15,7 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Everything an operator can set; secrets are `SecretStr` so they never reach a log."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # An empty value counts as unset: `cp .env.example .env` leaves placeholders such as
+    # `DISCORD_TOKEN=` that must not read as an (empty) token.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     database_url: str = Field(
         default="sqlite+aiosqlite:///.data/mixtape.db",
@@ -43,8 +45,18 @@ class Settings(BaseSettings):
     )
 
     oauth_state_ttl_seconds: int = Field(default=600, ge=60, description="Life of a /link URL")
-    oauth_bind_host: str = "127.0.0.1"
+    oauth_bind_host: str = Field(
+        default="127.0.0.1", description="Loopback: the HTTPS proxy in front reaches it there"
+    )
     oauth_bind_port: int = 8765
+    oauth_idle_timeout_seconds: float = Field(
+        default=10.0, gt=0,
+        description="A connection that sends no complete request for this long is closed",
+    )
+    oauth_max_connections: int = Field(
+        default=100, ge=1,
+        description="Open connections to the callback server; idle ones are shed first",
+    )
 
     hatchet_client_token: SecretStr | None = Field(
         default=None, description="Set to use an existing Hatchet (e.g. Cloud); unset = local stack"
