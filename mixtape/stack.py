@@ -33,12 +33,19 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACK_DIR = REPO_ROOT / ".stack"
 BIN_DIR = STACK_DIR / "bin"
+# scripts/bootstrap builds the Hatchet dashboard here, one folder per engine tag
+# (mixtape/dashboard.py); a folder counts once it has its `.complete` stamp.
+DASHBOARD_DIR = STACK_DIR / "dashboard"
 
 _READY_TIMEOUT_SECONDS = 120.0
 _PLACEHOLDER_INDEX = (
-    "<!doctype html><title>Hatchet (local)</title><p>The Hatchet dashboard's web assets are "
-    "not part of the Go build. The REST API is under <code>/api/v1</code>.</p>\n"
+    "<!doctype html><title>Hatchet (local)</title><p>The Hatchet dashboard is not built "
+    "(see .stack/dashboard-build.log). The REST API is under <code>/api/v1</code>.</p>\n"
 )
+# What `hatchet-admin quickstart`'s seed step (cmd/hatchet-admin/cli/seed) creates when
+# ADMIN_EMAIL / ADMIN_PASSWORD are unset: `SeedConfigFile`'s defaults in the pinned module's
+# pkg/config/database/config.go. The dashboard accepts this login.
+_ENGINE_DEFAULT_ADMIN = ("admin@example.com", "Admin123!!")
 _STOP_TIMEOUT_SECONDS = 15.0
 _HTTP_PROBE_TIMEOUT_SECONDS = 2.0
 
@@ -80,6 +87,12 @@ def _http_status(url: str) -> int | None:
         return exc.code
     except (urllib.error.URLError, OSError):
         return None
+
+
+def built_dashboard(tag: str) -> Path | None:
+    """The dashboard built for `tag`, or None when it is missing or unfinished."""
+    folder = DASHBOARD_DIR / tag
+    return folder if (folder / ".complete").exists() else None
 
 
 def http_json(url: str) -> object:
@@ -129,10 +142,14 @@ class StackInfo:
     api_url: str
     health_url: str
     engine_version: str
+    dashboard_url: str | None = None  # None: the placeholder page is served instead
+    admin_email: str = ""
+    admin_password: str = ""
+    admin_password_source: str = ""
 
     def client_env(self) -> dict[str, str]:
         """Environment for our processes: the Hatchet SDK and the test suite read these."""
-        return {
+        env = {
             "HATCHET_CLIENT_TOKEN": self.hatchet_token,
             "HATCHET_CLIENT_HOST_PORT": self.grpc_host_port,
             "HATCHET_CLIENT_TLS_STRATEGY": "none",
@@ -142,6 +159,14 @@ class StackInfo:
             "MIXTAPE_TEST_PG_URL": self.pg_admin_url,
             "MIXTAPE_ENGINE_VERSION": self.engine_version,
         }
+        if self.dashboard_url is not None:
+            env.update({
+                "MIXTAPE_HATCHET_DASHBOARD_URL": self.dashboard_url,
+                "MIXTAPE_HATCHET_ADMIN_EMAIL": self.admin_email,
+                "MIXTAPE_HATCHET_ADMIN_PASSWORD": self.admin_password,
+                "MIXTAPE_HATCHET_ADMIN_PASSWORD_SOURCE": self.admin_password_source,
+            })
+        return env
 
 
 @dataclass
@@ -254,12 +279,20 @@ class LocalStack:
 
     # Hatchet ----------------------------------------------------------------------------
 
-    def _hatchet_env(self, database_url: str, ports: dict[str, int]) -> dict[str, str]:
+    def _static_asset_dir(self) -> Path:
+        """The dashboard for hatchet-lite to serve: the build for our tag, else one page that
+        points at what does work. Lite templates index.html once at start, so this is chosen
+        before it starts."""
+        built = built_dashboard(pinned_engine_tag())
+        if built is not None:
+            return built
         static = self.root / "static"
         static.mkdir(exist_ok=True)
-        # hatchet-lite serves a dashboard from here; its web build is not part of the Go
-        # module, so we serve one page that points at what does work.
         (static / "index.html").write_text(_PLACEHOLDER_INDEX)
+        return static
+
+    def _hatchet_env(self, database_url: str, ports: dict[str, int]) -> dict[str, str]:
+        static = self._static_asset_dir()
         api_url = f"http://127.0.0.1:{ports['api']}"
         env = dict(os.environ)
         env.update({
@@ -312,10 +345,20 @@ class LocalStack:
         if version != tag:
             raise RuntimeError(f"engine reports version {version!r}, expected pinned {tag!r}")
         log(f"Hatchet {version} ready; API {api}")
-        return StackInfo(
+        info = StackInfo(
             pg_admin_url="", hatchet_token=token, grpc_host_port=f"127.0.0.1:{ports['grpc']}",
             api_url=api, health_url=health, engine_version=version,
         )
+        if Path(env["LITE_STATIC_ASSET_DIR"]).parent == DASHBOARD_DIR:
+            # lite's runtime port serves the app and proxies /api; the auth cookie is set
+            # for 127.0.0.1 (SERVER_AUTH_COOKIE_DOMAIN), so the URL must use it too
+            info.dashboard_url = f"http://127.0.0.1:{ports['runtime']}/"
+            info.admin_email = env.get("ADMIN_EMAIL") or _ENGINE_DEFAULT_ADMIN[0]
+            info.admin_password = env.get("ADMIN_PASSWORD") or _ENGINE_DEFAULT_ADMIN[1]
+            info.admin_password_source = (
+                "ADMIN_PASSWORD" if env.get("ADMIN_PASSWORD") else "the engine's seed default")
+            log(f"Hatchet dashboard {info.dashboard_url}")
+        return info
 
     def _start_lite(self) -> None:
         lite = self._spawn("hatchet-lite", self._lite_argv, self._lite_env)
