@@ -26,6 +26,7 @@ import requests
 import spotipy
 from aiohttp import web
 from spotipy.cache_handler import MemoryCacheHandler
+from yarl import URL
 
 from fakes import spotify_accounts, spotify_webapi
 from fakes.server import ServedFake
@@ -268,10 +269,15 @@ class FakeSpotify(ServedFake, SpotifyState):
         manager.OAUTH_TOKEN_URL = self.token_url
         return manager
 
+    def consent_url(self, authorize_url: str, user_id: str, *, deny: bool = False) -> str:
+        """`authorize_url` with the dialog's answer: agree (or not) as `user_id`."""
+        params = {"fake_user": user_id} | ({"fake_deny": "1"} if deny else {})
+        return str(URL(authorize_url).update_query(params))
+
     def consent(self, authorize_url: str, user_id: str, *, deny: bool = False) -> str:
         """Open `authorize_url` as `user_id` (agreeing or not); returns the redirect target."""
-        params = {"fake_user": user_id} | ({"fake_deny": "1"} if deny else {})
-        response = requests.get(authorize_url, params=params, allow_redirects=False, timeout=5)
+        url = self.consent_url(authorize_url, user_id, deny=deny)
+        response = requests.get(url, allow_redirects=False, timeout=5)
         if response.status_code != 302:
             raise RuntimeError(f"/authorize answered {response.status_code}: {response.text}")
         return response.headers["Location"]

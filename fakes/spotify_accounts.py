@@ -2,8 +2,12 @@
 
 /authorize validates the client and redirect URI (errors there are pages, never redirects,
 as on Spotify), then lets a fake user consent: the `fake_user` query parameter (with
-`fake_deny=1` to refuse), else the next `SpotifyState.next_consent`, else a page of links
-for a human driving the offline demo. /api/token answers in Spotify's shapes, errors as
+`fake_deny=1` to refuse; agreeing signs the browser in with an `sp_dc` cookie), else the
+next `SpotifyState.next_consent`, else a page of links for a human driving the offline
+demo. As on Spotify, a signed-in browser whose user approved the app for these scopes
+before is sent straight back with a code, without any dialog, unless `show_dialog=true`.
+PKCE (`code_challenge`, method S256) binds the code to a `code_verifier` that /api/token
+then requires. /api/token answers in Spotify's shapes, errors as
 `{"error": ..., "error_description": ...}` with status 400.
 """
 
@@ -27,6 +31,10 @@ def _page(status: int, title: str, body: str = "") -> web.Response:
     return web.Response(status=status, text=text, content_type="text/html")
 
 
+#: Spotify's browser session cookie.
+SESSION_COOKIE = "sp_dc"
+
+
 def _redirect(redirect_uri: str, params: Mapping[str, str], state: str | None) -> web.Response:
     extra = dict(params) | ({"state": state} if state is not None else {})
     return web.Response(
@@ -34,11 +42,30 @@ def _redirect(redirect_uri: str, params: Mapping[str, str], state: str | None) -
     )
 
 
-def _chosen_consent(request: web.Request, state: SpotifyState) -> Consent | None:
+def _chosen_consent(
+    request: web.Request, state: SpotifyState, client_id: str, scopes: frozenset[str]
+) -> Consent | None:
+    """Who agrees: the dialog's answer, a remembered approval (no dialog), a queued one."""
     user = request.query.get("fake_user")
     if user is not None:
         return Consent(user, deny=request.query.get("fake_deny") == "1")
+    if request.query.get("show_dialog", "").lower() != "true":
+        remembered = state.approved_session_user(
+            request.cookies.get(SESSION_COOKIE), client_id, scopes
+        )
+        if remembered is not None:
+            return Consent(remembered)
     return state.take_consent()
+
+
+def _pkce_challenge(query: Mapping[str, str]) -> str | None:
+    """The PKCE challenge, or "" when it is malformed (Spotify supports S256 only)."""
+    challenge = query.get("code_challenge")
+    if challenge is None:
+        return None
+    if query.get("code_challenge_method") != "S256" or not 43 <= len(challenge) <= 128:
+        return ""
+    return challenge
 
 
 def _login_page(request: web.Request, state: SpotifyState) -> web.Response:
@@ -70,7 +97,10 @@ async def authorize(request: web.Request) -> web.Response:
     scopes = frozenset(query.get("scope", "").split())
     if not scopes <= KNOWN_SCOPES:
         return _redirect(redirect_uri, {"error": "invalid_scope"}, client_state)
-    consent = _chosen_consent(request, state)
+    challenge = _pkce_challenge(query)
+    if challenge == "":
+        return _redirect(redirect_uri, {"error": "invalid_request"}, client_state)
+    consent = _chosen_consent(request, state, app.client_id, scopes)
     if consent is None:
         return _login_page(request, state)
     if consent.user_id not in state.users:
@@ -78,8 +108,14 @@ async def authorize(request: web.Request) -> web.Response:
     request[USER_ID] = consent.user_id
     if consent.deny:
         return _redirect(redirect_uri, {"error": "access_denied"}, client_state)
-    code = state.create_code(app.client_id, redirect_uri, consent.user_id, scopes)
-    return _redirect(redirect_uri, {"code": code}, client_state)
+    state.approve(consent.user_id, app.client_id, scopes)
+    code = state.create_code(app.client_id, redirect_uri, consent.user_id, scopes, challenge)
+    response = _redirect(redirect_uri, {"code": code}, client_state)
+    if "fake_user" in query:  # signed in through the dialog: this browser stays signed in
+        response.set_cookie(
+            SESSION_COOKIE, state.sign_in(consent.user_id), httponly=True, samesite="Lax"
+        )
+    return response
 
 
 def _client(request: web.Request, form: Mapping[str, object]) -> tuple[str, str]:
@@ -121,7 +157,11 @@ def _exchange(state: SpotifyState, app: App, form: Mapping[str, object]) -> dict
     grant_type = str(form.get("grant_type", ""))
     if grant_type == "authorization_code":
         code, redirect_uri = str(form.get("code", "")), str(form.get("redirect_uri", ""))
-        return _grant_body(state.exchange_code(app.client_id, code, redirect_uri))
+        verifier = form.get("code_verifier")
+        grant = state.exchange_code(
+            app.client_id, code, redirect_uri, str(verifier) if verifier is not None else None
+        )
+        return _grant_body(grant)
     if grant_type == "refresh_token":
         return _grant_body(state.refresh(app.client_id, str(form.get("refresh_token", ""))))
     if grant_type == "client_credentials":

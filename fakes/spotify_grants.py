@@ -5,6 +5,8 @@ A mixin of `SpotifyState`: it shares the state's lock, clock and users.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 import threading
 from collections import deque
@@ -16,6 +18,12 @@ DEFAULT_SCOPES = (
     "playlist-read-private", "playlist-read-collaborative", "playlist-modify-public",
     "playlist-modify-private", "user-read-private", "user-read-email",
 )  # fmt: skip
+
+
+def pkce_challenge(verifier: str) -> str:
+    """RFC 7636 S256: BASE64URL(SHA256(verifier)) without padding."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 class OAuthError(Exception):
@@ -43,6 +51,10 @@ class Grants:
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.codes: dict[str, AuthCode] = {}
         self._consents: deque[Consent] = deque()
+        #: Signed-in browsers (the `sp_dc` session cookie) and who approved which app for
+        #: which scopes: Spotify skips its dialog for those unless `show_dialog=true`.
+        self.sessions: dict[str, str] = {}
+        self.approvals: dict[tuple[str, str], frozenset[str]] = {}
 
     def _new_access(self, client_id: str, user_id: str | None, scopes: frozenset[str]) -> str:
         token = "BQ" + secrets.token_urlsafe(48)
@@ -115,17 +127,51 @@ class Grants:
         with self.lock:
             return self._consents.popleft() if self._consents else None
 
+    def sign_in(self, user_id: str) -> str:
+        """A browser session for `user_id`: the value of the `sp_dc` cookie."""
+        with self.lock:
+            session = secrets.token_urlsafe(24)
+            self.sessions[session] = user_id
+            return session
+
+    def approve(self, user_id: str, client_id: str, scopes: frozenset[str]) -> None:
+        """Remember that the user agreed to the app for these scopes (Spotify does)."""
+        with self.lock:
+            key = (user_id, client_id)
+            self.approvals[key] = self.approvals.get(key, frozenset()) | scopes
+
+    def approved_session_user(
+        self, session: str | None, client_id: str, scopes: frozenset[str]
+    ) -> str | None:
+        """The signed-in user, if they approved this app for all of `scopes` before."""
+        with self.lock:
+            user_id = self.sessions.get(session or "")
+            if user_id is None:
+                return None
+            approved = self.approvals.get((user_id, client_id), frozenset())
+            return user_id if scopes <= approved else None
+
     def create_code(
-        self, client_id: str, redirect_uri: str, user_id: str, scopes: frozenset[str]
+        self,
+        client_id: str,
+        redirect_uri: str,
+        user_id: str,
+        scopes: frozenset[str],
+        code_challenge: str | None = None,
     ) -> str:
         with self.lock:
             code = "AQ" + secrets.token_urlsafe(64)
             expires = self.clock() + self.code_lifetime
-            self.codes[code] = AuthCode(code, client_id, redirect_uri, user_id, scopes, expires)
+            self.codes[code] = AuthCode(
+                code, client_id, redirect_uri, user_id, scopes, expires, False, code_challenge
+            )
             return code
 
-    def exchange_code(self, client_id: str, code: str, redirect_uri: str) -> TokenGrant:
-        """authorization_code grant: the code works once, for its app and redirect URI."""
+    def exchange_code(
+        self, client_id: str, code: str, redirect_uri: str, code_verifier: str | None = None
+    ) -> TokenGrant:
+        """authorization_code grant: the code works once, for its app, redirect URI and,
+        when it was asked for with a PKCE challenge, the matching verifier."""
         with self.lock:
             grant = self.codes.get(code)
             if grant is None or grant.used or grant.client_id != client_id:
@@ -134,6 +180,11 @@ class Grants:
                 raise OAuthError("invalid_grant", "Authorization code expired")
             if grant.redirect_uri != redirect_uri:
                 raise OAuthError("invalid_grant", "Invalid redirect URI")
+            if grant.code_challenge is not None:
+                if not code_verifier:
+                    raise OAuthError("invalid_request", "code_verifier required")
+                if pkce_challenge(code_verifier) != grant.code_challenge:
+                    raise OAuthError("invalid_grant", "code_verifier was incorrect")
             grant.used = True
             return TokenGrant(
                 self._new_access(client_id, grant.user_id, grant.scopes),

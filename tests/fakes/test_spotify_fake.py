@@ -18,7 +18,8 @@ import requests
 import spotipy
 from spotipy.exceptions import SpotifyOauthError
 
-from fakes.spotify import EntrySpec, FakeSpotify, LocalFile, Removed
+from fakes.spotify import DEFAULT_SCOPES, EntrySpec, FakeSpotify, LocalFile, Removed
+from fakes.spotify_grants import pkce_challenge
 
 ITEMS = "GET /v1/playlists/{id}/items"
 ADD = "POST /v1/playlists/{id}/items"
@@ -850,3 +851,57 @@ def test_deleting_a_playlist_unfollows_it_as_spotify_does(fake: FakeSpotify) -> 
     sp.playlist_add_items(made["id"], [song.uri])  # Spotify lets the owner still write
     assert fake.playlist_uris(made["id"]) == [song.uri]
     assert fake.count("DELETE /v1/playlists/{id}/followers") == 1
+
+
+# ------------------------------------------------------------------ PKCE and show_dialog
+
+
+def test_pkce_binds_the_code_to_its_verifier(fake: FakeSpotify) -> None:
+    verifier = "v" * 43 + "-._~" + "0" * 10
+    url = fake.oauth().get_authorize_url() + "&" + "&".join(
+        [f"code_challenge={pkce_challenge(verifier)}", "code_challenge_method=S256"]
+    )
+    codes = [query_of(fake.consent(url, "ada"))["code"] for _ in range(4)]
+    app = fake.default_app
+
+    def exchange(code: str, **extra: str) -> requests.Response:
+        form = {"grant_type": "authorization_code", "code": code,
+                "redirect_uri": sorted(app.redirect_uris)[0]} | extra
+        return requests.post(
+            fake.token_url, data=form, auth=(app.client_id, app.client_secret), timeout=5
+        )
+
+    missing = exchange(codes[0])
+    wrong = exchange(codes[1], code_verifier=verifier + "x")
+    right = exchange(codes[2], code_verifier=verifier)
+
+    assert (missing.status_code, missing.json()) == (
+        400, {"error": "invalid_request", "error_description": "code_verifier required"}
+    )
+    assert (wrong.status_code, wrong.json()) == (
+        400, {"error": "invalid_grant", "error_description": "code_verifier was incorrect"}
+    )
+    assert right.status_code == 200 and right.json()["refresh_token"]
+    # Spotify supports S256 only.
+    plain = url.replace("code_challenge_method=S256", "code_challenge_method=plain")
+    assert query_of(fake.consent(plain, "ada"))["error"] == "invalid_request"
+
+
+def test_a_signed_in_browser_skips_the_dialog_unless_show_dialog(fake: FakeSpotify) -> None:
+    url = fake.oauth(state="s").get_authorize_url()
+    browser = requests.Session()
+
+    first = browser.get(fake.consent_url(url, "bob"), allow_redirects=False, timeout=5)
+    again = browser.get(url, allow_redirects=False, timeout=5)
+    asked = browser.get(url + "&show_dialog=true", allow_redirects=False, timeout=5)
+    stranger = requests.get(url, allow_redirects=False, timeout=5)
+
+    assert first.status_code == 302 and "sp_dc" in browser.cookies
+    # Approved before, signed in: straight back with a code, as Bob, no dialog.
+    assert again.status_code == 302 and "code" in query_of(again.headers["Location"])
+    assert fake.count("GET /authorize", user="bob") == 2
+    assert asked.status_code == 200 and "Agree as" in asked.text
+    assert stranger.status_code == 200 and "Agree as" in stranger.text
+    # More scopes than approved: the dialog again.
+    wider = fake.oauth(scope=[*DEFAULT_SCOPES, "user-library-read"]).get_authorize_url()
+    assert browser.get(wider, allow_redirects=False, timeout=5).status_code == 200
