@@ -1,43 +1,66 @@
-"""The Spotify OAuth callback, served by the bot process (aiohttp).
+"""The web side of /link, served by the bot process (aiohttp).
 
-A member's browser comes back here from Spotify's consent page with `code` and `state`.
-The state is spent first (single use, expiring, bound to the Discord user who ran
-/link), then the code is exchanged, `/me` read as that user, and the account saved with
-its refresh token encrypted. Every refusal is a page that says what happened and changes
-nothing. The access log is off: these URLs carry one-time secrets.
+/link hands the member the address of our page (`…/link?state=…`, beside the redirect
+URI). That page names the Discord member and the server the link is for and waits for a
+click, so a forwarded URL shows whose link it is. The click binds the state to this
+browser: a fresh PKCE verifier goes into a cookie, its challenge into the state's row, and
+the browser goes on to Spotify, which shows its consent dialog every time
+(`show_dialog=true`). Back on the callback, the state is spent only with that cookie, the
+code is exchanged with the verifier, `/me` is read, a Spotify account another member has
+linked is refused, and the success page names the member. Every refusal is a page that
+says what happened and changes nothing.
+
+The server faces the internet through an HTTPS proxy: it binds loopback by default, closes
+a connection that sends no complete request within `oauth_idle_timeout_seconds`, holds at
+most `oauth_max_connections` (shedding the oldest idle one for a newcomer), takes small
+requests only, cannot be framed, names no server software and keeps no access log (these
+URLs carry one-time secrets).
 """
 
 from __future__ import annotations
 
+import asyncio
+import html
 import logging
+import posixpath
+import re
 import secrets
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import spotipy
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot import render
 from bot.services import BotServices
 from mixtape.spotify_tokens import is_unregistered_user
 from music.errors import AuthExpired, MusicServiceError, RateLimited, Transient
+from music.spotify import code_challenge, new_code_verifier
 from storage import accounts, waitlist
-from storage.oauth_states import ConsumedState, StateRejection, consume_state
+from storage.accounts import SpotifyAccountTaken
+from storage.oauth_states import (
+    LinkRequest,
+    StateRejection,
+    bind_browser,
+    consume_state,
+    find_state,
+    hash_state,
+)
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
-_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-}
-#: How many /link display names to remember for the waitlist (a hint, not a record).
-_NAME_MEMORY = 1000
+#: A cookie per /link, holding the PKCE verifier of the browser that pressed our button.
+COOKIE_PREFIX = "mixtape_link_"
+_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+#: Request limits: our pages take a query string, one small form field and some cookies.
+MAX_BODY_BYTES = 4096
+MAX_LINE_BYTES = 4096
+MAX_HEADERS = 64
 
 
 def _me(sp: spotipy.Spotify) -> dict[str, Any]:
@@ -45,38 +68,78 @@ def _me(sp: spotipy.Spotify) -> dict[str, Any]:
     return result
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class _Refused(asyncio.Protocol):
+    """A connection over the cap while every open one is busy: closed at once."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()
+
+
 class OAuthCallbackServer:
-    """Serves the redirect URI's path on `oauth_bind_host:oauth_bind_port`."""
+    """Our page before Spotify and the callback, beside the redirect URI's path."""
 
     def __init__(
         self, services: BotServices, *, clock: Callable[[], datetime] = utcnow
     ) -> None:
         self.services = services
         self.clock = clock
-        self.path = urlsplit(services.settings.spotify_redirect_uri).path or "/"
+        settings = services.settings
+        self.path = urlsplit(settings.spotify_redirect_uri).path or "/"
+        folder = posixpath.dirname(self.path)
+        self.link_path = posixpath.join(folder, "link")
+        self.origin = _origin(settings.spotify_redirect_uri)
+        self._cookie_path = folder
+        self._secure = self.origin.startswith("https:")
+        spotify = _origin(settings.spotify_accounts_base)
+        self._headers = {
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY",
+            "Content-Security-Policy": (
+                "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+                f"frame-ancestors 'none'; form-action 'self' {spotify}"
+            ),
+        }
         self._runner: web.AppRunner | None = None
-        self._names: OrderedDict[int, str] = OrderedDict()
+        self._listener: asyncio.Server | None = None
+        self._busy: set[asyncio.BaseTransport] = set()
 
-    def remember_name(self, discord_user_id: int, display_name: str) -> None:
-        """Keep who ran /link, so a development-mode refusal can name them on the waitlist."""
-        self._names[discord_user_id] = display_name
-        self._names.move_to_end(discord_user_id)
-        while len(self._names) > _NAME_MEMORY:
-            self._names.popitem(last=False)
+    def link_url(self, state: str) -> str:
+        """The address /link gives the member: our page, which names them."""
+        return f"{self.origin}{self.link_path}?{urlencode({'state': state})}"
+
+    # -- serving ---------------------------------------------------------------------------
 
     def build_app(self) -> web.Application:
-        """The aiohttp application (one GET route)."""
-        app = web.Application()
+        """The aiohttp application: our page (GET shows, POST goes on) and the callback."""
+        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._track])
+        app.router.add_get(self.link_path, self.show_link)
+        app.router.add_post(self.link_path, self.start_link)
         app.router.add_get(self.path, self.handle)
+        app.on_response_prepare.append(self._add_headers)
         return app
 
     async def start(self) -> None:
         """Bind and serve; a taken port fails loudly at start-up, not at the first /link."""
         settings = self.services.settings
-        self._runner = web.AppRunner(self.build_app(), access_log=None)
+        self._runner = web.AppRunner(
+            self.build_app(),
+            access_log=None,
+            keepalive_timeout=settings.oauth_idle_timeout_seconds,
+            max_line_size=MAX_LINE_BYTES,
+            max_headers=MAX_HEADERS,
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, settings.oauth_bind_host, settings.oauth_bind_port)
-        await site.start()
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(
+            self._connection, settings.oauth_bind_host, settings.oauth_bind_port
+        )
         log.info(
             "OAuth callback on http://%s:%d%s",
             settings.oauth_bind_host, settings.oauth_bind_port, self.path,
@@ -84,31 +147,124 @@ class OAuthCallbackServer:
 
     async def stop(self) -> None:
         """Stop serving; safe to call twice."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
 
+    def _connection(self) -> asyncio.Protocol:
+        """A new connection; over the cap the oldest idle ones make room, else it is refused.
+
+        Idle (no request being handled) includes a connection still sending its headers,
+        so slow or silent clients are shed first and a real callback still gets in. asyncio
+        accepts up to a listen backlog (100) at once before setting any of them up, so a
+        burst can pass the cap by that much until the next connection sheds it.
+        """
+        assert self._runner is not None and self._runner.server is not None
+        server = self._runner.server
+        open_ = [c for c in server.connections if c.transport is not None]
+        excess = len(open_) + 1 - self.services.settings.oauth_max_connections
+        for idle in [c for c in open_ if c.transport not in self._busy][: max(excess, 0)]:
+            idle.force_close()
+            excess -= 1
+        return server() if excess <= 0 else _Refused()
+
+    @web.middleware
+    async def _track(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Mark the connection busy while its request is handled (it is not shed then)."""
+        transport = request.transport
+        if transport is not None:
+            self._busy.add(transport)
+        try:
+            return await handler(request)
+        finally:
+            self._busy.discard(transport)
+
+    async def _add_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        response.headers.update(self._headers)
+        response.headers.popall("Server", None)
+
+    # -- our page before Spotify -------------------------------------------------------------
+
+    async def show_link(self, request: web.Request) -> web.Response:
+        """The page a /link URL opens: whose link this is, and a button to go on."""
+        return await self._answer(self._show_link(request))
+
+    async def _show_link(self, request: web.Request) -> render.Page:
+        raw = request.query.get("state")
+        if not raw:
+            return render.page_missing_state()
+        async with self.services.sessions.begin() as session:
+            found = await find_state(session, raw, now=self.clock())
+        if isinstance(found, StateRejection):
+            return self._rejection(found)
+        verifier = self._verifier(request, raw)
+        mine = verifier is not None and code_challenge(verifier) == found.code_challenge
+        if found.code_challenge is not None and not mine:
+            return page_opened_elsewhere()
+        return page_confirm(found, raw)
+
+    async def start_link(self, request: web.Request) -> web.Response:
+        """The button: bind the state to this browser (cookie), then on to Spotify."""
+        return await self._answer(self._start_link(request))
+
+    async def _start_link(self, request: web.Request) -> render.Page | web.Response:
+        if not self._same_origin(request):
+            return page_not_from_our_page()
+        try:
+            async with asyncio.timeout(self.services.settings.oauth_idle_timeout_seconds):
+                form = await request.post()
+        except TimeoutError:
+            return page_not_from_our_page()
+        raw = form.get("state")
+        if not isinstance(raw, str) or not raw:
+            return render.page_missing_state()
+        verifier = self._verifier(request, raw) or new_code_verifier()
+        challenge = code_challenge(verifier)
+        async with self.services.sessions.begin() as session:
+            bound = await bind_browser(session, raw, challenge, now=self.clock())
+        if isinstance(bound, StateRejection):
+            return self._rejection(bound)
+        url = self.services.spotify.authorize_url(raw, challenge)
+        response = web.Response(status=303, headers={"Location": url})
+        response.set_cookie(
+            self._cookie_name(raw),
+            verifier,
+            max_age=self.services.settings.oauth_state_ttl_seconds,
+            path=self._cookie_path,
+            secure=self._secure,
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
+
+    def _same_origin(self, request: web.Request) -> bool:
+        """A press of our own page's button: browsers name the page's origin on a POST."""
+        site = request.headers.get("Sec-Fetch-Site")
+        origin = request.headers.get("Origin", "").lower()
+        return origin == self.origin and site in (None, "same-origin")
+
+    def _cookie_name(self, raw_state: str) -> str:
+        return COOKIE_PREFIX + hash_state(raw_state)[:16]
+
+    def _verifier(self, request: web.Request, raw_state: str) -> str | None:
+        value = request.cookies.get(self._cookie_name(raw_state))
+        return value if value is not None and _VERIFIER.fullmatch(value) else None
+
+    # -- the callback ------------------------------------------------------------------------
+
     async def handle(self, request: web.Request) -> web.Response:
         """One browser arriving from Spotify."""
-        try:
-            page = await self.complete(request.query)
-        except Exception:
-            reference = secrets.token_hex(4)
-            log.exception("OAuth callback failed (reference %s)", reference)
-            page = render.page_unexpected(reference)
-        return web.Response(
-            status=page.status,
-            text=page.html(),
-            content_type="text/html",
-            charset="utf-8",
-            headers=_HEADERS,
-        )
+        return await self._answer(self._callback(request))
 
-    async def complete(self, query: Mapping[str, str]) -> render.Page:
-        """Validate the callback, spending the state only when the request is well formed."""
+    async def _callback(self, request: web.Request) -> render.Page | web.Response:
+        """Spend the state only in the browser bound to it, then link; a spent or dead
+        state's cookie is dropped, a Spotify refusal leaves both for another try."""
+        query = request.query
         error = query.get("error")
         if error is not None:
-            # Spotify's refusals; the state stays unspent and nothing is stored.
             if error == "access_denied":
                 return render.page_denied()
             return render.page_spotify_error(error[:100])
@@ -118,24 +274,35 @@ class OAuthCallbackServer:
         code = query.get("code")
         if not code:
             return render.page_missing_code()
+        verifier = self._verifier(request, state)
+        challenge = code_challenge(verifier) if verifier is not None else None
         async with self.services.sessions.begin() as session:
-            consumed = await consume_state(session, state, now=self.clock())
+            consumed = await consume_state(session, state, challenge, now=self.clock())
         if isinstance(consumed, StateRejection):
             log.info("OAuth callback with a %s state", consumed.value)
-            return self._rejection(consumed)
-        return await self._link(consumed, code)
+            if consumed is StateRejection.OTHER_BROWSER:
+                return page_other_browser()
+            page = self._rejection(consumed)
+        else:
+            assert verifier is not None  # a state is only spent with its browser's verifier
+            page = await self._link(consumed, code, verifier)
+        response = _response(page)
+        response.del_cookie(self._cookie_name(state), path=self._cookie_path)
+        return response
 
     def _rejection(self, rejection: StateRejection) -> render.Page:
         if rejection is StateRejection.EXPIRED:
             return render.page_expired_state(self.services.settings.oauth_state_ttl_seconds)
         if rejection is StateRejection.USED:
             return render.page_used_state()
+        if rejection is StateRejection.OTHER_BROWSER:
+            return page_opened_elsewhere()
         return render.page_unknown_state()
 
-    async def _link(self, who: ConsumedState, code: str) -> render.Page:
+    async def _link(self, who: LinkRequest, code: str, verifier: str) -> render.Page:
         spotify = self.services.spotify
         try:
-            token_info = await spotify.exchange_code(code)
+            token_info = await spotify.exchange_code(code, verifier)
             result = await spotify.as_user(token_info, _me)
         except AuthExpired:
             return render.page_code_refused()
@@ -148,34 +315,177 @@ class OAuthCallbackServer:
             return render.page_not_registered()
         me, tokens = result.value, result.token_info
         display_name = str(me.get("display_name") or me["id"])
-        async with self.services.sessions.begin() as session:
-            await accounts.save_linked_account(
-                session,
-                self.services.cipher,
-                discord_user_id=who.discord_user_id,
-                spotify_user_id=str(me["id"]),
-                refresh_token=str(tokens["refresh_token"]),
-                scopes=str(tokens.get("scope") or "").split(),
-                display_name=display_name,
-                country=me.get("country"),
-                access_token=str(tokens["access_token"]),
-                access_token_expires_at=datetime.fromtimestamp(int(tokens["expires_at"]), UTC),
+        try:
+            async with self.services.sessions.begin() as session:
+                await accounts.save_linked_account(
+                    session,
+                    self.services.cipher,
+                    discord_user_id=who.discord_user_id,
+                    spotify_user_id=str(me["id"]),
+                    refresh_token=str(tokens["refresh_token"]),
+                    scopes=str(tokens.get("scope") or "").split(),
+                    display_name=display_name,
+                    country=me.get("country"),
+                    access_token=str(tokens["access_token"]),
+                    access_token_expires_at=datetime.fromtimestamp(
+                        int(tokens["expires_at"]), UTC
+                    ),
+                )
+                await waitlist.clear_waiting(session, who.discord_user_id)
+        except SpotifyAccountTaken:
+            log.info(
+                "member %s tried to link Spotify account %s, which another member has linked",
+                who.discord_user_id, me["id"],
             )
-            await waitlist.clear_waiting(session, who.discord_user_id)
-        self._names.pop(who.discord_user_id, None)
+            return page_taken(display_name)
         log.info("member %s linked Spotify account %s", who.discord_user_id, me["id"])
-        return render.page_linked(display_name)
+        return page_linked(display_name, who)
 
-    async def _wait_list(self, who: ConsumedState) -> None:
+    async def _wait_list(self, who: LinkRequest) -> None:
         async with self.services.sessions.begin() as session:
             entry = await waitlist.record_refusal(
-                session,
-                who.discord_user_id,
-                guild_id=who.guild_id,
-                display_name=self._names.get(who.discord_user_id),
+                session, who.discord_user_id, guild_id=who.guild_id, display_name=who.display_name
             )
         log.warning(
             "Spotify development mode refused member %s (attempt %d); listed for /waitlist",
             who.discord_user_id,
             entry.attempts,
         )
+
+    async def _answer(self, answer: Awaitable[render.Page | web.Response]) -> web.Response:
+        """A page as a response; a bug becomes a page with a reference for the logs."""
+        try:
+            shown = await answer
+        except web.HTTPException:  # aiohttp's own answers (a body over the size limit)
+            raise
+        except Exception:
+            reference = secrets.token_hex(4)
+            log.exception("OAuth page failed (reference %s)", reference)
+            shown = render.page_unexpected(reference)
+        return shown if isinstance(shown, web.Response) else _response(shown)
+
+
+def _response(page: render.Page) -> web.Response:
+    return web.Response(
+        status=page.status, text=page.html(), content_type="text/html", charset="utf-8"
+    )
+
+
+# -- pages -----------------------------------------------------------------------------------
+# TODO(render): these belong in bot/render.py with the other pages (being edited elsewhere).
+
+
+@dataclass(frozen=True)
+class FormPage(render.Page):
+    """A page with one button that posts `state` back to our page."""
+
+    state: str = ""
+    button: str = ""
+
+    def html(self) -> str:
+        """The page with its form before the closing body tag."""
+        form = (
+            '<form method=post><input type=hidden name=state value="'
+            f'{html.escape(self.state)}"><button type=submit>'
+            f"{html.escape(self.button)}</button></form>"
+        )
+        return super().html().replace("</body>", f"{form}</body>")
+
+
+def member_label(who: LinkRequest) -> str:
+    """The Discord member as our pages name them: display name and unique username."""
+    if not who.username:
+        return f"the Discord member with id {who.discord_user_id}"
+    if who.display_name and who.display_name != who.username:
+        return f"{who.display_name} (@{who.username})"
+    return f"@{who.username}"
+
+
+def _where(who: LinkRequest) -> str:
+    if who.guild_name:
+        return f"the Discord server {who.guild_name}"
+    return "a Discord server" if who.guild_id is not None else "a direct message"
+
+
+def page_confirm(who: LinkRequest, state: str) -> FormPage:
+    """Before Spotify: whose link this is, and what continuing gives them."""
+    member = member_label(who)
+    return FormPage(
+        200,
+        f"Link Spotify to {member}?",
+        (
+            f"This link was made by /link for {member} in {_where(who)}.",
+            f"If you continue, {member} can read the playlists of the Spotify account you "
+            "sign in with next, share them and import into it.",
+            "If someone sent you this link, close this tab: a /link link is only for the "
+            "member who ran /link.",
+        ),
+        state=state,
+        button="Continue to Spotify",
+    )
+
+
+def page_linked(spotify_name: str, who: LinkRequest) -> render.Page:
+    """Success, naming both sides of the link."""
+    return render.Page(
+        200,
+        "Spotify linked",
+        (
+            f"Linked as {spotify_name}: the Discord member {member_label(who)} now uses "
+            "this Spotify account with Mixtape.",
+            "You can close this tab.",
+        ),
+    )
+
+
+def page_taken(spotify_name: str) -> render.Page:
+    """The Spotify account belongs to another member's link."""
+    return render.Page(
+        409,
+        "Spotify account already linked",
+        (
+            f"The Spotify account {spotify_name} is linked to another Discord member, and a "
+            "Spotify account can be linked to one member only, so nothing changed.",
+            "If it is yours, run /unlink from the Discord account that has it first. If it "
+            "isn't, sign out of Spotify, run /link in Discord again and sign in with your own "
+            "account.",
+        ),
+    )
+
+
+def page_other_browser() -> render.Page:
+    """A callback in a browser that did not press our page's button."""
+    return render.Page(
+        400,
+        "Finish where you started",
+        (
+            "This sign-in started in another browser (or this one forgot its cookies), and a "
+            "link is only finished in the browser that opened it, so nothing changed.",
+            "Run /link in Discord again and open its link in this browser.",
+        ),
+    )
+
+
+def page_opened_elsewhere() -> render.Page:
+    """Our page, for a link another browser already went on with."""
+    return render.Page(
+        409,
+        "Link opened in another browser",
+        (
+            "This /link link was already opened in another browser, and only that browser "
+            "can finish it, so nothing changed.",
+            "If that wasn't you, run /link in Discord again: the new link replaces this one.",
+        ),
+    )
+
+
+def page_not_from_our_page() -> render.Page:
+    """A post that did not come from our page (another site's form, or no Origin)."""
+    return render.Page(
+        403,
+        "Open the link from Discord",
+        (
+            "This button only works on Mixtape's own page, so nothing changed.",
+            "Open the link from your /link answer in Discord.",
+        ),
+    )

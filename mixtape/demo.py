@@ -22,6 +22,7 @@ from typing import Any, Protocol, TextIO, TypeVar
 import requests
 from hatchet_sdk.token import extract_claims_from_jwt
 
+from fakes.browser import Browser
 from fakes.channel_view import LOADING, ChannelView
 from fakes.interactions import FakeUser, InteractionDriver
 from fakes.offline import IMPORTER, SHARER, SOURCE_NAME, OfflineWorld
@@ -183,13 +184,22 @@ class Demo:
         reply = await self._until(lambda: self.discord.interaction_response(handle.id), 15,
                                   f"the bot to answer {name}'s /link")
         url = _link_button(reply.data)
-        self.term.say(f"{name} opens the link and agrees on Spotify's consent page "
-                      f"(fake Spotify user {member.spotify_id!r})")
-        redirect = await asyncio.to_thread(self.spotify.consent, url, member.spotify_id)
-        status, page = await asyncio.to_thread(_get, redirect)
-        if status != 200 or "Linked as" not in page:
-            raise DemoFailed(f"the bot's OAuth callback answered {status}: {page[:200]}")
-        self.term.say(f"{name}'s browser lands on the bot's callback: {status}, "
+        async with Browser(timeout=HTTP_TIMEOUT_SECONDS) as browser:
+            ours = await browser.open(url)
+            if ours.status != 200 or "<form" not in ours.text:
+                raise DemoFailed(f"the bot's link page answered {ours.status}: {ours.text[:200]}")
+            self.term.say(f"{name} opens the link: the bot's page names her Discord account; "
+                          "she presses Continue to Spotify")
+            pressed = await browser.submit(ours)
+            if pressed.status != 303:
+                raise DemoFailed(f"the bot's link page answered {pressed.status} to the button")
+            self.term.say(f"{name} agrees on Spotify's consent page "
+                          f"(fake Spotify user {member.spotify_id!r})")
+            back = await browser.open(self.spotify.consent_url(pressed.location, member.spotify_id))
+            page = await browser.follow(back)
+        if page.status != 200 or "Linked as" not in page.text:
+            raise DemoFailed(f"the bot's OAuth callback answered {page.status}: {page.text[:200]}")
+        self.term.say(f"{name}'s browser lands on the bot's callback: {page.status}, "
                       f"\"Linked as {self.spotify.users[member.spotify_id].display_name}\"")
 
     async def _share(self) -> None:
@@ -423,12 +433,6 @@ def _link_button(data: dict[str, Any]) -> str:
 
 def _done_thinking(message: dict[str, Any] | None) -> bool:
     return message is not None and not int(message.get("flags") or 0) & LOADING
-
-
-def _get(url: str) -> tuple[int, str]:
-    """Open a URL as the member's browser would (no redirects followed)."""
-    response = requests.get(url, allow_redirects=False, timeout=HTTP_TIMEOUT_SECONDS)
-    return response.status_code, response.text
 
 
 def play(world: OfflineWorld, processes: Processes, hatchet_token: str | None) -> int:

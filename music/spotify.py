@@ -10,13 +10,17 @@ refreshed or rotated, for the caller to store.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
+import hashlib
 import logging
+import secrets
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlencode
 
 import requests
 import spotipy
@@ -84,6 +88,41 @@ class GrantedScopeOAuth(spotipy.SpotifyOAuth):  # type: ignore[misc]
             token_info["scope"] = granted
         return token_info
 
+    def exchange_code(self, code: str, code_verifier: str) -> None:
+        """The authorization-code grant with PKCE's `code_verifier` beside the client secret
+        (spotipy sends a verifier only from its secretless SpotifyPKCE); the tokens go to
+        the cache handler, errors raise as spotipy's own."""
+        payload = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.redirect_uri,
+            "code_verifier": code_verifier,
+        }
+        response = self._session.post(
+            self.OAUTH_TOKEN_URL,
+            data=payload,
+            headers=self._make_authorization_headers(),
+            timeout=self.requests_timeout,
+        )
+        try:
+            response.raise_for_status()
+        except requests.exceptions.HTTPError as http_error:
+            self._handle_oauth_error(http_error)
+        self.cache_handler.save_token_to_cache(
+            self._add_custom_values_to_token_info(response.json())
+        )
+
+
+def new_code_verifier() -> str:
+    """A PKCE verifier (RFC 7636: 43-128 unreserved characters); 86 here."""
+    return secrets.token_urlsafe(64)
+
+
+def code_challenge(verifier: str) -> str:
+    """PKCE S256: BASE64URL(SHA256(verifier)) without padding."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
 
 @dataclass(frozen=True)
 class UserCallResult(Generic[R]):
@@ -124,15 +163,26 @@ class SpotifyAdapter:
         manager.OAUTH_TOKEN_URL = f"{base}/api/token"
         return manager
 
-    def authorize_url(self, state: str) -> str:
-        """The consent page a member opens; pure, no network."""
-        return str(self.oauth().get_authorize_url(state=state))
+    def authorize_url(self, state: str, code_challenge: str) -> str:
+        """Spotify's consent page for one /link; pure, no network.
 
-    async def exchange_code(self, code: str) -> dict[str, Any]:
-        """Trade an authorization code for tokens (single use, Spotify checks the redirect)."""
+        `show_dialog=true`: Spotify asks every time, even someone who approved Mixtape
+        before, instead of sending a signed-in browser straight back. The PKCE challenge
+        ties the code to the verifier only the member's browser holds.
+        """
+        extra = {
+            "show_dialog": "true",
+            "code_challenge_method": "S256",
+            "code_challenge": code_challenge,
+        }
+        return f"{self.oauth().get_authorize_url(state=state)}&{urlencode(extra)}"
+
+    async def exchange_code(self, code: str, code_verifier: str) -> dict[str, Any]:
+        """Trade an authorization code and its PKCE verifier for tokens (single use; Spotify
+        checks the redirect URI and the verifier)."""
         def exchange() -> dict[str, Any]:
             cache = BorrowedToken(None)
-            self.oauth(cache).get_access_token(code=code, as_dict=False, check_cache=False)
+            self.oauth(cache).exchange_code(code, code_verifier)
             assert cache.token_info is not None
             return cache.token_info
 

@@ -7,12 +7,26 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._sql import dialect_insert, rowcount
 from storage.crypto import TokenCipher
+from storage.errors import StorageError
 from storage.models import Account
 from storage.types import utcnow
+
+
+class SpotifyAccountTaken(StorageError):
+    """Another Discord member has linked this Spotify account.
+
+    Raised from the unique index on `spotify_user_id`, so two members linking the same
+    Spotify account at the same instant end with one link and this error.
+    """
+
+    def __init__(self, spotify_user_id: str) -> None:
+        super().__init__(f"Spotify account {spotify_user_id} is linked to another member")
+        self.spotify_user_id = spotify_user_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +54,10 @@ async def save_linked_account(
     access_token: str | None = None,
     access_token_expires_at: datetime | None = None,
 ) -> Account:
-    """Link (or re-link) a Discord user to a Spotify account after the OAuth callback."""
+    """Link (or re-link) a Discord user to a Spotify account after the OAuth callback.
+
+    Raises SpotifyAccountTaken when another member has this Spotify account linked.
+    """
     now = utcnow()
     values = {
         "discord_user_id": discord_user_id,
@@ -55,7 +72,11 @@ async def save_linked_account(
     }
     stmt = dialect_insert(session, Account).values(created_at=now, **values)
     stmt = stmt.on_conflict_do_update(index_elements=["discord_user_id"], set_=values)
-    await session.execute(stmt)
+    try:
+        async with session.begin_nested():  # a savepoint: the violation leaves the rest intact
+            await session.execute(stmt)
+    except IntegrityError as exc:  # the upsert covers discord_user_id: only the Spotify id
+        raise SpotifyAccountTaken(spotify_user_id) from exc
     account = await session.get(Account, discord_user_id, populate_existing=True)
     assert account is not None
     return account

@@ -67,7 +67,8 @@ class Account(Base):
     __tablename__ = "accounts"
 
     discord_user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    spotify_user_id: Mapped[str] = mapped_column(String(255), index=True)
+    #: One member per Spotify account (unique): no one acts as another's Spotify.
+    spotify_user_id: Mapped[str] = mapped_column(String(255), index=True, unique=True)
     display_name: Mapped[str | None] = mapped_column(Text)
     refresh_token_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     access_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -88,6 +89,13 @@ class OAuthState(Base):
     state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     discord_user_id: Mapped[int] = mapped_column(BigInteger, index=True)
     guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: Whom our page before Spotify names, so a forwarded URL shows whose link it is.
+    discord_display_name: Mapped[str | None] = mapped_column(Text)
+    discord_username: Mapped[str | None] = mapped_column(Text)
+    guild_name: Mapped[str | None] = mapped_column(Text)
+    #: PKCE challenge of the browser that pressed our page's button; its cookie holds the
+    #: verifier, so only that browser can finish the link (NULL: not pressed yet).
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None]

@@ -40,17 +40,22 @@ class Accounts(commands.Cog):
 
     @app_commands.command(name="link", description="Connect your Spotify account to Mixtape")
     async def link(self, interaction: discord.Interaction) -> None:
-        """A private, single-use consent link bound to this member."""
+        """A private, single-use link to our page, which names this member before Spotify."""
         user = interaction.user
         ttl = self.services.settings.oauth_state_ttl_seconds
         async with self.services.sessions.begin() as session:
             await purge_expired_states(session)
             account = await accounts.get_account(session, user.id)
             state = await create_state(
-                session, user.id, interaction.guild_id, timedelta(seconds=ttl)
+                session,
+                user.id,
+                interaction.guild_id,
+                timedelta(seconds=ttl),
+                display_name=user.display_name,
+                username=user.name,
+                guild_name=getattr(interaction.guild, "name", None),
             )
-        url = self.services.spotify.authorize_url(state)
-        self.bot.oauth_server.remember_name(user.id, user.display_name)
+        url = self.bot.oauth_server.link_url(state)
         embed = render.link_embed(ttl, account.display_name if account else None)
         if len(url) <= _BUTTON_URL_LIMIT:
             await interaction.response.send_message(

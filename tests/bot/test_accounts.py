@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.services import BotServices
+from fakes.browser import Browser
 from fakes.discord_api import FakeDiscord
 from fakes.interactions import InteractionDriver
 from fakes.spotify import FakeSpotify
@@ -24,11 +25,11 @@ from tests.bot.support import (
     add_entry,
     assert_no_mentions_allowed,
     embed_text,
-    http_get,
     import_rows,
     link_directly,
     link_url,
 )
+from tests.bot.test_oauth_server import to_spotify
 from tests.bot.test_share import done_thinking
 
 pytestmark = pytest.mark.engine
@@ -42,7 +43,9 @@ async def test_link_answers_privately_with_a_single_use_url(
 
     assert reply.at - started < DEADLINE_SECONDS
     assert reply.ephemeral
-    assert link_url(reply.data).startswith(services.settings.spotify_accounts_base)
+    # Our page first: it names the member before anyone signs in to Spotify.
+    callback = services.settings.spotify_redirect_uri
+    assert link_url(reply.data).startswith(callback.removesuffix("callback") + "link?state=")
     text = embed_text(reply.embeds)
     assert "works once" in text and "10 minutes" in text
     assert_no_mentions_allowed(reply.data)
@@ -86,12 +89,14 @@ async def link_through_spotify(
     made: only the `scope` parameter of today's consent URL differs.
     """
     reply = await (await driver.slash("link", user=member.user)).response()
-    url = urlsplit(link_url(reply.data))
-    query = {k: v[0] for k, v in parse_qs(url.query).items()} | {"scope": " ".join(scopes)}
-    consent_url = url._replace(query=urlencode(query)).geturl()
     assert member.spotify_id is not None
-    redirect = await asyncio.to_thread(fake.consent, consent_url, member.spotify_id)
-    assert (await http_get(redirect))[0] == 200
+    async with Browser() as browser:
+        pressed = await to_spotify(browser, link_url(reply.data))
+        url = urlsplit(pressed.location)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()} | {"scope": " ".join(scopes)}
+        consent_url = url._replace(query=urlencode(query)).geturl()
+        back = await browser.open(fake.consent_url(consent_url, member.spotify_id))
+        assert (await browser.follow(back)).status == 200
 
 
 async def test_a_link_made_before_the_country_scope_is_asked_to_link_again_once(

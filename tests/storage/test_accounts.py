@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+from alembic import command
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.accounts import (
+    SpotifyAccountTaken,
     get_account,
     get_tokens,
     list_linked_user_ids,
@@ -18,6 +22,8 @@ from storage.accounts import (
     unlink_account,
 )
 from storage.crypto import TokenCipher, generate_key
+from storage.engine import create_engine
+from storage.migrate import alembic_config, upgrade_to_head
 
 USER = 123_456_789_012_345_678  # snowflakes exceed 32 bits
 EXPIRES = datetime(2030, 1, 1, tzinfo=UTC)
@@ -29,6 +35,7 @@ async def _link(
     session: AsyncSession,
     cipher: TokenCipher,
     *,
+    discord_user_id: int = USER,
     spotify_user_id: str = "spotify-user",
     refresh_token: str = REFRESH_TOKEN,
     access_token: str | None = ACCESS_TOKEN,
@@ -36,7 +43,7 @@ async def _link(
     await save_linked_account(
         session,
         cipher,
-        discord_user_id=USER,
+        discord_user_id=discord_user_id,
         spotify_user_id=spotify_user_id,
         refresh_token=refresh_token,
         scopes=["playlist-modify-private", "playlist-read-private"],
@@ -165,3 +172,55 @@ async def test_unlink_deletes_the_tokens(
         assert await get_tokens(session, cipher, USER) is None
         assert await _raw_token_columns(session) == []
         assert not await store_access_token(session, cipher, USER, "late", EXPIRES)
+
+
+async def test_one_member_per_spotify_account(
+    sessions: async_sessionmaker[AsyncSession], cipher: TokenCipher
+) -> None:
+    other = USER + 1
+    async with sessions.begin() as session:
+        await _link(session, cipher)
+
+    async with sessions.begin() as session:
+        with pytest.raises(SpotifyAccountTaken):
+            await _link(session, cipher, discord_user_id=other, refresh_token="refresh-other")
+        # The refusal was a savepoint's: the transaction goes on.
+        await _link(session, cipher, discord_user_id=other, spotify_user_id="free-account")
+
+    async with sessions.begin() as session:
+        mine, theirs = await get_account(session, USER), await get_account(session, other)
+        tokens = await get_tokens(session, cipher, USER)
+        with pytest.raises(SpotifyAccountTaken):  # nor by moving onto a taken account
+            await _link(session, cipher, discord_user_id=other)
+    assert mine is not None and mine.spotify_user_id == "spotify-user"
+    assert theirs is not None and theirs.spotify_user_id == "free-account"
+    assert tokens is not None and tokens.refresh_token == REFRESH_TOKEN
+
+
+async def test_upgrade_keeps_the_first_link_of_a_shared_spotify_account(database_url: str) -> None:
+    def upgrade_to(connection: Connection, revision: str) -> None:
+        config = alembic_config(database_url)
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    insert = text(
+        "INSERT INTO accounts (discord_user_id, spotify_user_id, refresh_token_encrypted, "
+        "scopes, created_at, updated_at) VALUES (:user, :spotify, :token, '[]', :at, :at)"
+    )
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(upgrade_to, "0007")
+            for user, spotify, day in ((1, "shared", 2), (2, "shared", 1), (3, "own", 3)):
+                at = datetime(2030, 1, day, tzinfo=UTC)
+                await connection.execute(
+                    insert, {"user": user, "spotify": spotify, "token": b"x", "at": at}
+                )
+        await upgrade_to_head(database_url)
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT discord_user_id, spotify_user_id FROM accounts ORDER BY 1")
+            )
+            assert [tuple(row) for row in rows] == [(2, "shared"), (3, "own")]
+    finally:
+        await engine.dispose()

@@ -12,13 +12,15 @@ from typing import Any
 import pytest
 
 from bot.services import BotServices
+from fakes.browser import Browser
 from fakes.discord_api import FakeDiscord
 from fakes.interactions import InteractionDriver
 from fakes.spotify import FakeSpotify, LocalFile, Removed
 from mixtape.worker_process import WorkerProcess
 from storage import catalog
 from storage.enums import PlaylistStatus
-from tests.bot.support import Member, embed_text, http_get, link_url
+from tests.bot.support import Member, embed_text, link_url
+from tests.bot.test_oauth_server import link_in_browser
 from tests.bot.test_share import done_thinking
 
 pytestmark = pytest.mark.engine
@@ -30,11 +32,11 @@ TRACKS = 1_250
 
 
 async def link(driver: InteractionDriver, fake: FakeSpotify, spotify_user: str) -> None:
-    """/link, consent on Spotify's page, and the browser landing on our callback."""
+    """/link, our page, consent on Spotify's page, and the browser landing on our callback."""
     reply = await (await driver.slash("link")).response()
-    redirect = await asyncio.to_thread(fake.consent, link_url(reply.data), spotify_user)
-    status, page, _ = await http_get(redirect)
-    assert status == 200 and "Linked as" in page
+    async with Browser() as browser:
+        page = await link_in_browser(browser, fake, link_url(reply.data), spotify_user)
+    assert page.status == 200 and "Linked as" in page.text
 
 
 async def wait_until_shared(services: BotServices, guild_id: int, within: float) -> Any:
