@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from bot.client import MixtapeBot
 from bot.services import ConfigurationError, open_services
+from mixtape.log_redaction import configure_logging
 from mixtape.settings import get_settings
 from storage.crypto import TokenKeyError
 from workflows.client import create_hatchet
@@ -23,9 +24,7 @@ log = logging.getLogger("bot")
 async def main() -> int:
     """Read settings, build the services (migrating the database), run until stopped."""
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     if settings.discord_token is None:
         log.error("DISCORD_TOKEN is not set; use `scripts/run` for the offline demo")
         return 2

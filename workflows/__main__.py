@@ -6,8 +6,7 @@ tests and the demo run the worker as a subprocess.
 
 from __future__ import annotations
 
-import logging
-
+from mixtape.log_redaction import configure_logging
 from mixtape.settings import get_settings
 from workflows.client import create_hatchet
 from workflows.lifespan import make_lifespan
@@ -16,9 +15,7 @@ from workflows.registry import all_workflows
 
 def main() -> None:
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     hatchet = create_hatchet()
     worker = hatchet.worker(
         "mixtape-worker",
