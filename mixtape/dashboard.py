@@ -53,9 +53,9 @@ def describe(env: Mapping[str, str]) -> list[str]:
     url = env.get("MIXTAPE_HATCHET_DASHBOARD_URL")
     pad = " " * 21
     if url:
-        password = env.get("MIXTAPE_HATCHET_ADMIN_PASSWORD_SOURCE", "")
-        if password == _ENGINE_DEFAULT:
-            password = f"{env.get('MIXTAPE_HATCHET_ADMIN_PASSWORD')} ({_ENGINE_DEFAULT})"
+        source = env.get("MIXTAPE_HATCHET_ADMIN_PASSWORD_SOURCE", "")
+        password = (f"{env.get('MIXTAPE_HATCHET_ADMIN_PASSWORD')} ({_ENGINE_DEFAULT})"
+                    if source == _ENGINE_DEFAULT else f"the {source} you set")
         return [
             f"  Hatchet dashboard  {runs_url(url, tenant)}",
             f"{pad}log in as {env.get('MIXTAPE_HATCHET_ADMIN_EMAIL')}, password {password};",

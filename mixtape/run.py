@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from mixtape import dashboard
 from mixtape.settings import Settings, get_settings
 from mixtape.stack import REPO_ROOT, STACK_DIR, free_port, log, running_stack
 from mixtape.worker_process import kill_group, stop_group
@@ -128,6 +129,8 @@ def run_real(settings: Settings) -> int:
         return 2
     with hatchet_env(settings, persistent=True) as env:
         child_env = {**os.environ, **env}
+        if env:  # the local stack we started: say where its dashboard is
+            print("\n".join(dashboard.describe(child_env)), flush=True)
         children = [spawn("worker", "workflows", child_env, None),
                     spawn("bot", "bot", child_env, None)]
         return supervise(children)
@@ -156,6 +159,8 @@ def run_offline(settings: Settings, serve: bool) -> int:
                 child.stop()
             return 1
         print(world.describe(hatchet_api=api), flush=True)
+        if engine or "MIXTAPE_HATCHET_DASHBOARD_URL" in env:
+            print("\n".join(dashboard.describe(env)), flush=True)
         if serve:
             log("serving until Ctrl-C")
             return supervise(crew.children)
