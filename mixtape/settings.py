@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     max_rate_limit_waits: int = Field(
         default=50, ge=1, description="Retry-After waits one step may take before it gives up"
     )
+    import_steps_per_guild: int | None = Field(
+        default=None, ge=1,
+        description="Searches of one guild running at once (unset: half of WORKER_SLOTS), so "
+        "other guilds always find a free slot",
+    )
     log_level: str = "INFO"
 
 

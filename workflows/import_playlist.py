@@ -56,6 +56,7 @@ from storage.models import CatalogTrack, ImportItem
 from workflows import import_render
 from workflows.child_errors import EngineUnavailable, child_failure, run_child
 from workflows.contracts import IMPORT_PLAYLIST, ImportInput, ImportOutput, Snowflake
+from workflows.fairness import per_guild
 from workflows.lifespan import WorkerDeps, deps
 from workflows.progress import ChannelProgress
 from workflows.rate_limits import spotify_step
@@ -77,6 +78,8 @@ Out = TypeVar("Out", bound="StepResult")
 class StepInput(BaseModel):
     import_id: int
     discord_user_id: Snowflake
+    #: The fairness key (`workflows.fairness`); 0 in steps queued before it existed.
+    guild_id: Snowflake = 0
 
 
 class StepResult(BaseModel):
@@ -192,6 +195,7 @@ async def _read_all_items(d: WorkerDeps, user_id: int, playlist_id: str, start: 
 def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]:
     """Declare `import-playlist` and its child tasks."""
     step = spotify_step(settings, member_field="discord_user_id")
+    fair = per_guild(settings)  # searches: guilds take turns, one cannot take every slot
 
     # Find-or-create of a target is serialised per member: a cancelled run's prepare still
     # in flight and a new run's cannot both create a playlist.
@@ -251,7 +255,8 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
         return PrepareOutput(target_playlist_id=stored.playlist_id, target_url=stored.url,
                              to_resolve=to_resolve, lost_target=lost)
 
-    @hatchet.task(name="import-resolve-track", input_validator=ResolveInput, **step)
+    @hatchet.task(name="import-resolve-track", concurrency=fair, input_validator=ResolveInput,
+                  **step)
     async def resolve(input: ResolveInput, ctx: Context) -> StepResult:
         d = deps(ctx)
         if stop := await _stop_reason(d, input, ctx):
@@ -372,7 +377,8 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
 
     async def _import(run: _Run, input: ImportInput) -> ImportOutput:
         try:
-            base = StepInput(import_id=input.import_id, discord_user_id=input.discord_user_id)
+            base = StepInput(import_id=input.import_id, discord_user_id=input.discord_user_id,
+                             guild_id=run.guild_id)
             prep = await run.child(prepare, base, "prepare")
             await run.report(final=True)  # before any add: e.g. tracks that won't play here
             target = AddInput(**base.model_dump(), target_playlist_id=prep.target_playlist_id)
@@ -429,6 +435,7 @@ class _Run:
         self.country: str | None = None
         self.unplayable: tuple[str, ...] = ()
         self.notes: tuple[str, ...] = ()
+        self.guild_id = 0
 
     async def open(self) -> None:
         async with self.d.sessions.begin() as s:
@@ -443,6 +450,7 @@ class _Run:
             raise NonRetryableException(f"import {self.input.import_id} does not exist")
         require_owner(row.discord_user_id, self.input.discord_user_id, self.input.import_id)
         self.name = row.playlist_name or self.name
+        self.guild_id = row.guild_id
         self.target_url = row.target_playlist_url
         self.settled_at_start = counts.total - counts.outstanding
         self.progress = ChannelProgress(self.d.discord, row.channel_id, row.message_id,

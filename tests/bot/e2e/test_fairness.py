@@ -1,0 +1,95 @@
+"""Guilds are served fairly: one guild's big import does not starve another guild's small one.
+
+Measured on the real engine and worker with two slots: a 20-track import alone, then the same
+import started while another guild's 5,000-track import searches its songs (its parent keeps
+twenty searches queued at a time). The small import may wait for a slot now and then, never
+behind the big one's searches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from bot.services import BotServices
+from fakes.discord_api import FakeDiscord
+from fakes.spotify import FakeSpotify
+from mixtape.worker_process import WorkerProcess
+from storage import catalog, imports
+from storage.catalog import TrackData
+from storage.enums import ImportStatus
+from tests.bot.e2e.test_import import catalog_entry, names, start_import, wait_finished
+from tests.bot.support import Member, link_directly
+
+pytestmark = pytest.mark.engine
+
+#: A worker as small as the starvation showed on: two slots.
+SMALL_WORKER = {"WORKER_SLOTS": "2"}
+#: Spotify's answers take about this long (seconds).
+LATENCY = 0.1
+
+
+async def timed_small_import(
+    services: BotServices, fake_discord: FakeDiscord, fake_spotify: FakeSpotify,
+    member: Member, seed: int,
+) -> float:
+    """Seconds a fresh 20-track import in a guild of its own takes, dispatch to finish."""
+    guild = random.randrange(10**17, 10**18)
+    channel = fake_discord.add_channel(guild_id=guild, name="general")
+    songs = fake_spotify.generate_tracks(20, seed=seed)
+    entry = await catalog_entry(services, fake_spotify, guild, member.id, songs,
+                                name=f"Small {seed}")
+    started = time.monotonic()
+    import_id = await start_import(services, fake_discord, guild, channel, member, entry)
+    row = await wait_finished(services, import_id, within=120)
+    assert row.status is ImportStatus.COMPLETED, row.error
+    return time.monotonic() - started
+
+
+async def resolving(services: BotServices, import_id: int) -> None:
+    """Wait until the import's parent is running resolve children (past its prepare step)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        async with services.sessions.begin() as s:
+            counts = await imports.counts_by_state(s, import_id)
+        if counts.resolved >= 20:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"import {import_id} resolved nothing within 120 s")
+
+
+async def test_a_big_import_does_not_starve_another_guilds_small_one(
+    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
+    start_mixtape_worker: Callable[..., Awaitable[WorkerProcess]], guild_id: int,
+    channel_id: int, alice: Member, bob: Member, carol: Member,
+) -> None:
+    await start_mixtape_worker(SMALL_WORKER)
+    fake_spotify.set_latency(LATENCY)
+    await link_directly(services, fake_spotify, alice)
+    await link_directly(services, fake_spotify, bob)
+    await timed_small_import(services, fake_discord, fake_spotify, bob, seed=30)  # warm-up
+    alone = await timed_small_import(services, fake_discord, fake_spotify, bob, seed=31)
+
+    big_songs = fake_spotify.generate_tracks(5_000, seed=32)
+    big = await catalog_entry(services, fake_spotify, guild_id, carol.id, big_songs, name="Big")
+    async with services.sessions.begin() as s:  # as if shared from another service: searched
+        await catalog.replace_catalog_tracks(s, big, [
+            TrackData(title=t.name, artists=names(t), duration_ms=t.duration_ms, isrc=t.isrc)
+            for t in big_songs])
+    big_import = await start_import(services, fake_discord, guild_id, channel_id, alice, big)
+    await resolving(services, big_import)
+    contended = await timed_small_import(services, fake_discord, fake_spotify, bob, seed=33)
+
+    async with services.sessions.begin() as s:
+        counts = await imports.counts_by_state(s, big_import)
+        await imports.cancel_import(s, big_import)
+    print(f"20-track import alone: {alone:.1f}s; just after another guild's 5,000-track "
+          f"import: {contended:.1f}s (the big one had {counts.pending:,} songs left to search)")
+    assert counts.pending > 0  # it really was running meanwhile
+    # Measured on two slots: 10-26 s before the per-guild key, 2-4 s after (alone 1-2 s).
+    assert contended < alone + 5.0
+    await wait_finished(services, big_import, within=60)
