@@ -687,6 +687,14 @@ def import_action_refused(name: str, action: str) -> str:
     )
 
 
+def cancelled_retry_refused(imp: Import) -> str:
+    """A cancelled import writes into its owner's Spotify again only if they choose to."""
+    return (
+        f"Only the member who started importing **{clean(import_title(imp), 200)}** can "
+        "retry it: they cancelled it."
+    )
+
+
 def already_finished(imp: Import) -> str:
     """A cancel that came too late (one conditional update decided it)."""
     if imp.status is ImportStatus.CANCELLED:

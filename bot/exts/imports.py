@@ -139,6 +139,14 @@ def require_owner_or_manager(interaction: discord.Interaction, imp: Import, acti
     raise errors.NotAllowed(render.import_action_refused(render.import_title(imp), action))
 
 
+def require_may_retry(interaction: discord.Interaction, imp: Import) -> None:
+    """As for cancel, except that a cancelled import is retried only by its owner: a
+    manager must not resume writes into someone's Spotify that they chose to stop."""
+    if imp.status is ImportStatus.CANCELLED and imp.discord_user_id != interaction.user.id:
+        raise errors.NotAllowed(render.cancelled_retry_refused(imp))
+    require_owner_or_manager(interaction, imp, "retry")
+
+
 def require_ready(entry: CatalogPlaylist) -> None:
     """Only an entry whose tracks were read can be imported."""
     if entry.status is not PlaylistStatus.READY:
@@ -283,7 +291,7 @@ class Imports(commands.Cog):
         guild_id = require_guild(interaction)
         async with self.services.sessions.begin() as session:
             imp = await lookup_import(session, guild_id, interaction.user.id, import_, FINISHED)
-            require_owner_or_manager(interaction, imp, "retry")
+            require_may_retry(interaction, imp)
         if not imp.status.is_terminal:
             raise errors.ImportStillRunning(render.still_running(imp))
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -312,8 +320,13 @@ class Imports(commands.Cog):
     async def retry_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        """The member's finished imports that left tracks out."""
-        return await self._import_choices(interaction, current, FINISHED, has_unadded)
+        """The member's finished imports that left tracks out (not others' cancelled ones)."""
+
+        def retryable(imp: Import) -> bool:
+            mine = imp.discord_user_id == interaction.user.id
+            return has_unadded(imp) and (mine or imp.status is not ImportStatus.CANCELLED)
+
+        return await self._import_choices(interaction, current, FINISHED, retryable)
 
     # -- shared steps --------------------------------------------------------------------
 

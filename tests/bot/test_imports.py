@@ -808,6 +808,41 @@ async def test_retry_permission_rule(
     assert run.additional_metadata["user_id"] == str(alice.id)
 
 
+async def test_a_cancelled_import_is_retried_only_by_its_owner(
+    bot: MixtapeBot,
+    driver: InteractionDriver,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    bot_hatchet: Hatchet,
+    alice: Member,
+    bob: Member,
+    guild_id: int,
+    channel_id: int,
+) -> None:
+    entry = await add_entry(services, guild_id, alice.id, "Stopped", tracks=3)
+    import_id = await add_import(services, guild_id, alice.id, entry, channel_id)
+    await progress(services, import_id, added=(0,))
+    await run_to_answer(driver, "cancel", {"import": pick(import_id)})
+
+    with InteractionDriver(
+        bot, fake_discord, user=bob.user, guild_id=guild_id, channel_id=channel_id,
+        permissions=MANAGER,
+    ) as manager:
+        choices = await (
+            await manager.autocomplete("retry", {"import": pick(import_id)}, focused="import")
+        ).response()
+        refused = await run_to_answer(manager, "retry", {"import": pick(import_id)})
+
+    assert choices.choices == []
+    assert refused.strip() == (
+        "Only the member who started importing **Stopped** can retry it: they cancelled it."
+    )
+    assert (await get_import(services, import_id)).status is ImportStatus.CANCELLED
+    assert await settled_runs(bot_hatchet, services.dispatcher, guild_id) == []
+    allowed = await run_to_answer(driver, "retry", {"import": pick(import_id)})
+    assert "Retrying **Stopped**: 2 tracks not added yet" in allowed
+
+
 async def test_retry_with_nothing_left_says_so(
     driver: InteractionDriver,
     services: BotServices,
