@@ -54,8 +54,12 @@ def describe(env: Mapping[str, str]) -> list[str]:
     pad = " " * 21
     if url:
         source = env.get("MIXTAPE_HATCHET_ADMIN_PASSWORD_SOURCE", "")
-        password = (f"{env.get('MIXTAPE_HATCHET_ADMIN_PASSWORD')} ({_ENGINE_DEFAULT})"
-                    if source == _ENGINE_DEFAULT else f"the {source} you set")
+        if source == _ENGINE_DEFAULT:
+            password = f"{env.get('MIXTAPE_HATCHET_ADMIN_PASSWORD')} ({source})"
+        elif source == "ADMIN_PASSWORD":
+            password = "your ADMIN_PASSWORD"
+        else:  # a file the stack wrote
+            password = f"in {source}"
         return [
             f"  Hatchet dashboard  {runs_url(url, tenant)}",
             f"{pad}log in as {env.get('MIXTAPE_HATCHET_ADMIN_EMAIL')}, password {password};",
