@@ -7,15 +7,24 @@ Installing the binaries is `scripts/bootstrap`'s job; this module only runs them
 
 Usage: `python -m mixtape.stack exec -- CMD...` runs CMD with the stack's settings in its
 environment and stops the stack afterwards; `python -m mixtape.stack up` runs until Ctrl-C.
+
+Safe on a shared host: the stack's folder and files are its owner's only (0700/0600, no
+folder above it is touched), PostgreSQL asks every connection for a password, the
+dashboard's admin gets a password of its own (never the engine's seed default) and nobody
+can sign up. A stack in a folder of its own (the real bot's) keeps `fsync` on; only a
+throwaway one (tests, the demo) trades crash safety for speed.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import http.client
 import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -29,6 +38,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACK_DIR = REPO_ROOT / ".stack"
@@ -44,8 +54,18 @@ _PLACEHOLDER_INDEX = (
 )
 # What `hatchet-admin quickstart`'s seed step (cmd/hatchet-admin/cli/seed) creates when
 # ADMIN_EMAIL / ADMIN_PASSWORD are unset: `SeedConfigFile`'s defaults in the pinned module's
-# pkg/config/database/config.go. The dashboard accepts this login.
+# pkg/config/database/config.go. The stack always sets both (see `_admin_login`); a stack
+# seeded by an older Mixtape has its default password replaced (`_retire_default_admin`).
 _ENGINE_DEFAULT_ADMIN = ("admin@example.com", "Admin123!!")
+#: Every connection, local socket or TCP, authenticates with the superuser's password.
+_PG_HBA = (
+    "# Written by mixtape.stack: a password (SCRAM) for every connection.\n"
+    "local all all scram-sha-256\n"
+    "host all all 127.0.0.1/32 scram-sha-256\n"
+    "host all all ::1/128 scram-sha-256\n"
+)
+#: Crash safety traded for speed, in throwaway stacks only.
+_PG_FAST_UNSAFE = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 _STOP_TIMEOUT_SECONDS = 15.0
 _HTTP_PROBE_TIMEOUT_SECONDS = 2.0
 
@@ -59,6 +79,30 @@ def pinned_engine_tag() -> str:
     """The engine tag, pinned beside the SDK pin in pyproject.toml."""
     data = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     return str(data["tool"]["mixtape"]["hatchet_engine_tag"])
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (0600), whatever the umask or its old mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+
+
+def open_private_log(path: Path) -> BinaryIO:
+    """A log file only its owner can read, opened for appending."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab")
+
+
+def postgres_options(port: int, socket_dir: Path, durable: bool) -> str:
+    """The server's options: loopback only, and `fsync` on unless the stack is throwaway."""
+    options = (
+        f"-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={socket_dir} "
+        "-c timezone=UTC -c max_connections=400 -c shared_buffers=256MB"
+    )
+    return options if durable else f"{options} {_PG_FAST_UNSAFE}"
 
 
 def free_port() -> int:
@@ -93,6 +137,17 @@ def built_dashboard(tag: str) -> Path | None:
     """The dashboard built for `tag`, or None when it is missing or unfinished."""
     folder = DASHBOARD_DIR / tag
     return folder if (folder / ".complete").exists() else None
+
+
+def _post_json(url: str, body: dict[str, str], cookie: str = "") -> http.client.HTTPMessage:
+    """POST JSON to a loopback service; the answer's headers (HTTPError on 4xx/5xx)."""
+    request = urllib.request.Request(  # noqa: S310 - our own loopback engine
+        url, data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json", **({"Cookie": cookie} if cookie else {})},
+    )
+    with urllib.request.urlopen(request, timeout=_HTTP_PROBE_TIMEOUT_SECONDS * 5) as resp:  # noqa: S310
+        headers: http.client.HTTPMessage = resp.headers
+        return headers
 
 
 def http_json(url: str) -> object:
@@ -171,12 +226,18 @@ class StackInfo:
 
 @dataclass
 class LocalStack:
-    """PostgreSQL + hatchet-lite under one folder; `start()` then `stop()`."""
+    """PostgreSQL + hatchet-lite under one folder; `start()` then `stop()`.
+
+    `durable`: the stack is kept (the real bot's), so PostgreSQL keeps `fsync` on and its
+    cluster outlives `stop()`.
+    """
 
     root: Path
+    durable: bool = False
     processes: list[Process] = field(default_factory=list)
     _pg_bin: Path | None = None
     _pg_data: Path | None = None
+    _pg_password: str = ""
     _lite_argv: list[str] = field(default_factory=list)
     _lite_env: dict[str, str] = field(default_factory=dict)
     _urls: tuple[str, str] = ("", "")
@@ -186,10 +247,11 @@ class LocalStack:
         for name in ("hatchet-migrate", "hatchet-admin", "hatchet-lite"):
             if not (BIN_DIR / name).exists():
                 raise RuntimeError(f"{BIN_DIR / name} missing: run scripts/bootstrap first")
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._private_dir(self.root)
         pg_port = self._start_postgres()
-        pg_admin = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
-        hatchet_db = f"postgresql://postgres@127.0.0.1:{pg_port}/hatchet?sslmode=disable"
+        login = f"postgres:{self._pg_password}@127.0.0.1:{pg_port}"
+        pg_admin = f"postgresql://{login}/postgres"
+        hatchet_db = f"postgresql://{login}/hatchet?sslmode=disable"
         self._create_database(pg_port, "hatchet")
         info = self._start_hatchet(hatchet_db, tag)
         info.pg_admin_url = pg_admin
@@ -213,45 +275,72 @@ class LocalStack:
             entry = pwd.getpwnam("postgres")
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
+    def _private_dir(self, path: Path, *, for_postgres: bool = False) -> None:
+        """A folder only its owner may enter (0700); the postgres account's when it runs
+        the cluster from it."""
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)
+        if for_postgres:
+            self._chown_for_postgres(path)
+
+    def pg_folder(self) -> Path:
+        """Where the cluster lives: in our folder, or, run as root, in a folder of the
+        postgres account's own (initdb and postgres refuse to run as root, and opening
+        our folders to that account is what must not happen). A cluster an older Mixtape
+        made in our folder stays where it is."""
+        if os.geteuid() != 0 or (self.root / "pgdata" / "PG_VERSION").exists():
+            return self.root
+        home = Path(pwd.getpwnam("postgres").pw_dir) / "mixtape"
+        return home / hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:16]
+
     def _start_postgres(self) -> int:
         self._pg_bin = postgres_bin_dir()
-        data = self.root / "pgdata"
-        sock = self.root / "pgsock"
-        for folder in (self.root, sock):
-            folder.mkdir(parents=True, exist_ok=True)
-            self._chown_for_postgres(folder)
-        if os.geteuid() == 0:
-            # the postgres account must be able to reach its folders under ours
-            for parent in [self.root, *self.root.parents]:
-                if parent == Path("/"):
-                    break
-                mode = parent.stat().st_mode
-                if not mode & 0o001:
-                    os.chmod(parent, mode | 0o001)
+        folder = self.pg_folder()
+        if folder != self.root:
+            self._private_dir(folder.parent, for_postgres=True)
+        self._private_dir(folder, for_postgres=True)
+        data, sock = folder / "pgdata", folder / "pgsock"
+        self._private_dir(sock, for_postgres=True)
+        password_file = folder / "pg-password"
+        if not password_file.exists():
+            write_private(password_file, secrets.token_hex(24))
+            self._chown_for_postgres(password_file)
+        self._pg_password = password_file.read_text().strip()
         self._pg_data = data
         if not (data / "PG_VERSION").exists():
             log(f"initialising a private PostgreSQL cluster in {data}")
             self._pg_run(
                 [
                     str(self._pg_bin / "initdb"), "-D", str(data), "-U", "postgres",
-                    "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions",
+                    "--auth=scram-sha-256", f"--pwfile={password_file}", "-E", "UTF8",
+                    "--locale=C.UTF-8", "--no-instructions",
                 ],
                 timeout=120,
             )
         port = free_port()
-        log_path = self.root / "postgres.log"
-        options = (
-            f"-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={sock} "
-            "-c timezone=UTC -c max_connections=400 -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c shared_buffers=256MB"
-        )
+        options = postgres_options(port, sock, self.durable)
         log(f"starting PostgreSQL on 127.0.0.1:{port}")
         self._pg_run(
-            [str(self._pg_bin / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log_path),
-             "-w", "-t", "60", "start"],
+            [str(self._pg_bin / "pg_ctl"), "-D", str(data), "-o", options,
+             "-l", str(folder / "postgres.log"), "-w", "-t", "60", "start"],
             timeout=90,
         )
+        self._require_password(data, port)
         return port
+
+    def _require_password(self, data: Path, port: int) -> None:
+        """A cluster an older Mixtape made trusted every local connection (any account
+        could connect as superuser): give the superuser its password and require it."""
+        hba = data / "pg_hba.conf"
+        rules = [line.split() for line in hba.read_text().splitlines()
+                 if line.strip() and not line.lstrip().startswith("#")]
+        if not any("trust" in rule for rule in rules):
+            return
+        log("this PostgreSQL cluster trusted local connections; it now requires a password")
+        self._psql(port, f"ALTER ROLE postgres PASSWORD '{self._pg_password}'")
+        write_private(hba, _PG_HBA)
+        self._chown_for_postgres(hba)
+        self._psql(port, "SELECT pg_reload_conf()")
 
     def _psql(self, port: int, sql: str) -> str:
         assert self._pg_bin is not None
@@ -259,6 +348,7 @@ class LocalStack:
             [str(self._pg_bin / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
              "-d", "postgres", "-tAc", sql],
             check=True, capture_output=True, text=True, timeout=30,
+            env={**os.environ, "PGPASSWORD": self._pg_password},
         )
         return done.stdout.strip()
 
@@ -287,8 +377,8 @@ class LocalStack:
         if built is not None:
             return built
         static = self.root / "static"
-        static.mkdir(exist_ok=True)
-        (static / "index.html").write_text(_PLACEHOLDER_INDEX)
+        self._private_dir(static)
+        write_private(static / "index.html", _PLACEHOLDER_INDEX)
         return static
 
     def _hatchet_env(self, database_url: str, ports: dict[str, int]) -> dict[str, str]:
@@ -317,8 +407,41 @@ class LocalStack:
             "LITE_STATIC_ASSET_DIR": str(static),
             "LITE_FRONTEND_PORT": str(ports["frontend"]),
             "LITE_RUNTIME_PORT": str(ports["runtime"]),
+            "SERVER_ALLOW_SIGNUP": "false",
         })
+        env["ADMIN_EMAIL"], env["ADMIN_PASSWORD"] = self._admin_login()
         return env
+
+    def _admin_login(self) -> tuple[str, str]:
+        """The dashboard's admin: ADMIN_EMAIL / ADMIN_PASSWORD from the environment, else a
+        password made for this stack and kept in its folder (the engine seeds the user
+        once, so the password must stay the same)."""
+        email = os.environ.get("ADMIN_EMAIL") or _ENGINE_DEFAULT_ADMIN[0]
+        password = os.environ.get("ADMIN_PASSWORD")
+        if password == _ENGINE_DEFAULT_ADMIN[1]:
+            raise RuntimeError("ADMIN_PASSWORD is the engine's published default: choose another")
+        if password:
+            return email, password
+        path = self.root / "hatchet-admin-password"
+        if not path.exists():
+            # Hatchet's rule: 8-64 characters with an upper- and a lower-case letter and a digit.
+            write_private(path, f"Mx7{secrets.token_hex(16)}")
+        return email, path.read_text().strip()
+
+    def _retire_default_admin(self, api: str, password: str) -> None:
+        """A stack seeded by an older Mixtape kept the engine's default admin login: give
+        that user this stack's password, through the API's own password change."""
+        email, default = _ENGINE_DEFAULT_ADMIN
+        try:
+            login = _post_json(f"{api}/api/v1/users/login", {"email": email, "password": default})
+        except urllib.error.HTTPError:
+            return  # the default login does not work: nothing to retire
+        cookies = "; ".join(c.split(";", 1)[0] for c in login.get_all("Set-Cookie") or [])
+        _post_json(
+            f"{api}/api/v1/users/password", {"password": default, "newPassword": password},
+            cookie=cookies,
+        )
+        log("the dashboard's admin had the engine's default password; it now has this stack's")
 
     def _start_hatchet(self, database_url: str, tag: str) -> StackInfo:
         ports = {name: free_port() for name in ("api", "grpc", "health", "frontend", "runtime")}
@@ -332,6 +455,8 @@ class LocalStack:
              str(config), "--overwrite=false"],
             env, "hatchet-admin-quickstart",
         )
+        for path in [config, *config.rglob("*")]:  # keys and secrets: ours only
+            path.chmod(0o700 if path.is_dir() else 0o600)
         token = self._create_token(env, config)
         log(f"starting hatchet-lite {tag} (gRPC 127.0.0.1:{ports['grpc']}, API :{ports['api']})")
         self._lite_argv = [str(BIN_DIR / "hatchet-lite"), "--config", str(config)]
@@ -340,6 +465,7 @@ class LocalStack:
         api = f"http://127.0.0.1:{ports['api']}"
         self._urls = (health, api)
         self._start_lite()
+        self._retire_default_admin(api, env["ADMIN_PASSWORD"])
         version_doc = http_json(f"{health}/version")
         version = str(version_doc.get("version", "")) if isinstance(version_doc, dict) else ""
         if version != tag:
@@ -353,10 +479,10 @@ class LocalStack:
             # lite's runtime port serves the app and proxies /api; the auth cookie is set
             # for 127.0.0.1 (SERVER_AUTH_COOKIE_DOMAIN), so the URL must use it too
             info.dashboard_url = f"http://127.0.0.1:{ports['runtime']}/"
-            info.admin_email = env.get("ADMIN_EMAIL") or _ENGINE_DEFAULT_ADMIN[0]
-            info.admin_password = env.get("ADMIN_PASSWORD") or _ENGINE_DEFAULT_ADMIN[1]
+            info.admin_email, info.admin_password = env["ADMIN_EMAIL"], env["ADMIN_PASSWORD"]
             info.admin_password_source = (
-                "ADMIN_PASSWORD" if env.get("ADMIN_PASSWORD") else "the engine's seed default")
+                "ADMIN_PASSWORD" if os.environ.get("ADMIN_PASSWORD")
+                else str(self.root / "hatchet-admin-password"))
             log(f"Hatchet dashboard {info.dashboard_url}")
         return info
 
@@ -374,13 +500,16 @@ class LocalStack:
         self.processes.remove(lite)
         self._start_lite()
 
-    def _run_tool(self, argv: list[str], env: dict[str, str], name: str) -> str:
-        log_path = self.root / f"{name}.log"
+    def _run_tool(
+        self, argv: list[str], env: dict[str, str], name: str, *, secret_output: bool = False
+    ) -> str:
+        """Run a Hatchet tool; its log holds stdout too unless that is a secret."""
         done = subprocess.run(
             [str(BIN_DIR / argv[0]), *argv[1:]], env=env, capture_output=True, text=True,
             timeout=300, check=False,
         )
-        log_path.write_text(done.stdout + done.stderr)
+        kept = done.stderr if secret_output else done.stdout + done.stderr
+        write_private(self.root / f"{name}.log", kept)
         if done.returncode != 0:
             raise RuntimeError(f"{name} failed ({done.returncode}):\n{done.stderr[-3000:]}")
         return done.stdout
@@ -391,25 +520,24 @@ class LocalStack:
             return cached.read_text().strip()
         out = self._run_tool(
             ["hatchet-admin", "--config", str(config), "token", "create", "--name", "mixtape"],
-            env, "hatchet-admin-token",
+            env, "hatchet-admin-token", secret_output=True,
         )
         tokens = [line.strip() for line in out.splitlines() if line.strip().count(".") == 2]
         if not tokens:
-            raise RuntimeError(f"hatchet-admin printed no token:\n{out[-2000:]}")
-        cached.write_text(tokens[-1])
-        cached.chmod(0o600)
+            raise RuntimeError("hatchet-admin printed no token (see hatchet-admin-token.log)")
+        write_private(cached, tokens[-1])
         return tokens[-1]
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Process:
         log_path = self.root / f"{name}.log"
-        with log_path.open("ab") as out:
+        with open_private_log(log_path) as out:
             popen = subprocess.Popen(
                 argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         proc = Process(name, popen, log_path)
         self.processes.append(proc)
-        (self.root / f"{name}.pid").write_text(str(popen.pid))
+        write_private(self.root / f"{name}.pid", str(popen.pid))
         return proc
 
     def _wait_until(self, check: object, proc: Process, what: str) -> None:
@@ -433,21 +561,31 @@ class LocalStack:
                 log(f"stopping {proc.name} failed: {exc}")
         self.processes.clear()
         self._stop_postgres()
+        if not self.durable and self.pg_folder() != self.root:
+            shutil.rmtree(self.pg_folder(), ignore_errors=True)
+
+    def remove(self) -> None:
+        """Delete the stack's files, its cluster's included (after `stop()`)."""
+        shutil.rmtree(self.pg_folder(), ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def running_stack(root: Path | None = None, keep: bool = False) -> Iterator[StackInfo]:
-    """Start a stack (in a fresh temporary folder unless `root` is given) and stop it after."""
+    """Start a stack (in a fresh temporary folder unless `root` is given) and stop it after.
+
+    A stack in a folder of its own is the real bot's: durable, and kept.
+    """
     temp = root is None
     folder = root or Path(tempfile.mkdtemp(prefix="run-", dir=_ensure_stack_dir()))
-    stack = LocalStack(folder)
+    stack = LocalStack(folder, durable=not temp)
     try:
         yield stack.start()
     finally:
         log("stopping the local stack")
         stack.stop()
         if temp and not keep:
-            shutil.rmtree(folder, ignore_errors=True)
+            stack.remove()
 
 
 def _ensure_stack_dir() -> Path:

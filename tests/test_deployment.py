@@ -40,3 +40,21 @@ def test_the_benchmark_command_is_documented() -> None:
     assert Path(REPO_ROOT / "scripts" / "bench").stat().st_mode & 0o111
     bench_readme = (REPO_ROOT / "bench" / "README.md").read_text()
     assert "<!-- results:start -->" in bench_readme and "<!-- results:end -->" in bench_readme
+
+
+def test_compose_has_no_default_password_and_publishes_the_callback_on_loopback() -> None:
+    text = (REPO_ROOT / "docker-compose.yml").read_text()
+    services = yaml.safe_load(text)["services"]
+    hatchet = services["hatchet"]["environment"]
+
+    # Every use of the database password requires it; none falls back to a default.
+    assert set(re.findall(r"\$\{POSTGRES_PASSWORD(:.)", text)) == {":?"}
+    assert "Admin123" not in text and "admin@example.com" not in text
+    assert hatchet["ADMIN_EMAIL"].startswith("${HATCHET_ADMIN_EMAIL:?")
+    assert hatchet["ADMIN_PASSWORD"].startswith("${HATCHET_ADMIN_PASSWORD:?")
+    assert hatchet["SERVER_ALLOW_SIGNUP"] == "false"
+    assert services["bot"]["ports"] == ["127.0.0.1:8765:8765"]
+    assert all(p.startswith("127.0.0.1:") for s in services.values() for p in s.get("ports", []))
+    example = (REPO_ROOT / ".env.example").read_text()
+    for name in ("POSTGRES_PASSWORD", "HATCHET_ADMIN_EMAIL", "HATCHET_ADMIN_PASSWORD"):
+        assert re.search(rf"^{name}=$", example, flags=re.MULTILINE), name
