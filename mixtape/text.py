@@ -1,7 +1,8 @@
 """Discord-safe text: user-controlled strings escaped and cut to Discord's limits.
 
 Shared by the bot's replies and the worker's progress messages, so a playlist called
-`@everyone **bold** <@123>` reads the same, and pings nobody, wherever it appears.
+`@everyone **bold** <@123> https://evil.example` reads the same, pings nobody and links
+nowhere, wherever it appears.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ ELLIPSIS = "…"
 # Mention-like tokens (<@id>, <@!id>, <@&id>, <#id>, </cmd:id>, <t:..>, <:emoji:id>).
 _MENTION_TOKEN = re.compile(r"<(?=[@#/:]|a:|t:)")
 _LINE_MARKUP = re.compile(r"^(\s*)(#{1,3} |-# |>|[-*+] |\d+\. )", re.MULTILINE)
+# A scheme and `:/` (https://…, steam://…, <mailto:/…>): what Discord makes a link of.
+_LINK_SCHEME = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*):(?=/)")
 
 
 def truncate(text: str, limit: int) -> str:
@@ -30,9 +33,12 @@ def truncate(text: str, limit: int) -> str:
 
 
 def escape(text: str) -> str:
-    """Markdown and mentions neutralised; links stay clickable."""
-    escaped = discord.utils.escape_markdown(text)
+    """Markdown, mentions and links neutralised: the text reads as typed, pings nobody, and
+    a URL in it (a playlist description, a display name) is shown, never clickable, since
+    anyone can write one there."""
+    escaped = discord.utils.escape_markdown(text, ignore_links=False)
     escaped = discord.utils.escape_mentions(escaped)
+    escaped = _LINK_SCHEME.sub("\\1:\u200b", escaped)
     return _MENTION_TOKEN.sub("<\u200b", escaped)
 
 

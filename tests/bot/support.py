@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -299,6 +300,16 @@ def embed_text(embeds: Iterable[dict[str, Any]]) -> str:
             parts += [field.get("name") or "", field.get("value") or ""]
         parts.append((embed.get("footer") or {}).get("text") or "")
     return "\n".join(parts)
+
+
+#: What Discord makes a link of in messages and embeds: a URL with its scheme, bare or in
+#: angle brackets (the rule discord.py's `escape_markdown` follows).
+_CLICKABLE = re.compile(r"<[^: >]+:/[^ >]+>|(?:https?|steam)://[^\s<]+")
+
+
+def clickable_links(text: str) -> list[str]:
+    """Every stretch of `text` Discord would turn into a link."""
+    return _CLICKABLE.findall(text)
 
 
 def assert_discord_limits(embeds: Sequence[dict[str, Any]]) -> None:

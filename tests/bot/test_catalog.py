@@ -12,6 +12,7 @@ from bot.client import MixtapeBot
 from bot.services import BotServices
 from fakes.discord_api import FakeDiscord
 from fakes.interactions import InteractionDriver
+from storage import catalog
 from storage.enums import PlaylistStatus
 from tests.bot.support import (
     DEADLINE_SECONDS,
@@ -20,6 +21,7 @@ from tests.bot.support import (
     assert_discord_limits,
     assert_no_mentions_allowed,
     button_ids,
+    clickable_links,
     disabled_buttons,
     embed_text,
     pick,
@@ -237,6 +239,29 @@ async def test_hostile_and_long_names_are_escaped_and_cut(
     assert_discord_limits(message["embeds"])
     assert_no_mentions_allowed(reply.data)
     assert message["mentions"] == [] and message["mention_everyone"] is False
+
+
+async def test_urls_from_descriptions_and_display_names_are_shown_not_linked(
+    driver: InteractionDriver, services: BotServices, alice: Member, guild_id: int
+) -> None:
+    entry = await add_entry(services, guild_id, alice.id, "Lure", tracks=1)
+    async with services.sessions.begin() as session:
+        await catalog.update_catalog_metadata(
+            session, entry, name="Lure", description="Free Nitro: https://evil.example/nitro",
+            owner_display_name="<https://evil.example/me>",
+        )
+        [stored] = await catalog.list_guild_catalog(session, guild_id)
+
+    show = await (
+        await driver.slash("catalog", {"playlist": pick(entry)}, subcommand="show")
+    ).original()
+    handle, reply = await browse(driver)
+    listing = await handle.original()
+
+    assert not reply.ephemeral  # both are public
+    text = embed_text([*show["embeds"], *listing["embeds"]])
+    assert "https:\u200b//evil.example/nitro" in text and "evil.example/me" in text
+    assert clickable_links(text) == [f"<{stored.url}>"]  # only the playlist's own link
 
 
 async def test_a_page_of_an_entry_unshared_meanwhile_is_explained(

@@ -7,6 +7,8 @@ import pytest
 
 from bot import render
 from bot.views import custom_id, parse_custom_id
+from tests.bot.support import clickable_links, embed_text
+from workflows import import_render, share_render
 
 
 @pytest.mark.parametrize(
@@ -14,13 +16,36 @@ from bot.views import custom_id, parse_custom_id
     [
         ("@everyone **bold** <@123>", "@\u200beveryone \\*\\*bold\\*\\* <\u200b@123>"),
         ("@here <@&42> <#7> </share:1>", "@\u200bhere <\u200b@&42> <\u200b#7> <\u200b/share:1>"),
-        ("[click](https://evil.example)", "\\[click](https://evil.example)"),
+        ("[click](https://evil.example)", "\\[click](https:\u200b//evil.example)"),
+        ("see https://evil.example/a_b", "see https:\u200b//evil.example/a\\_b"),
+        ("<steam://run/1> <mailto:/x>", "<steam:\u200b//run/1> <mailto:\u200b/x>"),
         ("multi\nline\ttext", "multi line text"),
         ("plain", "plain"),
     ],
 )
 def test_clean_escapes_markdown_and_mentions(raw: str, shown: str) -> None:
     assert render.clean(raw, 256) == shown
+
+
+def test_urls_in_user_text_never_become_links_in_the_workers_embeds() -> None:
+    lure = "Free Nitro https://evil.example/claim and <https://evil.example>"
+    ours = "https://open.spotify.com/playlist/37i9dQZF1DXcBWIGoYBM5M"
+    progress = import_render.Progress(
+        name=lure, total=2, added=1, already_present=0, not_found=1, failed=0, per_minute=1.0
+    )
+
+    embeds = [
+        share_render.summary(name=lure, owner=lure, url=ours, track_count=1, duration_ms=1,
+                             skipped={}),
+        share_render.reading(lure, 1, 2),
+        import_render.running(progress),
+        import_render.finished(progress, url=ours, not_imported=[(lure, lure)]),
+    ]
+
+    text = embed_text(embed.to_dict() for embed in embeds)
+    assert "https:\u200b//evil.example/claim" in text  # shown, as text
+    links = clickable_links(text)
+    assert links and all(link.startswith(ours) for link in links)  # only the one we made
 
 
 def test_clean_block_escapes_line_start_markup() -> None:

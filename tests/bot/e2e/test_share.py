@@ -19,7 +19,7 @@ from fakes.spotify import FakeSpotify, LocalFile, Removed
 from mixtape.worker_process import WorkerProcess
 from storage import catalog
 from storage.enums import PlaylistStatus
-from tests.bot.support import Member, embed_text, link_url
+from tests.bot.support import Member, clickable_links, embed_text, link_directly, link_url
 from tests.bot.test_oauth_server import link_in_browser
 from tests.bot.test_share import done_thinking
 
@@ -160,3 +160,21 @@ async def test_a_deleted_playlist_fails_fast_with_a_clear_message(
         lambda: "Could not share" in embed_text(
             fake_discord.message(channel_id, int(progress["id"]))["embeds"]), within=10,
     )
+
+
+async def test_a_url_in_the_owners_display_name_is_shown_not_linked(
+    driver: InteractionDriver, fake_spotify: FakeSpotify, fake_discord: FakeDiscord,
+    services: BotServices, worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member,
+) -> None:
+    fake_spotify.users["ada"].display_name = "Free Nitro https://evil.example/nitro"
+    playlist = fake_spotify.add_playlist("ada", "Bait", fake_spotify.generate_tracks(3, seed=14))
+    await link_directly(services, fake_spotify, alice)
+
+    entry, message = await share_and_wait(
+        driver, fake_discord, services, playlist.id, guild_id, channel_id
+    )
+
+    assert entry.status == PlaylistStatus.READY, entry.error
+    text = embed_text(message["embeds"])
+    assert "Free Nitro https:\u200b//evil.example/nitro" in text  # shown, as text
+    assert clickable_links(text) == []
