@@ -9,7 +9,9 @@ per-route rate-limit buckets (message edits: 5 per 5 s per channel), refuses wha
 refuses (`fakes.discord_forms`: message, embed, autocomplete and command limits, 400 50035
 naming the field), holds interactions to their deadlines on a clock tests can `advance`
 (3 s for the first answer, 15 minutes per token), and records every message version and
-interaction response so tests can assert what a member would have seen.
+interaction response so tests can assert what a member would have seen. Every answered
+request is also offered to `fakes.traffic`, whose sample a test run checks against
+Discord's OpenAPI description.
 
     with FakeDiscord() as fake:
         fake.force_429("POST /channels/{channel_id}/messages", retry_after=0.2)

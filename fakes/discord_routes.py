@@ -9,6 +9,7 @@ verbatim) and the `X-RateLimit-*` headers, and is written to the call log.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from fakes import traffic
 from fakes.discord_limits import (
     BucketState,
     Fault,
@@ -330,19 +332,19 @@ def _endpoint(
     async def endpoint(request: web.Request) -> web.Response:
         store = request.app[STORE]
         status, payload, headers, body = await _process(store, route, handler, bot_auth, request)
-        store.record_call(
-            CallRecord(
-                method=request.method,
-                path=request.path,
-                route=route,
-                status=status,
-                query=dict(request.query),
-                request=body,
-                response=payload,
-                headers=headers,
-                at=time.monotonic(),
-            )
+        call = CallRecord(
+            method=request.method,
+            path=request.path,
+            route=route,
+            status=status,
+            query=dict(request.query),
+            request=body,
+            response=payload,
+            headers=headers,
+            at=time.monotonic(),
         )
+        store.record_call(call)
+        _offer(request, call)
         return _render(status, payload, headers)
 
     return endpoint
@@ -352,20 +354,44 @@ async def _not_found(request: web.Request) -> web.Response:
     """Unknown paths get Discord's JSON 404 and an unrouted (`route=""`) log entry."""
     store = request.app[STORE]
     payload = {"message": "404: Not Found", "code": 0}
-    store.record_call(
-        CallRecord(
-            request.method,
-            request.path,
-            "",
-            404,
-            dict(request.query),
-            None,
-            payload,
-            {},
-            time.monotonic(),
-        )
+    call = CallRecord(
+        request.method,
+        request.path,
+        "",
+        404,
+        dict(request.query),
+        None,
+        payload,
+        {},
+        time.monotonic(),
     )
+    store.record_call(call)
+    _offer(request, call)
     return _render(404, payload, {"Via": VIA})
+
+
+def _offer(request: web.Request, call: CallRecord) -> None:
+    """Hand the exchange to the traffic sampler (a no-op unless a test run switched it on).
+
+    A multipart request is judged by its `payload_json`, the part the JSON schema describes.
+    """
+    if not traffic.SAMPLER.enabled:
+        return
+    sent = traffic.media_type(request.content_type) if request.body_exists else ""
+    head = traffic.Exchange(
+        service="discord",
+        method=call.method,
+        path=call.path,
+        route=call.route,
+        query=call.query,
+        request=None,
+        request_type="application/json" if sent == "multipart/form-data" else sent,
+        status=call.status,
+        response=None,
+        response_type="" if call.response is None else "application/json",
+    )
+    # copies: a stored message's data changes with later edits
+    traffic.SAMPLER.offer(head, lambda: copy.deepcopy((call.request, call.response)))
 
 
 def build_app(

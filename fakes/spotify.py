@@ -12,6 +12,8 @@ changed from the test's thread while the server answers from its own. Every call
 recorded (`calls`, `count`) under a stable route name (`ROUTES`); faults are injected per
 route (`inject`), an app-wide rolling rate limit can be switched on (`set_rate_limit`), and
 each 429 leaves a Retry-After window that `calls_inside_retry_after_windows` checks.
+Every answered exchange is also offered to `fakes.traffic`, whose sample a test run
+checks against Spotify's OpenAPI description.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from aiohttp import web
 from spotipy.cache_handler import MemoryCacheHandler
 from yarl import URL
 
-from fakes import spotify_accounts, spotify_webapi
+from fakes import spotify_accounts, spotify_webapi, traffic
 from fakes.server import ServedFake
 from fakes.spotify_model import (
     ROUTES,
@@ -191,7 +193,37 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     )
     if dropped and request.transport is not None:
         request.transport.abort()  # the change is applied; the client never hears of it
+    else:
+        await _offer(request, route, response)
     return response
+
+
+async def _offer(request: web.Request, route: str, response: web.StreamResponse) -> None:
+    """Hand the exchange to the traffic sampler (a no-op unless a test run switched it on)."""
+    if not traffic.SAMPLER.enabled:
+        return
+    sent = await request.read()
+    raw = response.body if isinstance(response, web.Response) else None
+    answer = raw if isinstance(raw, bytes) else b""
+    head = traffic.Exchange(
+        service="spotify",
+        method=request.method,
+        path=request.path,
+        route=route,
+        query=dict(request.query),
+        request=None,
+        request_type=traffic.media_type(request.content_type) if sent else "",
+        status=response.status,
+        response=None,
+        response_type=traffic.media_type(response.content_type) if answer else "",
+    )
+    traffic.SAMPLER.offer(
+        head,
+        lambda: (
+            traffic.parse_json(sent, request.content_type),
+            traffic.parse_json(answer, response.content_type),
+        ),
+    )
 
 
 class FakeSpotify(ServedFake, SpotifyState):

@@ -52,6 +52,8 @@ class CallLog:
         lets that many matching calls through first (a fault at the Nth add). Faults are
         tried in the order they were injected and the first armed match wins, so an
         unlimited fault hides later ones on the same route until it is cleared.
+        `reason` adds `error.reason`, which Spotify's spec has only in its player errors:
+        the session's traffic check flags it on the routes the fake serves.
         """
         if route != "*" and route not in ROUTES:
             raise ValueError(f"unknown route {route!r}; known: {sorted(ROUTES)}")
