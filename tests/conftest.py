@@ -1,13 +1,20 @@
-"""Session-wide harness: the local stack (private PostgreSQL + pinned Hatchet engine) and
-real worker processes.
+"""Session-wide harness: the local stack (private PostgreSQL + pinned Hatchet engine),
+real worker processes, and the contract check of the traffic with the fakes.
 
 The stack starts lazily, only for tests that ask for it, unless the environment already
 names one (HATCHET_CLIENT_TOKEN and MIXTAPE_TEST_PG_URL set by `python -m mixtape.stack`).
+
+Tests that run Mixtape's code against the fakes have what it sends and gets sampled
+(`fakes.traffic`), and the session ends by judging that sample against the vendored OpenAPI
+specs: a mismatch fails the run and is named in the summary.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,8 +22,10 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from fakes import traffic
 from mixtape.stack import running_stack
 from mixtape.worker_process import WorkerProcess
+from tests.contract.traffic import check_session_traffic
 
 _STACK_KEYS = ("HATCHET_CLIENT_TOKEN", "MIXTAPE_TEST_PG_URL")
 
@@ -66,3 +75,66 @@ def start_worker(
     yield start
     for worker in workers:
         worker.stop()
+
+
+# -- the contract check of the traffic with the fakes -----------------------------------
+
+TESTS_DIR = Path(__file__).parent
+# Folders whose tests run Mixtape's own code (bot, worker, adapter, progress) against the
+# fakes. The fakes' and contract tests are left out: they send malformed requests on purpose.
+TRAFFIC_FOLDERS = ("bot", "e2e", "music", "workflows")
+_HANDED_OVER = pytest.StashKey[Path]()
+_VERDICT = pytest.StashKey[tuple[list[str], float]]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A folder where subprocesses (the bench, the demo) leave the traffic they sampled."""
+    traffic.keep_in_this_process()
+    folder = Path(tempfile.mkdtemp(prefix="mixtape-traffic-"))
+    session.config.stash[_HANDED_OVER] = folder
+    os.environ[traffic.TRAFFIC_DIR_ENV] = str(folder)  # read by fakes.traffic at import
+
+
+@pytest.fixture(autouse=True)
+def _sample_fake_traffic(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Sample the fakes' traffic during (and around) each test that runs Mixtape's code."""
+    path = Path(request.node.path)
+    folder = path.relative_to(TESTS_DIR).parts[0] if path.is_relative_to(TESTS_DIR) else ""
+    traffic.SAMPLER.enabled = folder in TRAFFIC_FOLDERS
+    traffic.SAMPLER.origin = request.node.nodeid
+    yield
+    traffic.SAMPLER.enabled = False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Judge the sampled traffic; a mismatch (or a missing spec) fails the run."""
+    folder = session.config.stash.get(_HANDED_OVER, None)
+    if folder is None:
+        return
+    started = time.monotonic()
+    try:
+        report = check_session_traffic(traffic.SAMPLER, folder)
+        failed = bool(report and report.mismatches)
+        lines = report.lines() if report else []
+    except FileNotFoundError as missing:
+        failed, lines = True, [f"traffic not judged: {missing}"]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if lines:
+        session.config.stash[_VERDICT] = (lines, time.monotonic() - started)
+    if failed and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The verdict and what it cost, under a heading of its own."""
+    verdict = terminalreporter.config.stash.get(_VERDICT, None)
+    if verdict is None:
+        return
+    lines, seconds = verdict
+    terminalreporter.write_sep(
+        "=", f"traffic with the fakes vs. the OpenAPI specs ({seconds:.1f} s)"
+    )
+    for line in lines:
+        terminalreporter.write_line(line)
