@@ -183,7 +183,7 @@ async def test_a_long_retry_after_pauses_visibly_then_resumes(
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
     await link_directly(services, fake_spotify, bob)
     await start_mixtape_worker({"PAUSE_AFTER_RETRY_AFTER_SECONDS": "3"})
-    fake_spotify.inject(ADD, "429", retry_after=5, reason="EXCEEDED_QUOTA")
+    fake_spotify.inject(ADD, "429", retry_after=5)
 
     import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
     [message] = fake_discord.messages(channel_id, include_ephemeral=False)
