@@ -48,6 +48,8 @@ def message_for(error: BaseException) -> str | None:
             return render.SPOTIFY_DOWN
         case app_commands.MissingPermissions() if "manage_guild" in error.missing_permissions:
             return render.MISSING_MANAGE_GUILD
+        case app_commands.CommandOnCooldown():
+            return render.on_cooldown(error.retry_after)
         case app_commands.NoPrivateMessage():
             return render.GUILD_ONLY
         case app_commands.CheckFailure():

@@ -9,6 +9,7 @@ Discord's limits. `fit` then keeps the whole embed inside the 6000-character tot
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -146,6 +147,11 @@ PICK_BY_NUMBER = "Nothing was done: pick one from the list, or type its number a
 def spotify_rate_limited(retry_after: float) -> str:
     """Spotify said wait; say for how long."""
     return f"Spotify asked us to slow down. Try again in about {max(int(retry_after), 1)} s."
+
+
+def on_cooldown(retry_after: float) -> str:
+    """A member over their /share or /import budget; nothing was done."""
+    return f"You're doing that too often. Try again in {max(math.ceil(retry_after), 1)} s."
 
 
 def unexpected_error(reference: str) -> str:

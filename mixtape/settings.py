@@ -88,6 +88,18 @@ class Settings(BaseSettings):
         description="Searches of one guild running at once (unset: half of WORKER_SLOTS), so "
         "other guilds always find a free slot",
     )
+    share_cooldown_uses: int = Field(
+        default=3, ge=1, description="/share a member may run per SHARE_COOLDOWN_SECONDS"
+    )
+    share_cooldown_seconds: float = Field(
+        default=60.0, ge=0, description="The /share cooldown's window; 0 turns it off"
+    )
+    import_cooldown_uses: int = Field(
+        default=5, ge=1, description="/import a member may run per IMPORT_COOLDOWN_SECONDS"
+    )
+    import_cooldown_seconds: float = Field(
+        default=60.0, ge=0, description="The /import cooldown's window; 0 turns it off"
+    )
     log_level: str = "INFO"
 
 

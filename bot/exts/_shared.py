@@ -48,6 +48,22 @@ def mixtape(interaction: discord.Interaction) -> MixtapeBot:
     return cast("MixtapeBot", interaction.client)
 
 
+def _per_member(uses: int, seconds: float) -> app_commands.Cooldown | None:
+    return app_commands.Cooldown(uses, seconds) if seconds > 0 else None
+
+
+def share_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
+    """A member's /share budget (settings), so one member cannot flood reads and messages."""
+    settings = mixtape(interaction).services.settings
+    return _per_member(settings.share_cooldown_uses, settings.share_cooldown_seconds)
+
+
+def import_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
+    """A member's /import budget (settings)."""
+    settings = mixtape(interaction).services.settings
+    return _per_member(settings.import_cooldown_uses, settings.import_cooldown_seconds)
+
+
 def require_guild(interaction: discord.Interaction) -> int:
     """The guild id, or the guild-only refusal (the catalog belongs to a server)."""
     if interaction.guild_id is None:

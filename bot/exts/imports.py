@@ -22,6 +22,7 @@ from bot.client import MixtapeBot
 from bot.exts._shared import (
     CANDIDATES,
     id_in,
+    import_cooldown,
     lookup_entry,
     mixtape,
     option_id,
@@ -176,6 +177,7 @@ class Imports(commands.Cog):
     @app_commands.describe(playlist="A playlist from this server's catalog")
     @app_commands.autocomplete(playlist=ready_catalog_choices)
     @app_commands.guild_only()
+    @app_commands.checks.dynamic_cooldown(import_cooldown)
     async def import_playlist(self, interaction: discord.Interaction, playlist: str) -> None:
         """Refuse at once what the database tells; defer before posting and dispatching."""
         guild_id = require_guild(interaction)

@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot import errors, render
 from bot.client import MixtapeBot
-from bot.exts._shared import catalog_choices, lookup_entry, require_guild
+from bot.exts._shared import catalog_choices, lookup_entry, require_guild, share_cooldown
 from bot.views import Confirm
 from mixtape.spotify_tokens import NotLinked, call_as_member
 from music.errors import Permanent
@@ -42,6 +42,7 @@ class Share(commands.Cog):
     @app_commands.command(name="share", description="Share one of your Spotify playlists here")
     @app_commands.describe(url="A Spotify playlist link or URI (Share > Copy link to playlist)")
     @app_commands.guild_only()
+    @app_commands.checks.dynamic_cooldown(share_cooldown)
     async def share(self, interaction: discord.Interaction, url: str) -> None:
         """Refuse what we can tell locally at once; defer before asking Spotify."""
         guild_id = require_guild(interaction)

@@ -104,7 +104,13 @@ async def world(
     guild_id: int,
     channel_id: int,
 ) -> None:
-    """Entries and imports whose names contain digits, so stray digits find candidates."""
+    """Entries and imports whose names contain digits, so stray digits find candidates.
+
+    No cooldowns: every input Hypothesis types as the one member must reach the command.
+    """
+    services.settings = services.settings.model_copy(
+        update={"share_cooldown_seconds": 0.0, "import_cooldown_seconds": 0.0}
+    )
     await link_directly(services, fake_spotify, alice)
     best = await add_entry(services, guild_id, alice.id, "Best of 101s", tracks=2)
     await add_entry(services, guild_id, bob.id, "Club 11", tracks=1)
