@@ -47,10 +47,11 @@ def test_an_operator_finds_the_demo_import_by_guild_and_member(
     tenant = extract_claims_from_jwt(stack_env["HATCHET_CLIENT_TOKEN"]).sub
     wanted = {key: metadata[key] for key in ("guild_id", "user_id", "import_id")}
 
+    expect.set_options(timeout=_UI_TIMEOUT_MS)  # a loaded 2-core machine renders slowly
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium)
+        page = browser.new_page(viewport={"width": 1600, "height": 1300})
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1300})
             page.set_default_timeout(_UI_TIMEOUT_MS)
             page.route("**/*", _loopback_only)
             _log_in(page, dashboard, stack_env)
@@ -88,6 +89,7 @@ def test_an_operator_finds_the_demo_import_by_guild_and_member(
                 expect(rows.filter(has_text=child).first).to_be_visible()
             page.screenshot(path=tmp_path / "dashboard-import-run-children.png")
         finally:
+            page.screenshot(path=tmp_path / "dashboard-last.png")  # where a failure stopped
             browser.close()
     print(f"screenshots in {tmp_path}")
 
