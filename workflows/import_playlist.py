@@ -29,6 +29,7 @@ import logging
 import re
 import time
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -68,6 +69,7 @@ BATCH_SIZE = 100  # the API's maximum per add
 PAGE_SIZE = 50  # the API's maximum per read
 PLAYLIST_LIMIT = 10_000
 RESOLVE_FAN_OUT = 20
+READ_PAGES = 5  # pages of the target one read child takes (each paced as one call)
 MARKER_PREFIX = "mixtape-import"
 LOST_TARGET_NOTE = ("The playlist this import wrote into was deleted on Spotify, so it goes "
                     "into a new one; every track is added there.")
@@ -97,6 +99,19 @@ class PrepareOutput(StepResult):
     to_resolve: list[int] = []
     #: The recorded target was deleted by the member: this run writes into a new one.
     lost_target: bool = False
+    #: The member has more playlists than one page: the scan goes on from here, one paced
+    #: page per child (`marked_*`: a marked playlist seen so far).
+    scan_from: int | None = None
+    marked_id: str | None = None
+    marked_url: str | None = None
+
+
+class FindInput(StepInput):
+    """The scan of the member's playlists for the target goes on from `offset`."""
+
+    offset: int
+    marked_id: str | None = None
+    marked_url: str | None = None
 
 
 class ResolveInput(StepInput):
@@ -111,6 +126,31 @@ class AddInput(StepInput):
 class AddOutput(StepResult):
     added: int = 0
     done: bool = False
+
+
+class ReadInput(AddInput):
+    """Read `pages` pages of the target from `offset` (one rate-limit unit per page)."""
+
+    offset: int
+    pages: int = 1
+
+
+class ReadOutput(StepResult):
+    """What a read saw: how often each song is there, how many entries, the length."""
+
+    held: dict[str, int] = {}
+    read: int = 0
+    total: int = 0
+
+
+class SettleInput(AddInput):
+    held: dict[str, int]
+    total: int
+
+
+class ReconcileOutput(ReadOutput):
+    #: The target is longer than one page: the rest is read from here, paced page by page.
+    more_from: int | None = None
 
 
 #: Both the marker written today, `[mixtape-import:G:E]`, and the unbracketed one written
@@ -193,20 +233,27 @@ async def _read_all_items(d: WorkerDeps, user_id: int, playlist_id: str, start: 
 
 
 def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]:
-    """Declare `import-playlist` and its child tasks."""
-    step = spotify_step(settings, member_field="discord_user_id")
-    fair = per_guild(settings)  # searches: guilds take turns, one cannot take every slot
+    """Declare `import-playlist` and its child tasks.
 
+    Every Spotify call is paced: each step is charged the calls it may make to the app-wide
+    and the member's rate limit, and a step never pages through a whole playlist. A long
+    target or a member with many playlists is read one paced child at a time.
+    """
+    member = "discord_user_id"
+    fair = per_guild(settings)  # searches: guilds take turns, one cannot take every slot
     # Find-or-create of a target is serialised per member: a cancelled run's prepare still
     # in flight and a new run's cannot both create a playlist.
-    @hatchet.task(
-        name="import-prepare", input_validator=StepInput, **step,
-        concurrency=ConcurrencyExpression(
-            expression="string(input.discord_user_id)", max_runs=1,
-            limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN,
-        ),
+    one_per_member = ConcurrencyExpression(
+        expression="string(input.discord_user_id)", max_runs=1,
+        limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN,
     )
+
+    @hatchet.task(name="import-prepare", input_validator=StepInput,
+                  concurrency=one_per_member,
+                  **spotify_step(settings, member_field=member, units=2, calls=2))
     async def prepare(input: StepInput, ctx: Context) -> PrepareOutput:
+        """The ledger's own work, then the first page of the target search (one list call,
+        and one create if that page settles it)."""
         d = deps(ctx)
         if stop := await _stop_reason(d, input, ctx):
             return PrepareOutput(**stop.model_dump())
@@ -223,40 +270,21 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
                                                    "removed from the catalog")
             to_resolve = await _resolve_from_cache(
                 s, input.import_id, [i for i in pending if i.track is not None])
-            account = await accounts.get_account(s, input.discord_user_id)
-        me = account.spotify_user_id if account else None
-        owner = (row.guild_id, row.catalog_playlist_id or 0)
-        known = row.target_playlist_id
-        try:
-            found = await _find_target(d, input.discord_user_id, me, owner, known)
-            lost = known is not None and (found is None or found[0] != known)
-            if lost:
-                # "Deleting" a playlist on Spotify unfollows it: the owner could still add
-                # to it, but it is gone from their library. Start over in a live one.
-                async with d.sessions.begin() as s:
-                    reset = await imports.forget_lost_target(s, input.import_id, str(known))
-                log.warning("import %s: target %s is no longer in the member's library; "
-                            "%s tracks go to a new one", input.import_id, known, reset)
-            if found is None:
-                created = await _spotify(d, input.discord_user_id, lambda sp: (
-                    sp.current_user_playlist_create(
-                        row.playlist_name or "Mixtape import", public=False,
-                        description=f"Imported with Mixtape. {marker(*owner)}")
-                ), write=True)
-                found = (str(created["id"]), _url(created))
-        except RateLimited as exc:
-            return PrepareOutput(retry_after=exc.retry_after, reason=exc.reason)
-        except Permanent as exc:  # retrying cannot help; the member needs to know
-            raise NonRetryableException(
-                f"Spotify refused to make the playlist in your account ({exc})."
-            ) from exc
-        async with d.sessions.begin() as s:
-            stored = await imports.set_target_playlist(s, input.import_id, *found)
-        return PrepareOutput(target_playlist_id=stored.playlist_id, target_url=stored.url,
-                             to_resolve=to_resolve, lost_target=lost)
+        out = await _find_or_create_target(d, FindInput(**input.model_dump(), offset=0))
+        return out.model_copy(update={"to_resolve": to_resolve})
+
+    @hatchet.task(name="import-find-target", input_validator=FindInput,
+                  concurrency=one_per_member,
+                  **spotify_step(settings, member_field=member, units=2, calls=2))
+    async def find_target(input: FindInput, ctx: Context) -> PrepareOutput:
+        """One more page of the member's playlists (they have more than one page)."""
+        d = deps(ctx)
+        if stop := await _stop_reason(d, input, ctx):
+            return PrepareOutput(**stop.model_dump())
+        return await _find_or_create_target(d, input)
 
     @hatchet.task(name="import-resolve-track", concurrency=fair, input_validator=ResolveInput,
-                  **step)
+                  **spotify_step(settings, member_field=member, units=2, calls=2))
     async def resolve(input: ResolveInput, ctx: Context) -> StepResult:
         d = deps(ctx)
         if stop := await _stop_reason(d, input, ctx):
@@ -288,33 +316,44 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
                                                  reason="no confident match on Spotify")
         return StepResult()
 
-    @hatchet.task(name="import-reconcile", input_validator=AddInput, **step)
-    async def reconcile(input: AddInput, ctx: Context) -> StepResult:
+    @hatchet.task(name="import-reconcile", input_validator=AddInput,
+                  **spotify_step(settings, member_field=member))
+    async def reconcile(input: AddInput, ctx: Context) -> ReconcileOutput:
+        """Read the target's first page; settle the ledger if that is all of it."""
+        d = deps(ctx)
+        if stop := await _stop_reason(d, input, ctx):
+            return ReconcileOutput(**stop.model_dump())
+        read = await _read_target(d, input, offset=0, pages=1)
+        if read.retry_after is not None or read.total <= read.read:
+            if read.retry_after is None:
+                await _settle(d, input.import_id, read.held, read.total)
+            return ReconcileOutput(**read.model_dump())
+        return ReconcileOutput(**read.model_dump(), more_from=read.read)
+
+    @hatchet.task(name="import-read-target", input_validator=ReadInput,
+                  **spotify_step(settings, member_field=member, units="input.pages",
+                                 calls=READ_PAGES))
+    async def read_target(input: ReadInput, ctx: Context) -> ReadOutput:
+        """`pages` more pages of a long target, each paced as one call."""
+        d = deps(ctx)
+        if stop := await _stop_reason(d, input, ctx):
+            return ReadOutput(**stop.model_dump())
+        return await _read_target(d, input, offset=input.offset, pages=input.pages)
+
+    @hatchet.task(name="import-settle", input_validator=SettleInput,
+                  execution_timeout=timedelta(seconds=60), retries=3)
+    async def settle(input: SettleInput, ctx: Context) -> StepResult:
+        """Mark what a long target already holds (no Spotify call: the reads are done)."""
         d = deps(ctx)
         if stop := await _stop_reason(d, input, ctx):
             return stop
-        try:
-            present, total = await _read_all_items(d, input.discord_user_id,
-                                                   input.target_playlist_id)
-        except RateLimited as exc:
-            return StepResult(retry_after=exc.retry_after, reason=exc.reason)
-        except Permanent as exc:
-            raise NonRetryableException(_target_gone(exc)) from exc
-        async with d.sessions.begin() as s:
-            wanted = await ledger.target_sequence(s, input.import_id)
-            there = already_there(present, wanted)
-            await ledger.mark_items_added(s, input.import_id, there, already_present=True)
-            await imports.set_target_length(s, input.import_id, total)
-            settled = set(there)
-            to_add = [pos for pos, _, added in wanted if not added and pos not in settled]
-            overflow = to_add[max(PLAYLIST_LIMIT - total, 0):]
-            if overflow:
-                await ledger.mark_items_failed(
-                    s, input.import_id, overflow,
-                    f"Spotify playlists hold at most {PLAYLIST_LIMIT:,} tracks")
+        await _settle(d, input.import_id, input.held, input.total)
         return StepResult()
 
-    @hatchet.task(name="import-add-batch", input_validator=AddInput, **step)
+    # One add, or after an unacknowledged one a read of up to two pages first.
+    @hatchet.task(name="import-add-batch", input_validator=AddInput,
+                  **spotify_step(settings, member_field=member,
+                                 units="input.recheck ? 3 : 1", calls=3))
     async def add_batch(input: AddInput, ctx: Context) -> AddOutput:
         d = deps(ctx)
         if stop := await _stop_reason(d, input, ctx):
@@ -380,8 +419,13 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
             base = StepInput(import_id=input.import_id, discord_user_id=input.discord_user_id,
                              guild_id=run.guild_id)
             prep = await run.child(prepare, base, "prepare")
+            found = prep
+            while found.scan_from is not None:  # more playlists than one page
+                found = await run.child(find_target, FindInput(
+                    **base.model_dump(), offset=found.scan_from, marked_id=found.marked_id,
+                    marked_url=found.marked_url), f"find-{found.scan_from}")
             await run.report(final=True)  # before any add: e.g. tracks that won't play here
-            target = AddInput(**base.model_dump(), target_playlist_id=prep.target_playlist_id)
+            target = AddInput(**base.model_dump(), target_playlist_id=found.target_playlist_id)
             for start in range(0, len(prep.to_resolve), RESOLVE_FAN_OUT):
                 group = prep.to_resolve[start:start + RESOLVE_FAN_OUT]
                 await asyncio.gather(*(
@@ -389,7 +433,20 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
                               f"resolve-{p}")
                     for p in group))
                 await run.report()
-            await run.child(reconcile, target, "reconcile")
+            first = await run.child(reconcile, target, "reconcile")
+            if first.more_from is not None:  # a long target: the rest, page by page
+                held, offset, total = Counter(first.held), first.more_from, first.total
+                while offset < total:
+                    page = await run.child(read_target, ReadInput(
+                        **target.model_dump(), offset=offset, pages=READ_PAGES),
+                        f"read-{offset}")
+                    held.update(page.held)
+                    total = page.total
+                    if not page.read:
+                        break
+                    offset += page.read
+                await run.child(settle, SettleInput(**target.model_dump(), held=dict(held),
+                                                    total=total), "settle")
             batch = 0
             while True:
                 out = await run.child(add_batch, target, f"batch-{batch}")
@@ -408,8 +465,9 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
             return await run.finish(run.target_url, error=str(exc))
 
     watchdog = build_watchdog(hatchet, settings, import_playlist)
-    workflows: list[BaseWorkflow[Any]] = [prepare, resolve, reconcile, add_batch,
-                                          import_playlist, watchdog]
+    workflows: list[BaseWorkflow[Any]] = [prepare, find_target, resolve, reconcile,
+                                          read_target, settle, add_batch, import_playlist,
+                                          watchdog]
     return workflows
 
 
@@ -588,30 +646,91 @@ async def _resolve_from_cache(s: AsyncSession, import_id: int,
     return left
 
 
-async def _find_target(d: WorkerDeps, user_id: int, me: str | None, owner: tuple[int, int],
-                       known: str | None) -> tuple[str, str | None] | None:
-    """The member's live target for `owner` (guild, entry): the recorded one if it is still
-    in their library, else one a past attempt made and marked, else None.
+async def _find_or_create_target(d: WorkerDeps, input: FindInput) -> PrepareOutput:
+    """One page of the member's playlists, looking for this import's live target; once the
+    search is over, record it (creating one if there is none).
 
-    Spotify lists only followed playlists under /me/playlists, so a playlist the member
-    deleted (unfollowed) is not found, though its owner could still write to it. Only
-    playlists the member owns count: someone else's copy they follow carries the marker too.
+    The live target is the recorded one if it is still in the member's library, else one a
+    past attempt made and marked. Spotify lists only followed playlists under /me/playlists,
+    so a playlist the member deleted (unfollowed) is not found, though its owner could still
+    write to it: its tracks stop counting and a new target gets them. Only playlists the
+    member owns count: someone else's copy they follow carries the marker too.
     """
-    marked: tuple[str, str | None] | None = None
-    offset = 0
-    while True:
-        page = await _spotify(d, user_id, lambda sp, o=offset: sp.current_user_playlists(
-            limit=PAGE_SIZE, offset=o))
-        for playlist in page.get("items") or []:
-            if not playlist or (me and (playlist.get("owner") or {}).get("id") != me):
-                continue
-            if known is not None and str(playlist.get("id")) == known:
-                return known, _url(playlist)
-            if marked is None and owner in parse_markers(str(playlist.get("description") or "")):
-                marked = str(playlist["id"]), _url(playlist)
-        if not page.get("next"):
-            return marked
-        offset += PAGE_SIZE
+    async with d.sessions.begin() as s:
+        row = await imports.get_import(s, input.import_id)
+        account = await accounts.get_account(s, input.discord_user_id)
+    if row is None:
+        return PrepareOutput(cancelled=True)
+    me = account.spotify_user_id if account else None
+    owner = (row.guild_id, row.catalog_playlist_id or 0)
+    known = row.target_playlist_id
+    marked = (input.marked_id, input.marked_url) if input.marked_id else None
+    try:
+        page = await _spotify(d, input.discord_user_id, lambda sp: sp.current_user_playlists(
+            limit=PAGE_SIZE, offset=input.offset))
+        items = [p for p in page.get("items") or []
+                 if p and (not me or (p.get("owner") or {}).get("id") == me)]
+        found = next(((known, _url(p)) for p in items if known and str(p.get("id")) == known),
+                     None)
+        if found is None and marked is None:
+            marked = next(((str(p["id"]), _url(p)) for p in items
+                           if owner in parse_markers(str(p.get("description") or ""))), None)
+        if found is None and page.get("next"):
+            return PrepareOutput(scan_from=input.offset + PAGE_SIZE,
+                                 marked_id=marked[0] if marked else None,
+                                 marked_url=marked[1] if marked else None)
+        found = found or marked
+        lost = known is not None and (found is None or found[0] != known)
+        if lost:
+            async with d.sessions.begin() as s:
+                reset = await imports.forget_lost_target(s, input.import_id, str(known))
+            log.warning("import %s: target %s is no longer in the member's library; "
+                        "%s tracks go to a new one", input.import_id, known, reset)
+        if found is None:
+            created = await _spotify(d, input.discord_user_id, lambda sp: (
+                sp.current_user_playlist_create(
+                    row.playlist_name or "Mixtape import", public=False,
+                    description=f"Imported with Mixtape. {marker(*owner)}")
+            ), write=True)
+            found = (str(created["id"]), _url(created))
+    except RateLimited as exc:
+        return PrepareOutput(retry_after=exc.retry_after, reason=exc.reason)
+    except Permanent as exc:  # retrying cannot help; the member needs to know
+        raise NonRetryableException(
+            f"Spotify refused to make the playlist in your account ({exc})."
+        ) from exc
+    async with d.sessions.begin() as s:
+        stored = await imports.set_target_playlist(s, input.import_id, *found)
+    return PrepareOutput(target_playlist_id=stored.playlist_id, target_url=stored.url,
+                         lost_target=lost)
+
+
+async def _read_target(d: WorkerDeps, input: AddInput, *, offset: int,
+                       pages: int) -> ReadOutput:
+    """Up to `pages` pages of the target from `offset`, counted per song."""
+    try:
+        uris, total = await _read_all_items(d, input.discord_user_id, input.target_playlist_id,
+                                            start=offset, stop=offset + pages * PAGE_SIZE)
+    except RateLimited as exc:
+        return ReadOutput(retry_after=exc.retry_after, reason=exc.reason)
+    except Permanent as exc:
+        raise NonRetryableException(_target_gone(exc)) from exc
+    return ReadOutput(held=dict(Counter(uris)), read=len(uris), total=total)
+
+
+async def _settle(d: WorkerDeps, import_id: int, held: dict[str, int], total: int) -> None:
+    """Mark what the target already holds, remember its length, fail what cannot fit."""
+    async with d.sessions.begin() as s:
+        wanted = await ledger.target_sequence(s, import_id)
+        there = already_there(held, wanted)
+        await ledger.mark_items_added(s, import_id, there, already_present=True)
+        await imports.set_target_length(s, import_id, total)
+        settled = set(there)
+        to_add = [pos for pos, _, added in wanted if not added and pos not in settled]
+        overflow = to_add[max(PLAYLIST_LIMIT - total, 0):]
+        if overflow:
+            await ledger.mark_items_failed(
+                s, import_id, overflow, f"Spotify playlists hold at most {PLAYLIST_LIMIT:,} tracks")
 
 
 async def _search(d: WorkerDeps, user_id: int, wanted: Track) -> str | None:
@@ -648,14 +767,15 @@ async def _landed(d: WorkerDeps, input: AddInput, length: int | None, uris: list
     return landed
 
 
-def already_there(present: list[str], wanted: list[tuple[int, str, bool]]) -> list[int]:
+def already_there(present: Iterable[str] | Mapping[str, int],
+                  wanted: list[tuple[int, str, bool]]) -> list[int]:
     """Positions not yet added whose song the target already holds, whatever its order.
 
     Counted per song: for a song the source holds n times and the target k times, n - k
     copies are still to add (never fewer than none). The first copies in source order
     count as there, so what is added keeps the source's order.
     """
-    held = Counter(present)
+    held = Counter(present)  # a mapping is taken as counts already
     wanted_count = Counter(uri for _, uri, _ in wanted)
     ours = Counter(uri for _, uri, added in wanted if added)
     to_mark = {

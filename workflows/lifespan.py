@@ -53,6 +53,8 @@ def spotify_config(settings: Settings) -> SpotifyConfig:
         api_base=settings.spotify_api_base,
         accounts_base=settings.spotify_accounts_base,
         timeout_seconds=settings.http_timeout_seconds,
+        # One thread per task slot: every slot running a Spotify step can make its call.
+        threads=settings.worker_slots,
     )
 
 

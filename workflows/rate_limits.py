@@ -17,15 +17,16 @@ from mixtape.settings import Settings
 SPOTIFY_APP_KEY = "spotify-app"
 
 
-def spotify_app_limit() -> RateLimit:
-    return RateLimit(static_key=SPOTIFY_APP_KEY, units=1)
+def spotify_app_limit(units: int | str = 1) -> RateLimit:
+    """The app-wide bucket, charged `units` (an int, or a CEL expression over the input)."""
+    return RateLimit(static_key=SPOTIFY_APP_KEY, units=units)
 
 
-def spotify_member_limit(input_field: str, per_minute: int) -> RateLimit:
+def spotify_member_limit(input_field: str, per_minute: int, units: int | str = 1) -> RateLimit:
     """A per-member bucket keyed by a field of the task's input."""
     return RateLimit(
         dynamic_key=f"'spotify-member-' + string(input.{input_field})",
-        units=1,
+        units=units,
         limit=per_minute,
         duration=RateLimitDuration.MINUTE,
     )
@@ -48,16 +49,29 @@ class StepOptions(TypedDict):
     rate_limits: list[RateLimit]
 
 
-def spotify_step(settings: Settings, *, member_field: str) -> StepOptions:
-    """Transient errors retry with exponential backoff (bounded); calls are paced per app
-    and per member (the member named by `member_field` of the task's input)."""
+def spotify_step(settings: Settings, *, member_field: str, units: int | str = 1,
+                 calls: int = 1) -> StepOptions:
+    """Options of a step that makes at most `calls` Spotify calls.
+
+    Each call is charged to the app-wide and the member's bucket: `units` is what one run of
+    the step costs (an int, or a CEL expression over its input when that varies, such as a
+    page count), so a step that pages is paced page by page. Transient errors retry with
+    exponential backoff (bounded); the timeout follows from the calls it may make.
+    """
     return StepOptions(
         retries=settings.spotify_transient_retries,
         backoff_factor=2.0,
         backoff_max_seconds=settings.spotify_backoff_max_seconds,
-        execution_timeout=timedelta(seconds=max(30.0, settings.http_timeout_seconds * 3)),
+        execution_timeout=step_timeout(settings, calls),
         rate_limits=[
-            spotify_app_limit(),
-            spotify_member_limit(member_field, settings.spotify_member_calls_per_minute),
+            spotify_app_limit(units),
+            spotify_member_limit(member_field, settings.spotify_member_calls_per_minute, units),
         ],
     )
+
+
+def step_timeout(settings: Settings, calls: int) -> timedelta:
+    """Room for `calls` calls that each take up to the HTTP timeout (connect, then read),
+    plus the database work around them; never below 30 s."""
+    per_call = settings.http_timeout_seconds * 2
+    return timedelta(seconds=max(30.0, calls * per_call + 10.0))

@@ -1,0 +1,50 @@
+"""Pacing counts calls, not steps: re-checking a 10,000-track copy at Spotify-like latency.
+
+Before, one reconcile step paged through the whole target (200 reads) under a fixed 30 s
+timeout and one rate-limit unit: at 250 ms a call it timed out and started over. Now each
+page is charged and read in page-sized children whose timeouts follow from their calls.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.services import BotServices
+from fakes.discord_api import FakeDiscord
+from fakes.spotify import FakeSpotify
+from mixtape.worker_process import WorkerProcess
+from storage.enums import ImportStatus
+from tests.bot.e2e.test_import import catalog_entry, start_import, target_uris, wait_finished
+from tests.bot.support import Member, link_directly
+from workflows.import_playlist import marker
+
+pytestmark = pytest.mark.engine
+
+ITEMS = "GET /v1/playlists/{id}/items"
+ADD = "POST /v1/playlists/{id}/items"
+LIST = "GET /v1/me/playlists"
+
+
+async def test_rechecking_a_10000_track_copy_at_250_ms_a_call_reads_each_page_once(
+    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
+    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+) -> None:
+    songs = fake_spotify.generate_tracks(10_000, seed=71)
+    entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
+    await link_directly(services, fake_spotify, bob)
+    copy = fake_spotify.add_playlist(  # an earlier import's complete copy
+        "bob", "Summer", songs, public=False,
+        description=f"Imported with Mixtape. {marker(guild_id, entry)}")
+    fake_spotify.reset_calls()
+    fake_spotify.set_latency(0.25)
+
+    import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
+    row = await wait_finished(services, import_id, within=400)
+
+    assert row.status is ImportStatus.COMPLETED, row.error
+    assert row.target_playlist_id == copy.id
+    assert (row.added, row.already_present) == (0, 10_000)
+    assert target_uris(fake_spotify, row) == [s.uri for s in songs]
+    # Every page read once: no step timed out and started its reads over.
+    assert fake_spotify.count(ITEMS) == 10_000 // 50
+    assert fake_spotify.count(ADD) == 0 and fake_spotify.count(LIST) == 1
