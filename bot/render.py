@@ -173,8 +173,10 @@ def link_embed(ttl_seconds: int, linked_as: str | None) -> discord.Embed:
     """The private /link answer; the URL itself sits on a link button."""
     minutes = max(ttl_seconds // 60, 1)
     lines = [
-        "Open Spotify with the button below and agree to connect Mixtape.",
-        f"The link is yours alone, works once and expires in {minutes} minutes.",
+        "Open the button below: our page names you and this server; continue there to "
+        "Spotify and agree to connect Mixtape.",
+        f"The link is yours alone (don't forward it), works once and expires in {minutes} "
+        "minutes.",
     ]
     if linked_as is not None:
         lines.append(
@@ -183,6 +185,13 @@ def link_embed(ttl_seconds: int, linked_as: str | None) -> discord.Embed:
     embed = discord.Embed(title="Link your Spotify account", colour=COLOUR)
     embed.description = "\n".join(lines)
     return fit(embed)
+
+
+RELINK_FOR_COUNTRY = (
+    "Mixtape now asks Spotify for your account's country, so an import can tell you which "
+    "songs won't play where you are. Your link is older than that: run `/link` again "
+    "whenever it suits you. Nothing else changes; imports work without it."
+)
 
 
 def unlinked(was_linked: bool) -> str:
@@ -245,6 +254,24 @@ def share_ack(name: str, progress_url: str | None) -> str:
             "`/catalog browse`."
         )
     return f"Sharing **{shown}**: progress is posted here: {progress_url}"
+
+
+def already_sharing(name: str, progress_url: str | None) -> str:
+    """A second /share while the first is still being read: nothing new is started."""
+    title = clean(name, 200)
+    where = (
+        f"see its progress message: {progress_url}" if progress_url
+        else "it shows up in `/catalog` once read"
+    )
+    return f"**{title}** is already being read: {where}."
+
+
+def catalog_full(limit: int) -> str:
+    """The guild's catalog holds as many playlists as the operator allows."""
+    return (
+        f"This server's catalog is full ({limit:,} playlists). `/unshare` one that is no "
+        "longer needed (its sharer or a member with Manage Server can), then share again."
+    )
 
 
 def share_not_started(name: str, sharer_id: int) -> discord.Embed:

@@ -23,12 +23,6 @@ log = logging.getLogger(__name__)
 _BUTTON_URL_LIMIT = 512
 #: Commands whose outcome the member's country changes (the "won't play" warning).
 _COUNTRY_COMMANDS = frozenset({"import"})
-# TODO(render): belongs in bot/render.py with every other string (being edited elsewhere).
-RELINK_FOR_COUNTRY = (
-    "Mixtape now asks Spotify for your account's country, so an import can tell you which "
-    "songs won't play where you are. Your link is older than that: run `/link` again "
-    "whenever it suits you. Nothing else changes; imports work without it."
-)
 
 
 class Accounts(commands.Cog):
@@ -83,7 +77,7 @@ class Accounts(commands.Cog):
         if not ask:
             return
         try:
-            await interaction.followup.send(RELINK_FOR_COUNTRY, ephemeral=True)
+            await interaction.followup.send(render.RELINK_FOR_COUNTRY, ephemeral=True)
         except discord.HTTPException as exc:
             log.info("could not ask member %s to link again: %s", user_id, exc)
 
