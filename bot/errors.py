@@ -31,6 +31,14 @@ class NotYourPlaylist(UserFacingError):
     """Spotify lets an app read a playlist's tracks only for its owner or a collaborator."""
 
 
+class ShareInProgress(UserFacingError):
+    """The playlist's previous share is still being read; another would repeat it."""
+
+
+class CatalogFull(UserFacingError):
+    """The server's catalog holds as many playlists as the operator allows."""
+
+
 class CatalogEntryNotFound(UserFacingError):
     """No entry with that id or name in this server's catalog."""
 

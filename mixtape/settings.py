@@ -100,6 +100,14 @@ class Settings(BaseSettings):
     import_cooldown_seconds: float = Field(
         default=60.0, ge=0, description="The /import cooldown's window; 0 turns it off"
     )
+    share_stale_after_seconds: float = Field(
+        default=7 * 3600.0, ge=60,
+        description="A share still pending or reading after this long is taken for dead "
+        "(a share run stops after 6 h) and may be started again",
+    )
+    catalog_max_entries_per_guild: int = Field(
+        default=500, ge=1, description="Playlists one server's catalog may hold"
+    )
     log_level: str = "INFO"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, case, delete, func, insert, select, update
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._sql import chunked, dialect_insert, rowcount
 from storage.enums import PlaylistStatus
+from storage.errors import CatalogFull, ShareInProgress
 from storage.models import CatalogPlaylist, CatalogTrack
 from storage.types import utcnow
 
@@ -96,6 +98,93 @@ async def upsert_catalog_playlist(
     ).returning(CatalogPlaylist.id)
     playlist_id: int = (await session.execute(upsert)).scalar_one()
     return playlist_id
+
+
+#: A share in these states is being read (or waits for a worker to read it).
+LIVE_SHARE = (PlaylistStatus.PENDING, PlaylistStatus.READING)
+
+
+def share_is_live(entry: CatalogPlaylist, stale_before: datetime) -> bool:
+    """Whether the entry's share is still being read. One untouched since `stale_before` is
+    taken for dead (its run outlived any timeout), so it never blocks a re-share for ever."""
+    return entry.status in LIVE_SHARE and entry.updated_at >= stale_before
+
+
+async def find_guild_playlist_by_source(
+    session: AsyncSession, guild_id: int, provider_playlist_id: str, provider: str = "spotify"
+) -> CatalogPlaylist | None:
+    """This guild's entry for a source playlist, if it was shared here before."""
+    stmt = select(CatalogPlaylist).where(
+        CatalogPlaylist.guild_id == guild_id,
+        CatalogPlaylist.provider == provider,
+        CatalogPlaylist.provider_playlist_id == provider_playlist_id,
+    )
+    return (await session.scalars(stmt.execution_options(populate_existing=True))).one_or_none()
+
+
+async def claim_share(
+    session: AsyncSession,
+    *,
+    guild_id: int,
+    owner_discord_user_id: int,
+    provider_playlist_id: str,
+    url: str,
+    name: str,
+    stale_before: datetime,
+    max_entries: int,
+    provider: str = "spotify",
+) -> int:
+    """The entry for a new share, moved to pending: created on first share, else re-read.
+
+    One live share per entry, decided by the database: the upsert updates the row only if
+    no share of it is live (see `share_is_live`), so of two shares at once one claims it
+    and the other gets ShareInProgress. A new entry past the guild's `max_entries` raises
+    CatalogFull (a re-share of an existing entry is always allowed). Like
+    `upsert_catalog_playlist`, a re-share keeps the first owner and the catalog position.
+    """
+    existing = await find_guild_playlist_by_source(session, guild_id, provider_playlist_id,
+                                                   provider)
+    if existing is None and await count_guild_catalog(session, guild_id) >= max_entries:
+        raise CatalogFull(max_entries)
+    now = utcnow()
+    changes: dict[str, Any] = {
+        "url": url, "name": name, "name_search": name.casefold(), "error": None,
+        "status": PlaylistStatus.PENDING, "share_channel_id": None, "share_message_id": None,
+        "updated_at": now,
+    }
+    values: dict[str, Any] = {
+        "guild_id": guild_id, "owner_discord_user_id": owner_discord_user_id,
+        "provider": provider, "provider_playlist_id": provider_playlist_id,
+        "track_count": 0, "total_duration_ms": 0, "skipped": {}, "created_at": now, **changes,
+    }
+    live = CatalogPlaylist.status.in_(LIVE_SHARE) & (CatalogPlaylist.updated_at >= stale_before)
+    upsert = (
+        dialect_insert(session, CatalogPlaylist)
+        .values(values)
+        .on_conflict_do_update(
+            index_elements=["guild_id", "provider", "provider_playlist_id"],
+            set_=changes,
+            where=~live,
+        )
+        .returning(CatalogPlaylist.id)
+    )
+    claimed = (await session.execute(upsert)).scalar_one_or_none()
+    if claimed is None:  # live: this share's, or a racing first share's
+        found = await find_guild_playlist_by_source(session, guild_id, provider_playlist_id,
+                                                    provider)
+        raise ShareInProgress(found.id if found else 0)
+    return int(claimed)
+
+
+async def set_share_message(
+    session: AsyncSession, playlist_id: int, channel_id: int, message_id: int
+) -> None:
+    """Remember the share's progress message, for a second /share to point to."""
+    await session.execute(
+        update(CatalogPlaylist)
+        .where(CatalogPlaylist.id == playlist_id)
+        .values(share_channel_id=channel_id, share_message_id=message_id)
+    )
 
 
 async def update_catalog_metadata(

@@ -29,3 +29,19 @@ class ActiveImportExists(StorageError):
     Raised from the database's partial unique index, so two clicks at the same instant on
     any database end with one import and this error, never two imports.
     """
+
+
+class ShareInProgress(StorageError):
+    """The entry's latest share is still being read; another would repeat that work."""
+
+    def __init__(self, playlist_id: int) -> None:
+        super().__init__(f"catalog entry {playlist_id} is already being read")
+        self.playlist_id = playlist_id
+
+
+class CatalogFull(StorageError):
+    """The guild's catalog holds as many entries as allowed; a new one is refused."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the catalog holds its maximum of {limit} entries")
+        self.limit = limit

@@ -132,6 +132,9 @@ class CatalogPlaylist(Base):
         _status(PlaylistStatus, "playlist_status"), default=PlaylistStatus.PENDING
     )
     error: Mapped[str | None] = mapped_column(Text)
+    #: The progress message of the entry's latest share (a second /share points to it).
+    share_channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    share_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -182,6 +185,7 @@ class Import(Base):
     __tablename__ = "imports"
     __table_args__ = (
         Index(None, "discord_user_id", "created_at"),
+        Index(None, "finished_at"),  # the ledger retention's sweep
         # One active import per member, guild and playlist: two clicks at once, one import.
         Index(
             "uq_imports_one_active",
@@ -223,6 +227,8 @@ class Import(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None]
+    #: When the retention period removed the ledger (the counters stay; no /retry after).
+    ledger_pruned_at: Mapped[datetime | None]
 
     items: Mapped[list[ImportItem]] = relationship(
         back_populates="import_",
@@ -303,3 +309,19 @@ class RateGate(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     until: Mapped[datetime] = mapped_column()
+
+
+class KeyCheck(Base):
+    """A key check value: a known text encrypted under one encryption key, named by the
+    key's fingerprint.
+
+    A row exists for every key tokens may still be encrypted under (the current key, and
+    older ones until `python -m storage.rotate_keys` re-encrypts everything), so a process
+    whose TOKEN_ENCRYPTION_KEYS lacks one refuses to start instead of failing every member.
+    """
+
+    __tablename__ = "key_checks"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    check_value: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

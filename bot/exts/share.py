@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 import discord
 import spotipy
 from discord import app_commands
 from discord.ext import commands
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import errors, render
 from bot.client import MixtapeBot
@@ -19,7 +21,9 @@ from music.errors import Permanent
 from music.urls import PlaylistLinkError, PlaylistRef, parse_playlist_link
 from storage import accounts, catalog
 from storage.enums import PlaylistStatus
+from storage.errors import CatalogFull, ShareInProgress
 from storage.models import CatalogPlaylist
+from storage.types import utcnow
 from workflows.contracts import ShareInput
 
 log = logging.getLogger(__name__)
@@ -44,7 +48,8 @@ class Share(commands.Cog):
     @app_commands.guild_only()
     @app_commands.checks.dynamic_cooldown(share_cooldown)
     async def share(self, interaction: discord.Interaction, url: str) -> None:
-        """Refuse what we can tell locally at once; defer before asking Spotify."""
+        """Refuse what we can tell locally at once; defer before asking Spotify; claim the
+        entry (one live share per playlist) before posting anything public."""
         guild_id = require_guild(interaction)
         try:
             ref = parse_playlist_link(url)
@@ -52,25 +57,60 @@ class Share(commands.Cog):
             raise errors.BadPlaylistLink(str(exc)) from exc
         async with self.services.sessions.begin() as session:
             account = await accounts.get_account(session, interaction.user.id)
-        if account is None:
-            raise NotLinked(interaction.user.id)
+            if account is None:
+                raise NotLinked(interaction.user.id)
+            await self._refuse_live_or_full(session, guild_id, ref.playlist_id)
         await interaction.response.defer(ephemeral=True, thinking=True)
         name = await self._readable_playlist(interaction.user.id, account.spotify_user_id, ref)
+        catalog_id = await self._claim(interaction, guild_id, ref, name)
         progress = await self._post_progress(interaction, name)
-        async with self.services.sessions.begin() as session:
-            catalog_id = await catalog.upsert_catalog_playlist(
-                session,
-                guild_id=guild_id,
-                owner_discord_user_id=interaction.user.id,
-                provider_playlist_id=ref.playlist_id,
-                url=ref.url,
-                name=name,
-                status=PlaylistStatus.PENDING,
-            )
+        if progress is not None:
+            async with self.services.sessions.begin() as session:
+                await catalog.set_share_message(
+                    session, catalog_id, progress.channel.id, progress.id
+                )
         await self._dispatch(interaction, guild_id, catalog_id, name, progress)
         await interaction.edit_original_response(
             content=render.share_ack(name, progress.jump_url if progress else None)
         )
+
+    def _stale_before(self) -> datetime:
+        return utcnow() - timedelta(seconds=self.services.settings.share_stale_after_seconds)
+
+    async def _refuse_live_or_full(
+        self, session: AsyncSession, guild_id: int, playlist_id: str
+    ) -> None:
+        """Answer at once, before asking Spotify: already being read, or no room left."""
+        entry = await catalog.find_guild_playlist_by_source(session, guild_id, playlist_id)
+        if entry is not None and catalog.share_is_live(entry, self._stale_before()):
+            raise already_sharing(guild_id, entry)
+        limit = self.services.settings.catalog_max_entries_per_guild
+        if entry is None and await catalog.count_guild_catalog(session, guild_id) >= limit:
+            raise errors.CatalogFull(render.catalog_full(limit))
+
+    async def _claim(
+        self, interaction: discord.Interaction, guild_id: int, ref: PlaylistRef, name: str
+    ) -> int:
+        """The entry, pending a new read; the database decides between two shares at once."""
+        async with self.services.sessions.begin() as session:
+            try:
+                return await catalog.claim_share(
+                    session,
+                    guild_id=guild_id,
+                    owner_discord_user_id=interaction.user.id,
+                    provider_playlist_id=ref.playlist_id,
+                    url=ref.url,
+                    name=name,
+                    stale_before=self._stale_before(),
+                    max_entries=self.services.settings.catalog_max_entries_per_guild,
+                )
+            except CatalogFull as exc:
+                raise errors.CatalogFull(render.catalog_full(exc.limit)) from exc
+            except ShareInProgress as exc:
+                entry = await catalog.get_guild_playlist(session, guild_id, exc.playlist_id)
+                if entry is None:  # unshared meanwhile
+                    raise errors.ShareInProgress(render.already_sharing(name, None)) from exc
+                raise already_sharing(guild_id, entry) from exc
 
     async def _readable_playlist(self, user_id: int, spotify_id: str, ref: PlaylistRef) -> str:
         """The playlist's name, if this member owns or collaborates on it; else a refusal."""
@@ -178,6 +218,14 @@ class Share(commands.Cog):
         )
         await interaction.response.send_message(prompt, view=view, ephemeral=True)
         view.attach(interaction)
+
+
+def already_sharing(guild_id: int, entry: CatalogPlaylist) -> errors.ShareInProgress:
+    """The refusal of a second share, pointing to the first one's progress message."""
+    url = None
+    if entry.share_channel_id is not None and entry.share_message_id is not None:
+        url = render.jump_url(guild_id, entry.share_channel_id, entry.share_message_id)
+    return errors.ShareInProgress(render.already_sharing(render.playlist_title(entry), url))
 
 
 def require_may_unshare(interaction: discord.Interaction, entry: CatalogPlaylist) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.catalog import (
     TrackData,
     autocomplete_guild_playlists,
+    claim_share,
     count_guild_catalog,
     delete_catalog_playlist,
     finish_catalog_tracks,
@@ -24,7 +27,9 @@ from storage.catalog import (
     upsert_catalog_playlist,
 )
 from storage.enums import PlaylistStatus
+from storage.errors import CatalogFull, ShareInProgress
 from storage.models import CatalogPlaylist, CatalogTrack
+from storage.types import utcnow
 
 GUILD, OTHER_GUILD = 100_000_000_000_000_001, 100_000_000_000_000_002
 OWNER, MEMBER = 200_000_000_000_000_001, 200_000_000_000_000_002
@@ -313,3 +318,93 @@ async def test_list_tracks_pages_in_position_order(
 
     assert [(t.position, t.title) for t in page] == [(3, "Track 3"), (4, "Track 4"), (5, "Track 5")]
     assert [t.position for t in everything] == list(range(7))
+
+
+# -- one live share per playlist, a cap per guild ------------------------------------------
+
+HOUR = timedelta(hours=1)
+
+
+async def _claim(
+    sessions: async_sessionmaker[AsyncSession],
+    provider_id: str,
+    *,
+    stale_after: timedelta = HOUR,
+    max_entries: int = 10,
+    owner: int = OWNER,
+) -> int:
+    async with sessions.begin() as session:
+        return await claim_share(
+            session, guild_id=GUILD, owner_discord_user_id=owner,
+            provider_playlist_id=provider_id, url=f"https://open.spotify.com/playlist/{provider_id}",
+            name="Shared", stale_before=utcnow() - stale_after, max_entries=max_entries,
+        )
+
+
+async def test_a_share_is_claimed_once_until_it_finishes(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    first = await _claim(sessions, "p" * 22)
+
+    with pytest.raises(ShareInProgress) as refused:
+        await _claim(sessions, "p" * 22, owner=MEMBER)
+    async with sessions.begin() as session:
+        await mark_catalog_status(session, first, PlaylistStatus.READING)
+    with pytest.raises(ShareInProgress):
+        await _claim(sessions, "p" * 22)
+    async with sessions.begin() as session:
+        await mark_catalog_status(session, first, PlaylistStatus.READY)
+    again = await _claim(sessions, "p" * 22, owner=MEMBER)
+
+    assert refused.value.playlist_id == first and again == first
+    async with sessions.begin() as session:
+        entry = await get_catalog_playlist(session, first)
+    assert entry is not None
+    assert (entry.status, entry.owner_discord_user_id) == (PlaylistStatus.PENDING, OWNER)
+
+
+async def test_a_share_that_died_long_ago_no_longer_blocks(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    entry_id = await _claim(sessions, "d" * 22)
+    async with sessions.begin() as session:
+        await session.execute(
+            update(CatalogPlaylist)
+            .where(CatalogPlaylist.id == entry_id)
+            .values(updated_at=utcnow() - 2 * HOUR)
+        )
+
+    assert await _claim(sessions, "d" * 22) == entry_id
+
+
+async def test_concurrent_claims_start_one_share(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _claim(sessions, "c" * 22)
+    async with sessions.begin() as session:
+        [entry] = await list_guild_catalog(session, GUILD)
+        await mark_catalog_status(session, entry.id, PlaylistStatus.READY)
+
+    results = await asyncio.gather(
+        *(_claim(sessions, "c" * 22) for _ in range(5)), return_exceptions=True
+    )
+
+    assert [r for r in results if isinstance(r, int)] == [entry.id]
+    assert all(isinstance(r, ShareInProgress) for r in results if not isinstance(r, int))
+
+
+async def test_a_full_catalog_refuses_new_entries_not_reshares(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    kept = await _claim(sessions, "1" * 22, max_entries=2)
+    await _claim(sessions, "2" * 22, max_entries=2)
+    async with sessions.begin() as session:
+        await mark_catalog_status(session, kept, PlaylistStatus.READY)
+
+    with pytest.raises(CatalogFull) as full:
+        await _claim(sessions, "3" * 22, max_entries=2)
+
+    assert full.value.limit == 2
+    assert await _claim(sessions, "1" * 22, max_entries=2) == kept
+    async with sessions.begin() as session:
+        assert await count_guild_catalog(session, GUILD) == 2

@@ -28,6 +28,7 @@ TABLES = {
     "track_matches",
     "link_waitlist",
     "rate_gates",
+    "key_checks",
 }
 
 
