@@ -80,5 +80,9 @@ class ImportStillRunning(UserFacingError):
     """Only a finished import can be retried."""
 
 
+class TooOldToRetry(UserFacingError):
+    """The import's per-track record was removed after the retention period."""
+
+
 class NothingToRetry(UserFacingError):
     """Every track of the import is already in the playlist (or was skipped)."""

@@ -757,6 +757,14 @@ def still_running(imp: Import) -> str:
     )
 
 
+def too_old_to_retry(imp: Import) -> str:
+    """The retention period removed the import's per-track record: nothing to retry from."""
+    return (
+        f"The import of **{clean(import_title(imp), 200)}** is too old to retry: import it "
+        "again with `/import` (songs already in your playlist are not added twice)."
+    )
+
+
 def nothing_to_retry(imp: Import) -> str:
     """Every track is in the playlist already (or could never be imported)."""
     return (

@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     catalog_max_entries_per_guild: int = Field(
         default=500, ge=1, description="Playlists one server's catalog may hold"
     )
+    ledger_retention_days: int = Field(
+        default=90, ge=1,
+        description="Per-track rows of imports finished this long ago are removed "
+        "(the import and its counts stay; it can no longer be retried)",
+    )
     log_level: str = "INFO"
 
 

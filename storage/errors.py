@@ -45,3 +45,8 @@ class CatalogFull(StorageError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"the catalog holds its maximum of {limit} entries")
         self.limit = limit
+
+
+class ImportLedgerPruned(StorageError):
+    """The import finished long ago and its per-track ledger was removed (retention): there
+    is nothing left to retry from; the member imports the playlist again instead."""

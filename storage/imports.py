@@ -10,7 +10,17 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Integer, insert, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    delete,
+    insert,
+    literal,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +30,7 @@ from storage.catalog import get_guild_playlist
 from storage.enums import ImportStatus, ItemState, PlaylistStatus
 from storage.errors import (
     ActiveImportExists,
+    ImportLedgerPruned,
     ImportNotFound,
     ImportNotRetryable,
     PlaylistNotFound,
@@ -332,13 +343,15 @@ async def reset_unadded_for_retry(session: AsyncSession, import_id: int) -> int:
     Failed tracks with a known URI go back to resolved (no new search), the rest of the
     failed and not-found tracks to pending, and the match cache forgets its misses for the
     not-found ones, so they are searched again. Added and skipped tracks stay as they are.
+    Raises ImportLedgerPruned when the retention period removed the ledger.
     """
     now = utcnow()
     try:
         async with session.begin_nested():
             requeued = await session.execute(
                 update(Import)
-                .where(Import.id == import_id, Import.status.in_(_TERMINAL))
+                .where(Import.id == import_id, Import.status.in_(_TERMINAL),
+                       Import.ledger_pruned_at.is_(None))
                 .values(
                     status=ImportStatus.QUEUED, error=None, resume_at=None, finished_at=None,
                     updated_at=now, workflow_run_id=None,
@@ -347,8 +360,11 @@ async def reset_unadded_for_retry(session: AsyncSession, import_id: int) -> int:
     except IntegrityError as exc:  # another import of the same playlist is active
         raise ActiveImportExists(import_id) from exc
     if rowcount(requeued) != 1:
-        if await session.get(Import, import_id) is None:
+        imp = await session.get(Import, import_id, populate_existing=True)
+        if imp is None:
             raise ImportNotFound(import_id)
+        if imp.ledger_pruned_at is not None:
+            raise ImportLedgerPruned(import_id)
         raise ImportNotRetryable(import_id)
     # What was not found is searched again: its cached misses are forgotten first.
     not_found = await session.scalars(
@@ -383,6 +399,7 @@ __all__ = [
     "TargetPlaylist",
     "cancel_import",
     "list_stalled_imports",
+    "prune_finished_ledgers",
     "replace_workflow_run_id",
     "counts_by_state",
     "create_import_with_ledger",
@@ -456,3 +473,28 @@ async def replace_workflow_run_id(
         .values(workflow_run_id=new_run_id, updated_at=utcnow())
     )
     return rowcount(await session.execute(stmt)) == 1
+
+
+async def prune_finished_ledgers(
+    session: AsyncSession, *, finished_before: datetime, limit: int
+) -> int:
+    """Delete at most `limit` ledger rows of imports finished before `finished_before`.
+
+    The imports stay, with their counters, stamped `ledger_pruned_at` first so that no
+    /retry starts from a half-removed ledger (`reset_unadded_for_retry` refuses them).
+    Returns how many rows went; call again until it returns less than `limit`.
+    """
+    await session.execute(
+        update(Import)
+        .where(Import.status.in_(_TERMINAL), Import.finished_at < finished_before,
+               Import.ledger_pruned_at.is_(None))
+        .values(ledger_pruned_at=utcnow())
+    )
+    chunk = (
+        select(ImportItem.import_id, ImportItem.position)
+        .join(Import, Import.id == ImportItem.import_id)
+        .where(Import.ledger_pruned_at.is_not(None))
+        .limit(limit)
+    )
+    key = tuple_(ImportItem.import_id, ImportItem.position)
+    return rowcount(await session.execute(delete(ImportItem).where(key.in_(chunk))))

@@ -9,6 +9,7 @@ from hatchet_sdk.runnables.workflow import BaseWorkflow
 
 from mixtape.settings import Settings
 from workflows.import_playlist import build_import
+from workflows.ledger_retention import build_ledger_retention
 from workflows.share_playlist import build_share
 from workflows.smoke import build_smoke
 
@@ -19,4 +20,5 @@ def all_workflows(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any
         build_smoke(hatchet),
         *build_share(hatchet, settings),
         *build_import(hatchet, settings),
+        build_ledger_retention(hatchet, settings),
     ]

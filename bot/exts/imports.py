@@ -36,6 +36,7 @@ from storage import accounts, imports
 from storage.enums import ImportStatus, PlaylistStatus
 from storage.errors import (
     ActiveImportExists,
+    ImportLedgerPruned,
     ImportNotFound,
     ImportNotRetryable,
     PlaylistNotFound,
@@ -296,6 +297,8 @@ class Imports(commands.Cog):
             require_may_retry(interaction, imp)
         if not imp.status.is_terminal:
             raise errors.ImportStillRunning(render.still_running(imp))
+        if imp.ledger_pruned_at is not None:
+            raise errors.TooOldToRetry(render.too_old_to_retry(imp))
         await interaction.response.defer(ephemeral=True, thinking=True)
         async with self.services.sessions.begin() as session:
             counts = await imports.counts_by_state(session, imp.id)
@@ -308,6 +311,8 @@ class Imports(commands.Cog):
                 raise errors.ImportStillRunning(render.still_running(imp)) from exc
             except ImportNotFound as exc:
                 raise errors.ImportNotFound(render.PICK_IMPORT) from exc
+            except ImportLedgerPruned as exc:  # the retention sweep got there first
+                raise errors.TooOldToRetry(render.too_old_to_retry(imp)) from exc
             counts = await imports.counts_by_state(session, imp.id)
             owner, name, channel_id = imp.discord_user_id, render.import_title(imp), imp.channel_id
         embed = render.import_queued_embed(
@@ -326,7 +331,8 @@ class Imports(commands.Cog):
 
         def retryable(imp: Import) -> bool:
             mine = imp.discord_user_id == interaction.user.id
-            return has_unadded(imp) and (mine or imp.status is not ImportStatus.CANCELLED)
+            kept = imp.ledger_pruned_at is None
+            return kept and has_unadded(imp) and (mine or imp.status is not ImportStatus.CANCELLED)
 
         return await self._import_choices(interaction, current, FINISHED, retryable)
 

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from music.matching import match_key
@@ -20,6 +20,7 @@ from storage.catalog import (
 from storage.enums import ImportStatus, ItemState, PlaylistStatus
 from storage.errors import (
     ActiveImportExists,
+    ImportLedgerPruned,
     ImportNotFound,
     ImportNotRetryable,
     PlaylistNotFound,
@@ -45,6 +46,7 @@ from storage.imports import (
     mark_items_failed,
     pause_import,
     pending_items,
+    prune_finished_ledgers,
     record_item_error,
     reset_unadded_for_retry,
     resolved_items,
@@ -484,3 +486,54 @@ async def test_a_retry_searches_not_found_tracks_again(sessions: Sessions) -> No
         assert hit is not None and hit.spotify_uri == "spotify:track:" + "b" * 22
         states = [item.state for item in await list_items(session, imp.id)]
         assert states == [ItemState.PENDING, ItemState.ADDED, ItemState.PENDING]
+
+
+async def _finish_days_ago(sessions: Sessions, import_id: int, days: int,
+                           status: ImportStatus = ImportStatus.COMPLETED) -> None:
+    async with sessions.begin() as session:
+        await finish_import(session, import_id, status,
+                            error="stopped" if status is ImportStatus.FAILED else None)
+        await session.execute(
+            update(Import).where(Import.id == import_id)
+            .values(finished_at=datetime.now(UTC) - timedelta(days=days))
+        )
+
+
+async def test_ledgers_of_imports_finished_long_ago_are_pruned_in_chunks(
+    sessions: Sessions,
+) -> None:
+    playlist_id = await _ready_playlist(sessions, 5)
+    old = await _new_import(sessions, playlist_id)
+    async with sessions.begin() as session:
+        await mark_item_resolved(session, old.id, 0, "spotify:track:" + "a" * 22)
+        await mark_items_added(session, old.id, [0])
+        await mark_item_failed(session, old.id, 1, "refused")
+        await counts_by_state(session, old.id)
+    await _finish_days_ago(sessions, old.id, 100, ImportStatus.FAILED)
+    recent = await _new_import(sessions, playlist_id, user=OTHER_USER)
+    await _finish_days_ago(sessions, recent.id, 10)
+    active = await _new_import(sessions, await _ready_playlist(sessions, 2))
+    cutoff = datetime.now(UTC) - timedelta(days=90)
+
+    chunks = []
+    for _ in range(5):
+        async with sessions.begin() as session:
+            chunks.append(await prune_finished_ledgers(session, finished_before=cutoff, limit=2))
+
+    assert chunks == [2, 2, 1, 0, 0]
+    async with sessions.begin() as session:
+        assert await list_items(session, old.id) == []
+        assert len(await list_items(session, recent.id)) == 5
+        assert len(await list_items(session, active.id)) == 2
+        pruned = await get_import(session, old.id)
+        kept = await get_import(session, recent.id)
+    assert pruned is not None and kept is not None
+    assert pruned.ledger_pruned_at is not None and kept.ledger_pruned_at is None
+    assert (pruned.status, pruned.total, pruned.added, pruned.failed) == (
+        ImportStatus.FAILED, 5, 1, 1)  # the record and its counters stay
+    with pytest.raises(ImportLedgerPruned):
+        async with sessions.begin() as session:
+            await reset_unadded_for_retry(session, old.id)
+    async with sessions.begin() as session:
+        stored = await get_import(session, old.id)
+    assert stored is not None and stored.status is ImportStatus.FAILED
