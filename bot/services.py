@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.dispatch import WorkflowDispatcher
 from mixtape.settings import Settings
 from music.spotify import SpotifyAdapter, SpotifyConfig
+from storage import key_checks
 from storage.crypto import TokenCipher
 from storage.engine import create_engine, make_sessionmaker
 from storage.migrate import upgrade_to_head
@@ -55,7 +56,8 @@ async def open_services(
 ) -> AsyncIterator[BotServices]:
     """Check the settings, migrate the database, build everything on the running loop.
 
-    Settings are checked before anything connects, so a missing one is reported by name.
+    Settings are checked before anything connects, so a missing one is reported by name;
+    encryption keys that cannot read the stored tokens raise KeyCheckFailed.
     """
     cipher = TokenCipher.from_setting(settings.token_encryption_keys)
     config = spotify_config(settings)
@@ -64,9 +66,12 @@ async def open_services(
     adapter = SpotifyAdapter(config)
     engine = create_engine(settings.database_url)
     try:
+        sessions = make_sessionmaker(engine)
+        async with sessions.begin() as session:  # wrong keys: refuse now, not per member
+            await key_checks.verify_keys(session, cipher)
         yield BotServices(
             settings=settings,
-            sessions=make_sessionmaker(engine),
+            sessions=sessions,
             cipher=cipher,
             spotify=adapter,
             dispatcher=dispatcher,

@@ -1,12 +1,14 @@
 """Encryption at rest for OAuth tokens, with key rotation.
 
 `TOKEN_ENCRYPTION_KEYS` holds comma-separated Fernet keys: the first encrypts, every key
-decrypts. To rotate, put a new key first, keep the old ones until `rotate` (or
-`storage.accounts.reencrypt_all_tokens`) has rewritten every token, then drop them.
+decrypts. To rotate, put a new key first, restart, run `python -m storage.rotate_keys`
+(which rewrites every token under the new key), then drop the old ones. Keys are named by
+a fingerprint (a hash of the key, safe to show and store); `storage.key_checks` uses it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -24,6 +26,12 @@ class TokenDecryptError(ValueError):
 def generate_key() -> str:
     """A fresh Fernet key, for `.env` (`python -m storage.crypto` prints one)."""
     return Fernet.generate_key().decode("ascii")
+
+
+def fingerprint(key: str | bytes) -> str:
+    """A key's public name: 16 hex digits of its SHA-256 (reveals nothing of the key)."""
+    raw = key.encode("ascii") if isinstance(key, str) else key
+    return hashlib.sha256(b"mixtape token key:" + raw.strip()).hexdigest()[:16]
 
 
 class TokenCipher:
@@ -46,6 +54,9 @@ class TokenCipher:
                     "(32 url-safe base64-encoded bytes)"
                 ) from exc
         self._fernet = MultiFernet(fernets)
+        #: The keys' fingerprints, in order: the first is the key that encrypts.
+        self.fingerprints = tuple(fingerprint(key) for key in keys)
+        self._by_fingerprint = dict(zip(self.fingerprints, fernets, strict=True))
 
     @classmethod
     def from_setting(cls, keys: SecretStr | str | None) -> TokenCipher:
@@ -65,6 +76,25 @@ class TokenCipher:
             raise TokenDecryptError(
                 "stored token cannot be decrypted with the configured keys"
             ) from exc
+
+    def encrypt_with(self, key_fingerprint: str, plaintext: str) -> bytes:
+        """Ciphertext under the one key of that fingerprint (a key check value)."""
+        return self._fernet_of(key_fingerprint).encrypt(plaintext.encode("utf-8"))
+
+    def decrypt_with(self, key_fingerprint: str, token: bytes) -> str:
+        """Plaintext from a token made with the one key of that fingerprint."""
+        try:
+            return self._fernet_of(key_fingerprint).decrypt(token).decode("utf-8")
+        except InvalidToken as exc:
+            raise TokenDecryptError(
+                f"the token was not made with the key of fingerprint {key_fingerprint}"
+            ) from exc
+
+    def _fernet_of(self, key_fingerprint: str) -> Fernet:
+        fernet = self._by_fingerprint.get(key_fingerprint)
+        if fernet is None:
+            raise TokenDecryptError(f"no configured key has fingerprint {key_fingerprint}")
+        return fernet
 
     def rotate(self, token: bytes) -> bytes:
         """The same plaintext re-encrypted under the current key."""

@@ -59,14 +59,18 @@ def stack_env() -> Iterator[dict[str, str]]:
 def start_worker(
     stack_env: dict[str, str], tmp_path: Path
 ) -> Iterator[Callable[..., WorkerProcess]]:
-    """Start real worker processes; all of them are stopped after the test."""
+    """Start real worker processes; all of them are stopped after the test.
+
+    They share a database and its encryption key (a worker refuses keys that cannot read
+    the tokens its database holds).
+    """
     workers: list[WorkerProcess] = []
+    defaults = {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'worker.db'}",
+        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    }
 
     def start(extra_env: dict[str, str] | None = None) -> WorkerProcess:
-        defaults = {
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'worker.db'}",
-            "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        }
         env = {**os.environ, **defaults, **stack_env, **(extra_env or {})}
         worker = WorkerProcess(env=env, log_path=tmp_path / f"worker-{len(workers)}.log")
         workers.append(worker)
