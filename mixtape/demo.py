@@ -11,12 +11,15 @@ fake (not in the workflow) so the kill lands mid-import.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol, TextIO, TypeVar
 
 import requests
@@ -27,6 +30,7 @@ from fakes.channel_view import LOADING, ChannelView
 from fakes.interactions import FakeUser, InteractionDriver
 from fakes.offline import IMPORTER, SHARER, SOURCE_NAME, OfflineWorld
 from fakes.spotify_model import Fault
+from fakes.transcript import write_transcript
 
 T = TypeVar("T")
 
@@ -40,6 +44,8 @@ HTTP_TIMEOUT_SECONDS = 10.0
 BAR_WIDTH = 30
 #: Without a TTY, a changed bar is printed at most this often.
 BAR_PRINT_SECONDS = 5.0
+#: Where the channel's HTML transcript goes, when set (tests ask for it in their tmp dir).
+TRANSCRIPT_ENV = "MIXTAPE_DEMO_TRANSCRIPT"
 
 
 class DemoFailed(Exception):
@@ -122,7 +128,7 @@ class Demo:
     """The script: each step acts as a member would, then polls with a deadline."""
 
     def __init__(self, world: OfflineWorld, processes: Processes, hatchet_token: str | None,
-                 out: TextIO = sys.stdout) -> None:
+                 out: TextIO = sys.stdout, transcript: Path | None = None) -> None:
         self.world = world
         self.discord = world.discord
         self.spotify = world.spotify
@@ -132,6 +138,8 @@ class Demo:
         self.ada = Member(FakeUser(10**17 + 1, "Ada"), SHARER)
         self.bea = Member(FakeUser(10**17 + 2, "Bea"), IMPORTER)
         names = {self.ada.user.id: "Ada", self.bea.user.id: "Bea"}
+        self.names = names
+        self.transcript = transcript or _default_transcript()
         self.drivers = {m.spotify_id: InteractionDriver.over_gateway(self.discord, user=m.user)
                         for m in (self.ada, self.bea)}
         self.channel = ChannelView(self.discord, self.discord.channel_id, names)
@@ -171,11 +179,18 @@ class Demo:
             self.term.say(f"FAILED: {exc}")
             for name in ("worker", "bot"):
                 self.term.lines([f"--- {name} log (last lines) ---", self.world.log_tail(name)])
+            self.term.lines([await self._write_transcript()])
             return 1
         finally:
             for driver in self.drivers.values():
                 driver.close()
-        return self._report()
+        return self._report(await self._write_transcript())
+
+    async def _write_transcript(self) -> str:
+        """The channel in Discord's look, as an HTML file; the line that names it."""
+        path = await write_transcript(self.discord, self.discord.channel_id, self.names,
+                                      self.transcript)
+        return f"The channel as members saw it (open in a browser): {path}"
 
     async def _link(self, member: Member) -> None:
         name = member.user.name
@@ -298,7 +313,7 @@ class Demo:
 
     # -- checks -------------------------------------------------------------------------
 
-    def _report(self) -> int:
+    def _report(self, transcript_line: str) -> int:
         source = self.spotify.playlist_uris(self._source_id())
         target = self.spotify.playlist_uris(self.target_id or "")
         duplicates = len(target) - len(set(target))
@@ -326,6 +341,7 @@ class Demo:
         lines += [f"  {'ok    ' if ok else 'FAILED'}  {text}" for ok, text in checks]
         failed = [text for ok, text in checks if not ok]
         took = time.monotonic() - self.started
+        lines.append(transcript_line)
         lines.append(f"The script took {took:.0f} s.")
         lines.append("All checks passed." if not failed else
                      f"{len(failed)} check(s) failed: {'; '.join(failed)}")
@@ -433,6 +449,15 @@ def _link_button(data: dict[str, Any]) -> str:
 
 def _done_thinking(message: dict[str, Any] | None) -> bool:
     return message is not None and not int(message.get("flags") or 0) & LOADING
+
+
+def _default_transcript() -> Path:
+    """$MIXTAPE_DEMO_TRANSCRIPT, else a new file in the temp dir (a demo leaves no repo files)."""
+    chosen = os.environ.get(TRANSCRIPT_ENV)
+    if chosen:
+        return Path(chosen)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Path(tempfile.gettempdir()) / f"mixtape-demo-{stamp}.html"
 
 
 def play(world: OfflineWorld, processes: Processes, hatchet_token: str | None) -> int:
