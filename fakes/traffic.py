@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -97,6 +98,7 @@ class TrafficSampler:
     max_queries: int = MAX_QUERIES
     offered: int = 0
     shaped: int = 0  # exchanges whose bodies were looked at
+    seconds: float = 0.0  # spent parsing and shaping them, on the fakes' threads
     unsampled: int = 0  # exchanges of a new shape or query that arrived after a cap
     _samples: dict[Hashable, Sample] = field(default_factory=dict)
     _queries: dict[Hashable, Sample] = field(default_factory=dict)
@@ -123,11 +125,13 @@ class TrafficSampler:
             if seen > ALWAYS and seen % THEN_ONE_IN:
                 return
             self.shaped += 1
+        started = time.perf_counter()
         request, response = bodies()
         exchange = replace(head, request=request, response=response)
         key = (*route, head.request_type, shape(request), head.response_type, shape(response))
         with self._lock:
             self._keep(self._samples, key, exchange, self.max_samples)
+            self.seconds += time.perf_counter() - started
 
     def _keep(
         self, into: dict[Hashable, Sample], key: Hashable, exchange: Exchange, cap: int
@@ -155,12 +159,14 @@ class TrafficSampler:
             self._queries.clear()
             self._per_route.clear()
             self.offered = self.shaped = self.unsampled = 0
+            self.seconds = 0.0
 
     def dump(self, path: Path) -> None:
         """Write the sample as JSON (for a subprocess handing it to the test session)."""
         payload = {
             "offered": self.offered,
             "shaped": self.shaped,
+            "seconds": self.seconds,
             "unsampled": self.unsampled,
             "samples": [_sample_json(s) for s in self.samples()],
             "queries": [_sample_json(s) for s in self.queries()],
@@ -172,7 +178,10 @@ def load_dump(path: Path) -> TrafficSampler:
     """The sample a subprocess wrote with `TrafficSampler.dump`, as a (switched off) sampler."""
     raw = json.loads(path.read_text(encoding="utf-8"))
     loaded = TrafficSampler(
-        offered=raw["offered"], shaped=raw["shaped"], unsampled=raw["unsampled"]
+        offered=raw["offered"],
+        shaped=raw["shaped"],
+        seconds=raw["seconds"],
+        unsampled=raw["unsampled"],
     )
     for kind, into in (("samples", loaded._samples), ("queries", loaded._queries)):
         for index, item in enumerate(raw[kind]):

@@ -22,10 +22,10 @@ import spotipy
 from fakes import traffic
 from fakes.discord_api import FakeDiscord
 from fakes.spotify import FakeSpotify
-from fakes.traffic import ALWAYS, THEN_ONE_IN, Exchange, TrafficSampler, shape
+from fakes.traffic import ALWAYS, THEN_ONE_IN, Exchange, TrafficSampler, load_dump, shape
 from tests.contract import openapi
 from tests.contract.openapi import REPO_ROOT
-from tests.contract.traffic import Mismatch, check_traffic
+from tests.contract.traffic import Mismatch, check_session_traffic, check_traffic
 
 ADD_ITEMS = "POST /playlists/{playlist_id}/items"
 CREATE_MESSAGE = "POST /channels/{channel_id}/messages"
@@ -283,3 +283,16 @@ def test_keys_discord_py_always_sends_are_tolerated_and_listed(
     assert report.mismatches == []
     tolerated = [line for line in report.lines() if "tolerated:" in line]
     assert len(tolerated) == 2 and any("$.embeds[].flags" in line for line in tolerated)
+
+
+def test_a_subprocess_sample_survives_the_hand_over(
+    sampler: TrafficSampler, spotify: FakeSpotify, tmp_path: Path
+) -> None:
+    _spotify_session(spotify)
+    sampler.dump(tmp_path / "traffic-1.json")
+    loaded = load_dump(tmp_path / "traffic-1.json")
+    assert [s.exchange for s in loaded.samples()] == [s.exchange for s in sampler.samples()]
+    assert [s.exchange for s in loaded.queries()] == [s.exchange for s in sampler.queries()]
+    assert (loaded.offered, loaded.shaped) == (sampler.offered, sampler.shaped)
+    report = check_session_traffic(TrafficSampler(), tmp_path)
+    assert report is not None and report.mismatches == [] and report.offered == sampler.offered
