@@ -395,6 +395,7 @@ class TrafficReport:
     shaped: int  # of those, how many had their bodies looked at
     sampling_seconds: float  # what looking at them cost the fakes
     checked: int  # distinct body shapes and queries judged against an operation
+    operations: list[str]  # the operations they were judged against
     undocumented: list[str]  # routes seen that no operation of the spec covers
     unsampled: int  # exchanges of a new shape or query that arrived after a cap
 
@@ -413,6 +414,7 @@ class TrafficReport:
             *(f"  {m}" for m in self.mismatches),
             *(f"  tolerated: {m} -- {t.why}" for m, t in tolerated),
         ]
+        out.append("  operations judged: " + ", ".join(self.operations))
         if self.undocumented:
             out.append("  in neither spec (not judged): " + ", ".join(self.undocumented))
         if self.unsampled:
@@ -433,15 +435,18 @@ def check_traffic(*samplers: TrafficSampler) -> TrafficReport:
 
     found: dict[tuple[Any, ...], Mismatch] = {}
     undocumented: set[str] = set()
+    operations: set[str] = set()
     checked = 0
     for sampler in samplers:
         for kind, batch in (("bodies", sampler.samples()), ("query", sampler.queries())):
             for sample in batch:
                 exchange = sample.exchange
                 judge = contract(exchange.service)
-                if judge.operation(exchange.method, exchange.path) is None:
+                op = judge.operation(exchange.method, exchange.path)
+                if op is None:
                     undocumented.add(f"{exchange.service} {exchange.route or exchange.path}")
                     continue
+                operations.add(f"{exchange.service} {op.name}")
                 checked += 1
                 results = judge.check(sample) if kind == "bodies" else judge.check_query(sample)
                 for mismatch in results:
@@ -456,6 +461,7 @@ def check_traffic(*samplers: TrafficSampler) -> TrafficReport:
         shaped=sum(s.shaped for s in samplers),
         sampling_seconds=sum(s.seconds for s in samplers),
         checked=checked,
+        operations=sorted(operations),
         undocumented=sorted(undocumented),
         unsampled=sum(s.unsampled for s in samplers),
     )
