@@ -7,6 +7,8 @@ Installing the binaries is `scripts/bootstrap`'s job; this module only runs them
 
 Usage: `python -m mixtape.stack exec -- CMD...` runs CMD with the stack's settings in its
 environment and stops the stack afterwards; `python -m mixtape.stack up` runs until Ctrl-C.
+SIGTERM, SIGINT and SIGHUP stop it the same way (`stop_on_signals`): CMD's process group
+gets the signal, then the engine and PostgreSQL are stopped; nothing is left running.
 
 Safe on a shared host: the stack's folder and files are its owner's only (0700/0600, no
 folder above it is touched), PostgreSQL asks every connection for a password, the
@@ -46,6 +48,9 @@ BIN_DIR = STACK_DIR / "bin"
 # scripts/bootstrap builds the Hatchet dashboard here, one folder per engine tag
 # (mixtape/dashboard.py); a folder counts once it has its `.complete` stamp.
 DASHBOARD_DIR = STACK_DIR / "dashboard"
+#: Caddy as docker-compose.yml runs it (image `caddy:2.11`): scripts/bootstrap builds this
+#: version into BIN_DIR so tests run the real deploy/Caddyfile.
+CADDY_VERSION = "v2.11.9"
 
 _READY_TIMEOUT_SECONDS = 120.0
 _PLACEHOLDER_INDEX = (
@@ -68,6 +73,28 @@ _PG_HBA = (
 _PG_FAST_UNSAFE = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 _STOP_TIMEOUT_SECONDS = 15.0
 _HTTP_PROBE_TIMEOUT_SECONDS = 2.0
+#: The engine refuses an expired token, and hatchet-admin's default life is 90 days: each
+#: start mints a new one (its claims name this start's ports) that outlives any run.
+TOKEN_LIFETIME = "87600h"
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal (SIGTERM, SIGINT, SIGHUP), unwound like Ctrl-C so that every `finally`
+    stops what it started."""
+
+
+def stop_on_signals() -> None:
+    """Turn the stop signals into `Stopped`; signals during the teardown are only noted."""
+
+    def stop(signum: int, frame: object) -> None:
+        for each in STOP_SIGNALS:
+            signal.signal(each, lambda n, f: log(f"{signal.Signals(n).name}: already stopping"))
+        log(f"{signal.Signals(signum).name} received: stopping")
+        raise Stopped(signum)
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop)
 
 
 def log(message: str) -> None:
@@ -197,6 +224,8 @@ class StackInfo:
     api_url: str
     health_url: str
     engine_version: str
+    runtime_url: str = ""  # lite's front port: the dashboard, and /api proxied to the API
+    config_dir: str = ""  # the engine's generated configuration (keys), for hatchet-admin
     dashboard_url: str | None = None  # None: the placeholder page is served instead
     admin_email: str = ""
     admin_password: str = ""
@@ -213,6 +242,8 @@ class StackInfo:
             "MIXTAPE_HATCHET_HEALTH_URL": self.health_url,
             "MIXTAPE_TEST_PG_URL": self.pg_admin_url,
             "MIXTAPE_ENGINE_VERSION": self.engine_version,
+            "MIXTAPE_HATCHET_RUNTIME_URL": self.runtime_url,
+            "MIXTAPE_HATCHET_CONFIG_DIR": self.config_dir,
         }
         if self.dashboard_url is not None:
             env.update({
@@ -474,6 +505,7 @@ class LocalStack:
         info = StackInfo(
             pg_admin_url="", hatchet_token=token, grpc_host_port=f"127.0.0.1:{ports['grpc']}",
             api_url=api, health_url=health, engine_version=version,
+            runtime_url=f"http://127.0.0.1:{ports['runtime']}", config_dir=str(config),
         )
         if Path(env["LITE_STATIC_ASSET_DIR"]).parent == DASHBOARD_DIR:
             # lite's runtime port serves the app and proxies /api; the auth cookie is set
@@ -515,17 +547,17 @@ class LocalStack:
         return done.stdout
 
     def _create_token(self, env: dict[str, str], config: Path) -> str:
-        cached = self.root / "hatchet-token"
-        if cached.exists():
-            return cached.read_text().strip()
+        """A new API token on every start, never one an earlier start kept (it may have
+        expired, or name the ports of an engine that is gone)."""
+        (self.root / "hatchet-token").unlink(missing_ok=True)  # what older stacks kept
         out = self._run_tool(
-            ["hatchet-admin", "--config", str(config), "token", "create", "--name", "mixtape"],
+            ["hatchet-admin", "--config", str(config), "token", "create", "--name", "mixtape",
+             "--expiresIn", TOKEN_LIFETIME],
             env, "hatchet-admin-token", secret_output=True,
         )
         tokens = [line.strip() for line in out.splitlines() if line.strip().count(".") == 2]
         if not tokens:
             raise RuntimeError("hatchet-admin printed no token (see hatchet-admin-token.log)")
-        write_private(cached, tokens[-1])
         return tokens[-1]
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Process:
@@ -600,22 +632,55 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("argv", nargs=argparse.REMAINDER)
     sub.add_parser("up", help="start the stack and keep it up until Ctrl-C")
     sub.add_parser("tag", help="print the pinned engine tag")
+    sub.add_parser("caddy-version", help="print the Caddy version scripts/bootstrap builds")
     args = parser.parse_args(argv)
     if args.command == "tag":
         print(pinned_engine_tag())
         return 0
-    with running_stack() as info:
-        env = {**os.environ, **info.client_env()}
-        if args.command == "up":
-            for key, value in info.client_env().items():
-                print(f"{key}={value}")
-            with contextlib.suppress(KeyboardInterrupt):
-                signal.pause()
-            return 0
-        command = [a for a in args.argv if a != "--"]
-        if not command:
-            parser.error("exec needs a command")
-        return subprocess.run(command, env=env, check=False).returncode
+    if args.command == "caddy-version":
+        print(CADDY_VERSION)
+        return 0
+    command = [a for a in args.argv if a != "--"] if args.command == "exec" else []
+    if args.command == "exec" and not command:
+        parser.error("exec needs a command")
+    stop_on_signals()
+    try:
+        with running_stack() as info:
+            if args.command == "up":
+                for key, value in info.client_env().items():
+                    print(f"{key}={value}", flush=True)
+                while True:
+                    signal.pause()
+            return run_child(command, {**os.environ, **info.client_env()})
+    except Stopped as stopped:
+        return 128 + int(stopped.args[0]) if stopped.args else 130
+
+
+def run_child(command: list[str], env: dict[str, str]) -> int:
+    """Run `command`; a stop signal is passed on to it (a Ctrl-C in the terminal reached it
+    already), and it gets `_STOP_TIMEOUT_SECONDS` to exit before it is killed."""
+    child = subprocess.Popen(command, env=env)
+    try:
+        return child.wait()
+    except Stopped as stopped:
+        signum = int(stopped.args[0]) if stopped.args else signal.SIGTERM
+        if not (signum == signal.SIGINT and _terminal_foreground()):
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signum)
+        try:
+            child.wait(timeout=_STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
+
+
+def _terminal_foreground() -> bool:
+    """Whether we are the terminal's foreground group (so a Ctrl-C reached our child too)."""
+    try:
+        return os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":
