@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 
 import discord
@@ -11,7 +12,7 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from pydantic import ValidationError
 
-from bot.client import MixtapeBot
+from bot.client import make_bot
 from bot.services import ConfigurationError, open_services
 from mixtape.log_redaction import configure_logging
 from mixtape.settings import get_settings
@@ -19,10 +20,31 @@ from storage.crypto import TokenKeyError
 from workflows.client import create_hatchet
 
 log = logging.getLogger("bot")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def stop_on_signals() -> None:
+    """SIGTERM (docker stop) or SIGINT cancels the main task, so every `async with` closes
+    what it opened: the gateway, the callback server, the database. Later signals are
+    ignored, so a second one cannot cut that short."""
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    assert main_task is not None
+
+    def stop(signum: signal.Signals) -> None:
+        log.info("%s received: closing the gateway, the HTTP server and the database",
+                 signum.name)
+        for each in STOP_SIGNALS:
+            loop.add_signal_handler(each, lambda: None)
+        main_task.cancel()
+
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop, signum)
 
 
 async def main() -> int:
     """Read settings, build the services (migrating the database), run until stopped."""
+    stop_on_signals()
     settings = get_settings()
     configure_logging(settings)
     if settings.discord_token is None:
@@ -37,9 +59,12 @@ async def main() -> int:
         log.info("using the Discord gateway at %s", settings.discord_gateway_url)
     try:
         async with open_services(settings, create_hatchet) as services:
-            bot = MixtapeBot(services)
+            bot = make_bot(services)
             async with bot:
                 await bot.start(settings.discord_token.get_secret_value())
+    except asyncio.CancelledError:
+        log.info("stopped")
+        return 0
     except (ConfigurationError, TokenKeyError) as exc:
         log.error("%s", exc)
         return 2

@@ -61,6 +61,8 @@ _VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 MAX_BODY_BYTES = 4096
 MAX_LINE_BYTES = 4096
 MAX_HEADERS = 64
+#: The bot's health, for compose's health check; never forwarded by the HTTPS proxy.
+HEALTH_PATH = "/healthz"
 
 
 def _me(sp: spotipy.Spotify) -> dict[str, Any]:
@@ -84,10 +86,15 @@ class OAuthCallbackServer:
     """Our page before Spotify and the callback, beside the redirect URI's path."""
 
     def __init__(
-        self, services: BotServices, *, clock: Callable[[], datetime] = utcnow
+        self,
+        services: BotServices,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        health: Callable[[], Awaitable[dict[str, bool]]] | None = None,
     ) -> None:
         self.services = services
         self.clock = clock
+        self.health = health
         settings = services.settings
         self.path = urlsplit(settings.spotify_redirect_uri).path or "/"
         folder = posixpath.dirname(self.path)
@@ -122,6 +129,7 @@ class OAuthCallbackServer:
         app.router.add_get(self.link_path, self.show_link)
         app.router.add_post(self.link_path, self.start_link)
         app.router.add_get(self.path, self.handle)
+        app.router.add_get(HEALTH_PATH, self.healthz)
         app.on_response_prepare.append(self._add_headers)
         return app
 
@@ -153,6 +161,12 @@ class OAuthCallbackServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        """For the container's health check (the HTTPS proxy does not forward it): 200 when
+        every part the bot reports is healthy, 503 naming the one that is not."""
+        parts = await self.health() if self.health is not None else {}
+        return web.json_response(parts, status=200 if all(parts.values()) else 503)
 
     def _connection(self) -> asyncio.Protocol:
         """A new connection; over the cap the oldest idle ones make room, else it is refused.

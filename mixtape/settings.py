@@ -7,8 +7,10 @@ import time, so every module imports without a token or a database.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,6 +38,11 @@ class Settings(BaseSettings):
     spotify_client_id: str | None = None
     spotify_client_secret: SecretStr | None = None
     spotify_redirect_uri: str = "http://127.0.0.1:8765/spotify/callback"
+    public_base_url: str | None = Field(
+        default=None,
+        description="Where members' browsers reach the bot (https://your.domain): the redirect "
+        "URI is <this>/spotify/callback unless SPOTIFY_REDIRECT_URI is set",
+    )
     spotify_api_base: str = "https://api.spotify.com/v1/"
     spotify_accounts_base: str = "https://accounts.spotify.com"
 
@@ -113,7 +120,45 @@ class Settings(BaseSettings):
         description="Per-track rows of imports finished this long ago are removed "
         "(the import and its counts stay; it can no longer be retried)",
     )
+    worker_drain_seconds: float = Field(
+        default=20.0, gt=0,
+        description="A stopping worker waits this long for its running steps, then leaves "
+        "them to the engine (keep it below compose's stop_grace_period)",
+    )
+    discord_shards: Literal["auto"] | int | None = Field(
+        default=None,
+        description="Unset: one gateway connection; `auto`: as many shards as Discord "
+        "recommends; a number: that many (needed from 2,500 servers on)",
+    )
     log_level: str = "INFO"
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base_url(cls, value: str | None) -> str | None:
+        """Spotify accepts only HTTPS or loopback redirect URIs: refuse others at start."""
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1")
+        if not parts.hostname or not (parts.scheme == "https" or loopback):
+            raise ValueError("PUBLIC_BASE_URL must be https://your.domain (or http://127.0.0.1:PORT)")
+        if parts.query or parts.fragment:
+            raise ValueError("PUBLIC_BASE_URL takes no query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("discord_shards")
+    @classmethod
+    def _discord_shards(cls, value: str | int | None) -> str | int | None:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("DISCORD_SHARDS is `auto` or a number of at least 1")
+        return value
+
+    @model_validator(mode="after")
+    def _derive_redirect_uri(self) -> Settings:
+        """One setting names the public address; the callback lives under it."""
+        if self.public_base_url and "spotify_redirect_uri" not in self.model_fields_set:
+            self.spotify_redirect_uri = f"{self.public_base_url}/spotify/callback"
+        return self
 
 
 @lru_cache(maxsize=1)
