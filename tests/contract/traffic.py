@@ -86,13 +86,20 @@ class Mismatch:
     """One way an exchange departs from the spec, and where it was first seen."""
 
     service: str
-    operation: str  # "POST /channels/{channel_id}/messages", or the path if undocumented
+    operation: str  # "POST /channels/{channel_id}/messages"
     status: int | None  # None for request-side mismatches
     part: str  # "request body", "query" or "response body"
     field: str  # a JSON path into the body (list indices as `[]`), or a query parameter
     message: str
     example: str  # the concrete request and the test (or process) that sent it
     seen: int = 1
+    kind: str = ""  # the message without the offending value: what counts as the same
+
+    @property
+    def key(self) -> tuple[str | int | None, ...]:
+        """Mismatches with equal keys are one finding, however many values showed it."""
+        return (self.service, self.operation, self.status, self.part, self.field,
+                self.kind or self.message)  # fmt: skip
 
     def __str__(self) -> str:
         status = "" if self.status is None else f" {self.status}"
@@ -171,12 +178,12 @@ class ServiceContract:
                 found.append((name, "required query parameter missing"))
             elif value is not None and (problem := _value_problem(self.spec, schema, value)):
                 found.append((name, problem))
-        return [self._mismatch(op, sample, "query", name, problem) for name, problem in found]
+        return [self._mismatch(op, sample, "query", name, *_said(msg)) for name, msg in found]
 
     # -- bodies ------------------------------------------------------------------------
 
-    def _request(self, op: Operation, exchange: Exchange) -> Iterator[tuple[str, str]]:
-        """(field, message) for what the request body gets wrong."""
+    def _request(self, op: Operation, exchange: Exchange) -> Iterator[tuple[str, str, str]]:
+        """(field, message, kind) for what the request body gets wrong."""
         body = self.spec.resolve(op.pointer).get("requestBody")
         pointer = f"{op.pointer}/requestBody"
         while body is not None and "$ref" in body:
@@ -185,29 +192,32 @@ class ServiceContract:
         sent = exchange.request is not None
         if body is None or not sent:
             if body is None and sent:
-                yield "$", "the operation documents no request body"
+                yield "$", *_said("the operation documents no request body")
             elif body is not None and body.get("required"):
-                yield "$", "required request body missing"
+                yield "$", *_said("required request body missing")
             return
         content = body.get("content", {})
         media = exchange.request_type
         if media not in content:
-            yield "$", f"sent as {media!r}; the operation accepts {sorted(content)}"
+            yield "$", *_said(f"sent as {media!r}; the operation accepts {sorted(content)}")
             return
         schema = self.spec.ref(f"{pointer}/content/{_escape(media)}/schema")
         yield from _problems(self.spec, schema, exchange.request)
 
-    def _response(self, op: Operation, exchange: Exchange) -> Iterator[tuple[str, str]]:
-        """(field, message) for what the answer gets wrong."""
+    def _response(self, op: Operation, exchange: Exchange) -> Iterator[tuple[str, str, str]]:
+        """(field, message, kind) for what the answer gets wrong."""
         content = self._documented_response(op, exchange.status)
         got = exchange.response_type
         if content is None:
-            yield "$", f"the operation documents no {exchange.status} answer"
+            yield "$", *_said(f"the operation documents no {exchange.status} answer")
         elif not content:
             if exchange.response is not None:
-                yield "$", "the spec documents no body for this answer"
+                yield "$", *_said("the spec documents no body for this answer")
         elif got not in content:
-            yield "$", f"answered {got or 'no body'!r}; the spec documents {sorted(content)}"
+            yield (
+                "$",
+                *_said(f"answered {got or 'no body'!r}; the spec documents {sorted(content)}"),
+            )
         else:
             judged = without_known_gaps(self.service, exchange.status, exchange.response)
             yield from _problems(self.spec, content[got], judged)
@@ -242,7 +252,7 @@ class ServiceContract:
         return {"type": "object", "required": ["error"], "properties": {"error": error}}
 
     def _mismatch(
-        self, op: Operation, sample: Sample, part: str, field: str, message: str
+        self, op: Operation, sample: Sample, part: str, field: str, message: str, kind: str
     ) -> Mismatch:
         exchange = sample.exchange
         query = "&".join(f"{k}={v}" for k, v in exchange.query.items())
@@ -250,7 +260,9 @@ class ServiceContract:
         example = f"{exchange.method} {where} from {exchange.origin or 'an unnamed test'}"
         status = exchange.status if part == "response body" else None
         field = re.sub(r"\[\d+\]", "[]", field)
-        return Mismatch(self.service, op.name, status, part, field, message, example, sample.seen)
+        return Mismatch(
+            self.service, op.name, status, part, field, message, example, sample.seen, kind
+        )
 
 
 def without_known_gaps(service: str, status: int, body: Any) -> Any:
@@ -266,16 +278,22 @@ def without_known_gaps(service: str, status: int, body: Any) -> Any:
     return body
 
 
-def _problems(spec: OpenAPISpec, schema: Schema, instance: Any) -> Iterator[tuple[str, str]]:
-    """(field, message) for every violation of `schema`, then every undeclared key."""
+def _problems(spec: OpenAPISpec, schema: Schema, instance: Any) -> Iterator[tuple[str, str, str]]:
+    """(field, message, kind) for every violation of `schema`, then every undeclared key."""
     for error in validator(spec, schema).iter_errors(instance):
         yield _field(best_match([error]) or error)
     for path in undocumented_fields(spec, schema, instance):
-        yield path, UNDECLARED
+        yield path, *_said(UNDECLARED)
 
 
-def _field(error: ValidationError) -> tuple[str, str]:
-    """The JSON path a violation is about; a missing required key is named in the path."""
+def _said(message: str) -> tuple[str, str]:
+    """A message that names no value is its own kind."""
+    return message, message
+
+
+def _field(error: ValidationError) -> tuple[str, str, str]:
+    """The JSON path a violation is about (a missing required key is named in the path),
+    the message, and the message without the offending value."""
     path = error.json_path
     if error.validator == "required" and isinstance(error.instance, dict):
         missing = [
@@ -284,8 +302,13 @@ def _field(error: ValidationError) -> tuple[str, str]:
             if key not in error.instance and repr(key) in error.message
         ]
         if missing:
-            return f"{path}.{missing[0]}", "required, missing"
-    return path, error.message.replace(repr(error.instance), _brief(error.instance))
+            return f"{path}.{missing[0]}", *_said("required, missing")
+    value = repr(error.instance)
+    return (
+        path,
+        error.message.replace(value, _brief(error.instance)),
+        error.message.replace(value, "<value>"),
+    )
 
 
 def _brief(instance: Any) -> str:
@@ -433,7 +456,7 @@ def check_traffic(*samplers: TrafficSampler) -> TrafficReport:
             contracts[service] = ServiceContract(service, spec, PREFIXES[service])
         return contracts[service]
 
-    found: dict[tuple[Any, ...], Mismatch] = {}
+    found: dict[tuple[str | int | None, ...], Mismatch] = {}
     undocumented: set[str] = set()
     operations: set[str] = set()
     checked = 0
@@ -450,11 +473,10 @@ def check_traffic(*samplers: TrafficSampler) -> TrafficReport:
                 checked += 1
                 results = judge.check(sample) if kind == "bodies" else judge.check_query(sample)
                 for mismatch in results:
-                    key = (mismatch.service, mismatch.operation, mismatch.status, mismatch.part,
-                           mismatch.field, mismatch.message)  # fmt: skip
-                    if key in found:
-                        mismatch = replace(found[key], seen=found[key].seen + mismatch.seen)
-                    found[key] = mismatch
+                    if mismatch.key in found:
+                        first = found[mismatch.key]
+                        mismatch = replace(first, seen=first.seen + mismatch.seen)
+                    found[mismatch.key] = mismatch
     return TrafficReport(
         list(found.values()),
         offered=sum(s.offered for s in samplers),
