@@ -31,6 +31,9 @@ pytestmark = pytest.mark.engine
 SMALL_WORKER = {"WORKER_SLOTS": "2"}
 #: Spotify's answers take about this long (seconds).
 LATENCY = 0.1
+SEARCH = "GET /v1/search"
+#: The big import's searches that may run while the small one is under way.
+OVERTAKEN_AT_MOST = 40  # measured: 20 with the per-guild key, 65 without
 
 
 async def timed_small_import(
@@ -82,14 +85,22 @@ async def test_a_big_import_does_not_starve_another_guilds_small_one(
             for t in big_songs])
     big_import = await start_import(services, fake_discord, guild_id, channel_id, alice, big)
     await resolving(services, big_import)
+    before = time.monotonic()
     contended = await timed_small_import(services, fake_discord, fake_spotify, bob, seed=33)
+    after = time.monotonic()
+    # What ran while the small import waited: the big one's searches, counted at the fake.
+    overtaken = sum(1 for c in fake_spotify.calls
+                    if c.user_id == "ada" and c.route == SEARCH and before <= c.at <= after)
 
     async with services.sessions.begin() as s:
         counts = await imports.counts_by_state(s, big_import)
         await imports.cancel_import(s, big_import)
     print(f"20-track import alone: {alone:.1f}s; just after another guild's 5,000-track "
-          f"import: {contended:.1f}s (the big one had {counts.pending:,} songs left to search)")
+          f"import: {contended:.1f}s, while {overtaken} of its searches ran (it had "
+          f"{counts.pending:,} songs left to search)")
     assert counts.pending > 0  # it really was running meanwhile
-    # Measured on two slots: 10-26 s before the per-guild key, 2-4 s after (alone 1-2 s).
-    assert contended < alone + 5.0
+    # Not timed (figures belong to bench/): counted. Without the per-guild key the small
+    # import waited behind a long queue of the big one's searches; with it, the guilds'
+    # searches take turns and only a few slip in ahead.
+    assert overtaken <= OVERTAKEN_AT_MOST
     await wait_finished(services, big_import, within=60)
