@@ -104,7 +104,7 @@ def look_at(
                 page = browser.new_page(viewport={"width": width, "height": 900})
                 page.route("**/*", _this_file_only)
                 page.goto(transcript.resolve().as_uri())
-                _hide_export_banner(page)
+                _for_screenshots(page)
                 screenshot = out_dir / f"{transcript.stem}-{width}.png"
                 page.screenshot(path=screenshot, full_page=True)
                 looks.append(
@@ -141,6 +141,10 @@ def _this_file_only(route: Route) -> None:
         route.abort()
 
 
-def _hide_export_banner(page: Page) -> None:
-    """The exporter's fixed "generated on" bar would cover the foot of a full-page shot."""
-    page.add_style_tag(content=".footer, .meta-popout { display: none !important; }")
+def _for_screenshots(page: Page) -> None:
+    """Let the page grow to its content (the exporter scrolls inside `.main`, which a
+    full-page shot would cut at the window) and hide its fixed "generated on" bar."""
+    page.add_style_tag(
+        content="html, body, .main { height: auto !important; overflow: visible !important; }"
+        " .footer, .meta-popout { display: none !important; }"
+    )
