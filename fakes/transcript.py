@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,9 @@ from fakes.discord_store import DiscordStore
 
 JSON = dict[str, Any]
 SERVER = "Mixtape demo server"
+#: `<https://…>` is Discord's "link without preview": its client shows the bare link, while
+#: chat-exporter 3.1.0 prints the brackets, so they are dropped before export.
+_NO_PREVIEW_LINK = re.compile(r"<(https?://[^\s<>]+)>")
 
 
 def channel_versions(store: DiscordStore, channel_id: int) -> list[JSON]:
@@ -37,7 +41,7 @@ def channel_versions(store: DiscordStore, channel_id: int) -> list[JSON]:
     for message in store.messages(channel_id):
         last: JSON | None = None
         for version in store.history(channel_id, int(message["id"])):
-            payload = copy.deepcopy(version.message)
+            payload = _unwrap_links(copy.deepcopy(version.message))
             if int(payload.get("flags") or 0) & LOADING:
                 continue
             seen = _visible(payload)
@@ -119,6 +123,20 @@ def _offline_state() -> ConnectionState:
     )
     state.loop = asyncio.get_running_loop()
     return state
+
+
+def _unwrap_links(message: JSON) -> JSON:
+    """Drop the brackets of no-preview links in content, descriptions and field values."""
+    message["content"] = _unwrap(message.get("content"))
+    for embed in message.get("embeds") or []:
+        embed["description"] = _unwrap(embed.get("description"))
+        for field in embed.get("fields") or []:
+            field["value"] = _unwrap(field.get("value"))
+    return message
+
+
+def _unwrap(text: str | None) -> str | None:
+    return _NO_PREVIEW_LINK.sub(r"\1", text) if text else text
 
 
 def _visible(message: JSON) -> tuple[Any, ...]:

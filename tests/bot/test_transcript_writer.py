@@ -36,13 +36,17 @@ async def test_each_visible_version_is_one_entry_in_order(tmp_path: Path) -> Non
         embed = _progress(f"{title} Late Night Drive", added)
         edit_message(store, stored, {"embeds": [embed]}, [], ROUTE)
     button = {"type": 2, "style": 1, "label": "Next page", "custom_id": "page:2"}
-    create_message(store, channel, {"content": "Catalog", "components": [
-        {"type": 1, "components": [button]}]}, [], ROUTE)
+    body = {"content": "Catalog <https://open.spotify.com/x>",
+            "components": [{"type": 1, "components": [button]}]}
+    create_message(store, channel, body, [], ROUTE)
 
     titles = [v["embeds"][0]["title"] if v["embeds"] else v["content"]
               for v in channel_versions(store, channel)]
     # "is thinking…" and the edit that changed nothing are not entries.
-    assert titles == ["Importing Late Night Drive", "Imported Late Night Drive", "Catalog"]
+    assert titles == [
+        "Importing Late Night Drive", "Imported Late Night Drive",
+        "Catalog https://open.spotify.com/x",  # a no-preview link shows bare, as in Discord
+    ]
 
     path = await write_transcript(store, channel, {BEA: "Bea"}, tmp_path / "t.html")
     html = path.read_text(encoding="utf-8")
@@ -50,3 +54,4 @@ async def test_each_visible_version_is_one_entry_in_order(tmp_path: Path) -> Non
     assert "@Bea" in html and f"&lt;@{BEA}&gt;" not in html
     # Discord marks "(edited)" beside content, so an embed-only edit shows no marker.
     assert "Next page" in html and "300/300" in html and "0/300" in html
+    assert "&lt;https://" not in html
