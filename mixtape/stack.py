@@ -288,6 +288,13 @@ class LocalStack:
         info.pg_admin_url = pg_admin
         return info
 
+    def start_postgres(self) -> str:
+        """Only the private cluster, no engine (a test's stand-in for compose's postgres
+        service): its superuser URL; `stop()` stops it."""
+        self._private_dir(self.root)
+        port = self._start_postgres()
+        return f"postgresql://postgres:{self._pg_password}@127.0.0.1:{port}/postgres"
+
     # PostgreSQL -------------------------------------------------------------------------
 
     def _pg_run(self, argv: list[str], *, timeout: float, check: bool = True) -> None:
