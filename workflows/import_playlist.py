@@ -68,8 +68,10 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 100  # the API's maximum per add
 PAGE_SIZE = 50  # the API's maximum per read
 PLAYLIST_LIMIT = 10_000
-RESOLVE_FAN_OUT = 20
+RESOLVE_FAN_OUT = 4  # resolve children at once per import
+RESOLVE_PER_CHILD = 5  # songs one resolve child searches concurrently
 READ_PAGES = 5  # pages of the target one read child takes (each paced as one call)
+ADD_BATCHES = 5  # batches of 100 one add child appends (each paced as one call)
 MARKER_PREFIX = "mixtape-import"
 LOST_TARGET_NOTE = ("The playlist this import wrote into was deleted on Spotify, so it goes "
                     "into a new one; every track is added there.")
@@ -97,6 +99,7 @@ class PrepareOutput(StepResult):
     target_playlist_id: str = ""
     target_url: str | None = None
     to_resolve: list[int] = []
+    with_isrc: list[int] = []  # of `to_resolve`: searched by ISRC first (up to two calls)
     #: The recorded target was deleted by the member: this run writes into a new one.
     lost_target: bool = False
     #: The member has more playlists than one page: the scan goes on from here, one paced
@@ -115,16 +118,21 @@ class FindInput(StepInput):
 
 
 class ResolveInput(StepInput):
-    position: int
+    positions: list[int]
+    #: The Spotify calls these searches may make (the rate-limit units they are charged).
+    calls: int = 1
 
 
 class AddInput(StepInput):
     target_playlist_id: str
     recheck: bool = False
+    #: Batches of 100 one add child appends in a row (fewer children, same ledger rules).
+    batches: int = 1
 
 
 class AddOutput(StepResult):
     added: int = 0
+    failed: int = 0
     done: bool = False
 
 
@@ -268,10 +276,10 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
                 if item.track is None:
                     await ledger.mark_item_skipped(s, input.import_id, item.position,
                                                    "removed from the catalog")
-            to_resolve = await _resolve_from_cache(
+            to_resolve, with_isrc = await _resolve_from_cache(
                 s, input.import_id, [i for i in pending if i.track is not None])
         out = await _find_or_create_target(d, FindInput(**input.model_dump(), offset=0))
-        return out.model_copy(update={"to_resolve": to_resolve})
+        return out.model_copy(update={"to_resolve": to_resolve, "with_isrc": with_isrc})
 
     @hatchet.task(name="import-find-target", input_validator=FindInput,
                   concurrency=one_per_member,
@@ -284,37 +292,18 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
         return await _find_or_create_target(d, input)
 
     @hatchet.task(name="import-resolve-track", concurrency=fair, input_validator=ResolveInput,
-                  **spotify_step(settings, member_field=member, units=2, calls=2))
+                  **spotify_step(settings, member_field=member,
+                                 units="input.calls",
+                                 calls=2 * RESOLVE_PER_CHILD))
     async def resolve(input: ResolveInput, ctx: Context) -> StepResult:
+        """Search a few songs at once (two calls each at most: ISRC, then artist and title);
+        each result is committed on its own, so a retry searches only what is left."""
         d = deps(ctx)
         if stop := await _stop_reason(d, input, ctx):
             return stop
-        async with d.sessions.begin() as s:
-            [item] = await ledger.list_items(s, input.import_id, after_position=input.position - 1,
-                                             limit=1)
-        if item.state is not ItemState.PENDING or item.track is None:
-            return StepResult()
-        wanted = _wanted(item.track)
-        key = _cache_key(wanted)
-        async with d.sessions.begin() as s:
-            cached = await matches.get_match(s, key)
-        try:
-            uri = cached.spotify_uri if cached else await _search(d, input.discord_user_id, wanted)
-        except RateLimited as exc:
-            return StepResult(retry_after=exc.retry_after, reason=exc.reason)
-        except Permanent as exc:
-            async with d.sessions.begin() as s:
-                await ledger.mark_item_failed(s, input.import_id, input.position, str(exc))
-            return StepResult()
-        async with d.sessions.begin() as s:
-            if cached is None:
-                await matches.save_match(s, key, uri, 1.0 if uri else 0.0)
-            if uri:
-                await ledger.mark_item_resolved(s, input.import_id, input.position, uri)
-            else:
-                await ledger.mark_item_not_found(s, input.import_id, input.position,
-                                                 reason="no confident match on Spotify")
-        return StepResult()
+        results = await asyncio.gather(*(_resolve_one(d, input, p) for p in input.positions))
+        waits = [r for r in results if r is not None]
+        return max(waits, key=lambda r: r.retry_after or 0.0) if waits else StepResult()
 
     @hatchet.task(name="import-reconcile", input_validator=AddInput,
                   **spotify_step(settings, member_field=member))
@@ -350,46 +339,24 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
         await _settle(d, input.import_id, input.held, input.total)
         return StepResult()
 
-    # One add, or after an unacknowledged one a read of up to two pages first.
+    # Up to `batches` adds in a row, each committed to the ledger before the next; after an
+    # unacknowledged add, a read of up to two pages first.
     @hatchet.task(name="import-add-batch", input_validator=AddInput,
                   **spotify_step(settings, member_field=member,
-                                 units="input.recheck ? 3 : 1", calls=3))
+                                 units="int(input.batches) + (input.recheck ? 2 : 0)",
+                                 calls=ADD_BATCHES + 2))
     async def add_batch(input: AddInput, ctx: Context) -> AddOutput:
         d = deps(ctx)
-        if stop := await _stop_reason(d, input, ctx):
-            return AddOutput(**stop.model_dump())
-        async with d.sessions.begin() as s:
-            batch = await ledger.resolved_items(s, input.import_id, limit=BATCH_SIZE)
-            row = await imports.get_import(s, input.import_id)
-        length = row.target_length if row else None
-        if not batch:
-            return AddOutput(done=True)
-        uris = [str(item.resolved_uri) for item in batch]
-        try:
-            if input.recheck or ctx.retry_count > 0:
-                # An earlier attempt may have landed without us hearing back: read the tail.
-                landed = await _landed(d, input, length, uris)
-                if landed:
-                    async with d.sessions.begin() as s:
-                        await ledger.mark_items_added(
-                            s, input.import_id, [i.position for i in batch[:landed]])
-                        await imports.extend_target_length(s, input.import_id, landed)
-                    return AddOutput(added=landed)
-            await _spotify(d, input.discord_user_id, lambda sp: sp.playlist_add_items(
-                input.target_playlist_id, uris), write=True)
-        except RateLimited as exc:
-            return AddOutput(retry_after=exc.retry_after, reason=exc.reason)
-        except Permanent as exc:
-            if exc.status in (403, 404):
-                raise NonRetryableException(_target_gone(exc)) from exc
-            async with d.sessions.begin() as s:
-                await ledger.mark_items_failed(s, input.import_id,
-                                               [i.position for i in batch], str(exc))
-            return AddOutput()
-        async with d.sessions.begin() as s:
-            await ledger.mark_items_added(s, input.import_id, [i.position for i in batch])
-            await imports.extend_target_length(s, input.import_id, len(batch))
-        return AddOutput(added=len(batch))
+        added = 0
+        for n in range(max(input.batches, 1)):
+            if stop := await _stop_reason(d, input, ctx):
+                return AddOutput(**stop.model_dump(), added=added)
+            out = await _add_one_batch(d, input, recheck=n == 0 and (
+                input.recheck or ctx.retry_count > 0))
+            added += out.added
+            if out.done or out.retry_after is not None or not out.added:
+                return out.model_copy(update={"added": added})
+        return AddOutput(added=added)
 
     @hatchet.durable_task(
         name=IMPORT_PLAYLIST, input_validator=ImportInput,
@@ -425,13 +392,20 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
                     **base.model_dump(), offset=found.scan_from, marked_id=found.marked_id,
                     marked_url=found.marked_url), f"find-{found.scan_from}")
             await run.report(final=True)  # before any add: e.g. tracks that won't play here
-            target = AddInput(**base.model_dump(), target_playlist_id=found.target_playlist_id)
-            for start in range(0, len(prep.to_resolve), RESOLVE_FAN_OUT):
-                group = prep.to_resolve[start:start + RESOLVE_FAN_OUT]
+            target = AddInput(**base.model_dump(), target_playlist_id=found.target_playlist_id,
+                              batches=ADD_BATCHES)
+            per_wave = RESOLVE_FAN_OUT * RESOLVE_PER_CHILD
+            isrc = set(prep.with_isrc)
+            for start in range(0, len(prep.to_resolve), per_wave):
+                wave = prep.to_resolve[start:start + per_wave]
+                groups = [wave[i:i + RESOLVE_PER_CHILD]
+                          for i in range(0, len(wave), RESOLVE_PER_CHILD)]
                 await asyncio.gather(*(
-                    run.child(resolve, ResolveInput(**base.model_dump(), position=p),
-                              f"resolve-{p}")
-                    for p in group))
+                    run.child(resolve, ResolveInput(
+                        **base.model_dump(), positions=group,
+                        calls=sum(2 if p in isrc else 1 for p in group)),
+                        f"resolve-{group[0]}")
+                    for group in groups))
                 await run.report()
             first = await run.child(reconcile, target, "reconcile")
             if first.more_from is not None:  # a long target: the rest, page by page
@@ -626,24 +600,28 @@ def _cache_key(track: Track) -> str:
 
 
 async def _resolve_from_cache(s: AsyncSession, import_id: int,
-                              pending: list[ImportItem]) -> list[int]:
+                              pending: list[ImportItem]) -> tuple[list[int], list[int]]:
     """Settle what the match cache already knows in one pass (a second import of the same
-    songs searches nothing and runs no resolve child); the positions left to search."""
+    songs searches nothing and runs no resolve child); the positions left to search, and
+    those of them with an ISRC (a search that may take two calls)."""
     keys = {item.position: _cache_key(_wanted(item.track)) for item in pending if item.track}
     cached = await matches.get_matches(s, keys.values())
     left: list[int] = []
+    with_isrc: list[int] = []
     for item in pending:
         if item.position not in keys:  # no catalog track: the caller skips those
             continue
         hit = cached.get(keys[item.position])
         if hit is None:
             left.append(item.position)
+            if item.track and item.track.isrc:
+                with_isrc.append(item.position)
         elif hit.spotify_uri:
             await ledger.mark_item_resolved(s, import_id, item.position, hit.spotify_uri)
         else:
             await ledger.mark_item_not_found(s, import_id, item.position,
                                              reason="no confident match on Spotify")
-    return left
+    return left, with_isrc
 
 
 async def _find_or_create_target(d: WorkerDeps, input: FindInput) -> PrepareOutput:
@@ -747,6 +725,75 @@ async def _search(d: WorkerDeps, user_id: int, wanted: Track) -> str | None:
         if best is not None:
             return best[0].uri
     return None
+
+
+async def _resolve_one(d: WorkerDeps, input: ResolveInput, position: int) -> StepResult | None:
+    """Resolve one pending song; a StepResult only when Spotify asked us to wait."""
+    async with d.sessions.begin() as s:
+        [item] = await ledger.list_items(s, input.import_id, after_position=position - 1,
+                                         limit=1)
+    if item.state is not ItemState.PENDING or item.track is None:
+        return None
+    wanted = _wanted(item.track)
+    key = _cache_key(wanted)
+    async with d.sessions.begin() as s:
+        cached = await matches.get_match(s, key)
+    try:
+        uri = cached.spotify_uri if cached else await _search(d, input.discord_user_id, wanted)
+    except RateLimited as exc:
+        return StepResult(retry_after=exc.retry_after, reason=exc.reason)
+    except Permanent as exc:
+        async with d.sessions.begin() as s:
+            await ledger.mark_item_failed(s, input.import_id, position, str(exc))
+        return None
+    async with d.sessions.begin() as s:
+        if cached is None:
+            await matches.save_match(s, key, uri, 1.0 if uri else 0.0)
+        if uri:
+            await ledger.mark_item_resolved(s, input.import_id, position, uri)
+        else:
+            await ledger.mark_item_not_found(s, input.import_id, position,
+                                             reason="no confident match on Spotify")
+    return None
+
+
+async def _add_one_batch(d: WorkerDeps, input: AddInput, *, recheck: bool) -> AddOutput:
+    """Append the next batch of up to 100 resolved tracks, in order, and commit it.
+
+    With `recheck`, an earlier attempt may have landed without us hearing back: the target
+    is read right after its known length first, and what is there is only recorded.
+    """
+    async with d.sessions.begin() as s:
+        batch = await ledger.resolved_items(s, input.import_id, limit=BATCH_SIZE)
+        row = await imports.get_import(s, input.import_id)
+    length = row.target_length if row else None
+    if not batch:
+        return AddOutput(done=True)
+    uris = [str(item.resolved_uri) for item in batch]
+    try:
+        if recheck:
+            landed = await _landed(d, input, length, uris)
+            if landed:
+                async with d.sessions.begin() as s:
+                    await ledger.mark_items_added(
+                        s, input.import_id, [i.position for i in batch[:landed]])
+                    await imports.extend_target_length(s, input.import_id, landed)
+                return AddOutput(added=landed)
+        await _spotify(d, input.discord_user_id, lambda sp: sp.playlist_add_items(
+            input.target_playlist_id, uris), write=True)
+    except RateLimited as exc:
+        return AddOutput(retry_after=exc.retry_after, reason=exc.reason)
+    except Permanent as exc:
+        if exc.status in (403, 404):
+            raise NonRetryableException(_target_gone(exc)) from exc
+        async with d.sessions.begin() as s:
+            await ledger.mark_items_failed(s, input.import_id,
+                                           [i.position for i in batch], str(exc))
+        return AddOutput(added=0, failed=len(batch))
+    async with d.sessions.begin() as s:
+        await ledger.mark_items_added(s, input.import_id, [i.position for i in batch])
+        await imports.extend_target_length(s, input.import_id, len(batch))
+    return AddOutput(added=len(batch))
 
 
 async def _landed(d: WorkerDeps, input: AddInput, length: int | None, uris: list[str]) -> int:
