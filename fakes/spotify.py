@@ -191,10 +191,10 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             retry_after,
         )
     )
-    if dropped and request.transport is not None:
-        request.transport.abort()  # the change is applied; the client never hears of it
-    else:
+    if not dropped:
         await _offer(request, route, response)
+    elif request.transport is not None:
+        request.transport.abort()  # the change is applied; the client never hears of it
     return response
 
 

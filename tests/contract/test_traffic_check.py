@@ -296,3 +296,17 @@ def test_a_subprocess_sample_survives_the_hand_over(
     assert (loaded.offered, loaded.shaped) == (sampler.offered, sampler.shaped)
     report = check_session_traffic(TrafficSampler(), tmp_path)
     assert report is not None and report.mismatches == [] and report.offered == sampler.offered
+
+
+def test_answers_the_client_never_heard_are_not_judged(
+    sampler: TrafficSampler, spotify: FakeSpotify
+) -> None:
+    """A dropped connection, or a stall the client gave up on, sends no answer to judge."""
+    headers = {"Authorization": f"Bearer {spotify.issue_token('ada').access_token}"}
+    spotify.inject("GET /v1/me", "drop")
+    spotify.inject("GET /v1/me", "stall", seconds=0.5)
+    for timeout in (5.0, 0.1):
+        with pytest.raises((requests.ConnectionError, requests.Timeout)):
+            requests.get(spotify.api_base + "me", headers=headers, timeout=timeout)
+    spotify.wait_for_calls(2, "GET /v1/me")
+    assert sampler.offered == 0
