@@ -77,14 +77,20 @@ def fake_discord() -> Iterator[FakeDiscord]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, fake_spotify: FakeSpotify, fake_discord: FakeDiscord) -> Settings:
+def database_url(tmp_path: Path) -> str:
+    """A fresh SQLite database per test (a module may override this with PostgreSQL)."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'mixtape.db'}"
+
+
+@pytest.fixture
+def settings(database_url: str, fake_spotify: FakeSpotify, fake_discord: FakeDiscord) -> Settings:
     """Settings as an operator would write them, pointed at the fakes and a fresh database."""
     app = fake_spotify.default_app
     [redirect] = app.redirect_uris
     port = int(redirect.split(":")[2].split("/")[0])
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'data' / 'mixtape.db'}",
+        database_url=database_url,
         discord_token=SecretStr(fake_discord.token),
         spotify_client_id=app.client_id,
         spotify_client_secret=SecretStr(app.client_secret),

@@ -9,23 +9,17 @@ second. Runs through the real command tree and the real engine, 20 times.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
-import asyncpg
 import pytest
-from pydantic import SecretStr
 
 from bot.services import BotServices
 from fakes.discord_api import FakeDiscord
 from fakes.interactions import FakeUser, InteractionDriver, InteractionHandle
 from fakes.spotify import FakeSpotify
-from mixtape.settings import Settings
-from storage.crypto import generate_key
 from tests.bot.support import Member, add_entry, embed_text, import_rows, link_directly, pick
 from tests.bot.test_share import done_thinking, original_text
-from tests.storage.conftest import _asyncpg_dsn, pg_admin_url
+from tests.storage.conftest import fresh_pg_database
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres]
 
@@ -34,47 +28,10 @@ DEFERRED = 5  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
 
 
 @pytest.fixture
-async def pg_url(stack_env: dict[str, str]) -> AsyncIterator[str]:
-    """A fresh PostgreSQL database on the test cluster, dropped afterwards."""
-    admin = pg_admin_url()
-    assert admin is not None
-    name = f"mixtape_race_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(_asyncpg_dsn(admin))
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    try:
-        yield admin.set(drivername="postgresql+asyncpg", database=name).render_as_string(
-            hide_password=False)
-    finally:
-        connection = await asyncpg.connect(_asyncpg_dsn(admin))
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
-
-
-@pytest.fixture
-def settings(tmp_path: Path, fake_spotify: FakeSpotify, fake_discord: FakeDiscord,
-             pg_url: str) -> Settings:
-    """The bot tests' settings, on PostgreSQL."""
-    app = fake_spotify.default_app
-    [redirect] = app.redirect_uris
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=pg_url,
-        discord_token=SecretStr(fake_discord.token),
-        spotify_client_id=app.client_id,
-        spotify_client_secret=SecretStr(app.client_secret),
-        spotify_redirect_uri=redirect,
-        spotify_api_base=fake_spotify.api_base,
-        spotify_accounts_base=fake_spotify.accounts_base,
-        token_encryption_keys=SecretStr(generate_key()),
-        oauth_bind_host="127.0.0.1",
-        oauth_bind_port=int(redirect.split(":")[2].split("/")[0]),
-        http_timeout_seconds=5.0,
-    )
+async def database_url(stack_env: dict[str, str]) -> AsyncIterator[str]:
+    """The bot tests' database, on PostgreSQL (a fresh one on the test cluster)."""
+    async with fresh_pg_database("mixtape_race") as url:
+        yield url
 
 
 async def test_two_clicks_at_once_make_one_import_every_time(

@@ -23,6 +23,7 @@ import pytest
 from hatchet_sdk.token import extract_claims_from_jwt
 from playwright.sync_api import Page, Route, expect, sync_playwright
 
+from fakes.transcript_browser import chromium as system_chromium
 from mixtape import dashboard as dashboard_build
 from mixtape.dashboard import BUILD_LOG, runs_url
 from mixtape.stack import REPO_ROOT
@@ -40,7 +41,7 @@ def test_an_operator_finds_the_demo_import_by_guild_and_member(
 ) -> None:
     dashboard = stack_env.get("MIXTAPE_HATCHET_DASHBOARD_URL")
     assert dashboard, f"the local stack serves no dashboard: see {BUILD_LOG}"
-    chromium = _chromium()
+    chromium = system_chromium()
     since = datetime.now(UTC) - timedelta(seconds=5)
     _play_demo(stack_env)
     run_id, metadata, children = _import_run(since)
@@ -113,23 +114,6 @@ def test_a_failed_build_is_said_once_remembered_and_never_fatal(
     assert tries == ["v0.0.0-test"]
     assert "npx" in (tmp_path / "v0.0.0-test.failed").read_text()
     assert f"To retry: rm {tmp_path / 'v0.0.0-test.failed'}" in capsys.readouterr().err
-
-
-def _chromium() -> str:
-    """Debian's Chromium, installed with apt on first use (idempotent; root or sudo)."""
-    found = shutil.which("chromium")
-    if found:
-        return found
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    lock = ["-o", "DPkg::Lock::Timeout=600"]  # other engineers' apt runs
-    for argv in (["apt-get", *lock, "update", "-qq"],
-                 ["apt-get", *lock, "install", "-y", "-qq", "chromium"]):
-        subprocess.run([*sudo, *argv], env=env, check=True, timeout=1200,
-                       stdout=subprocess.DEVNULL)
-    found = shutil.which("chromium")
-    assert found, "apt-get installed chromium but it is not on PATH"
-    return found
 
 
 def _play_demo(stack_env: dict[str, str]) -> None:

@@ -8,6 +8,7 @@ error under CI, so a misconfigured pipeline cannot pass on SQLite alone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -52,9 +53,16 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield f"sqlite+aiosqlite:///{tmp_path / 'data' / 'mixtape.db'}"
         return
     request.getfixturevalue("stack_env")  # starts the private cluster unless one is named
+    async with fresh_pg_database("mixtape_test") as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def fresh_pg_database(prefix: str) -> AsyncIterator[str]:
+    """A new, empty database on the test cluster (its async URL), dropped afterwards."""
     admin = pg_admin_url()
     assert admin is not None
-    name = f"mixtape_test_{uuid.uuid4().hex[:16]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
     connection = await asyncpg.connect(_asyncpg_dsn(admin))
     try:
         await connection.execute(f'CREATE DATABASE "{name}"')
