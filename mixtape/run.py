@@ -23,7 +23,7 @@ from pathlib import Path
 
 from mixtape import dashboard
 from mixtape.settings import Settings, get_settings
-from mixtape.stack import REPO_ROOT, STACK_DIR, free_port, log, running_stack
+from mixtape.stack import REPO_ROOT, STACK_DIR, free_port, log, running_stack, stop_on_signals
 from mixtape.worker_process import kill_group, stop_group
 
 _UP_TIMEOUT_SECONDS = 90.0
@@ -182,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="offline: keep serving after start-up until Ctrl-C "
                              "instead of playing the demo script")
     args = parser.parse_args(argv)
+    # SIGTERM and SIGHUP unwind like Ctrl-C: the bot, the worker and the stack are stopped.
+    stop_on_signals()
     STACK_DIR.mkdir(exist_ok=True)
     settings = get_settings()
     if settings.discord_token is not None:

@@ -21,7 +21,9 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
-from mixtape.log_redaction import configure_logging
+from hatchet_sdk.runnables.contextvars import ctx_additional_metadata, ctx_workflow_run_id
+
+from mixtape.log_redaction import LOG_FORMAT, configure_logging
 from mixtape.settings import get_settings
 from storage.crypto import TokenCipher, TokenKeyError
 from storage.key_checks import check_database_keys
@@ -34,6 +36,30 @@ log = logging.getLogger("workflows")
 FORCED_EXIT_SECONDS = 8.0
 
 Handler = Callable[[int, FrameType | None], object]
+#: The bot's format, with the run (and import) a line was logged in.
+WORKER_LOG_FORMAT = LOG_FORMAT.replace("%(name)s:", "%(name)s%(run_context)s:")
+
+
+class RunContext(logging.Filter):
+    """Tags a line logged inside a task with its run id and, for an import, its import id,
+    so one import's lines can be found among many workers' and runs'."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Never drops a record; only sets `run_context` (empty outside a task)."""
+        run = ctx_workflow_run_id.get()
+        metadata = ctx_additional_metadata.get() or {}
+        tags = [f"run={run}"] if run else []
+        if "import_id" in metadata:
+            tags.append(f"import={metadata['import_id']}")
+        record.run_context = f" [{' '.join(tags)}]" if tags else ""
+        return True
+
+
+def tag_log_lines() -> None:
+    """Every handler of the root logger writes the run context."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RunContext())
+        handler.setFormatter(logging.Formatter(WORKER_LOG_FORMAT))
 
 
 def bound_the_drain(seconds: float) -> None:
@@ -72,6 +98,7 @@ def bound_the_drain(seconds: float) -> None:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings)
+    tag_log_lines()
     try:  # before the worker takes any task: wrong keys would fail every member's run
         cipher = TokenCipher.from_setting(settings.token_encryption_keys)
         asyncio.run(check_database_keys(settings.database_url, cipher))
