@@ -21,6 +21,7 @@ import spotipy
 from hatchet_sdk import Context, DurableContext, Hatchet
 from pydantic import BaseModel
 
+from music.spotify import add_items
 from workflows.client import create_hatchet
 from workflows.rate_limits import StepOptions
 
@@ -97,7 +98,7 @@ def build(hatchet: Hatchet) -> list[Any]:
             if not items:
                 return {"added": False}
             uri = str(items[0]["uri"])
-        _call(input, lambda sp: sp.playlist_add_items(input.playlist_id, [uri]))
+        _call(input, lambda sp: add_items(sp, input.playlist_id, [uri]))
         return {"added": True}
 
     @hatchet.durable_task(name=PER_TRACK_IMPORT, input_validator=PerTrackInput,

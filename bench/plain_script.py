@@ -15,6 +15,8 @@ from typing import Any
 
 import spotipy
 
+from music.spotify import add_items
+
 BATCH = 100
 HTTP_TIMEOUT_SECONDS = 10.0
 
@@ -39,7 +41,7 @@ def run(job: dict[str, Any]) -> None:
         if items:
             uris.append(str(items[0]["uri"]))
     for start in range(0, len(uris), BATCH):
-        sp.playlist_add_items(playlist_id, uris[start:start + BATCH])
+        add_items(sp, playlist_id, uris[start:start + BATCH])
 
 
 def main() -> int:

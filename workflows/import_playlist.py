@@ -51,6 +51,7 @@ from mixtape.spotify_tokens import NotLinked, NotRegistered, call_as_member
 from music.errors import AuthExpired, Permanent, RateLimited
 from music.matching import best_match, match_key
 from music.models import Track, parse_track
+from music.spotify import add_items
 from storage import accounts, imports, ledger, matches
 from storage.enums import ImportStatus, ItemState
 from storage.models import CatalogTrack, ImportItem
@@ -779,8 +780,8 @@ async def _add_one_batch(d: WorkerDeps, input: AddInput, *, recheck: bool) -> Ad
                         s, input.import_id, [i.position for i in batch[:landed]])
                     await imports.extend_target_length(s, input.import_id, landed)
                 return AddOutput(added=landed)
-        await _spotify(d, input.discord_user_id, lambda sp: sp.playlist_add_items(
-            input.target_playlist_id, uris), write=True)
+        await _spotify(d, input.discord_user_id,
+                       lambda sp: add_items(sp, input.target_playlist_id, uris), write=True)
     except RateLimited as exc:
         return AddOutput(retry_after=exc.retry_after, reason=exc.reason)
     except Permanent as exc:

@@ -11,7 +11,7 @@ import pytest
 from fakes.spotify import FakeSpotify
 from music.errors import AuthExpired, Permanent, RateLimited, Transient
 from music.models import parse_items_page
-from music.spotify import SCOPES, SpotifyAdapter, SpotifyConfig
+from music.spotify import SCOPES, SpotifyAdapter, SpotifyConfig, add_items
 
 ITEMS = "GET /v1/playlists/{id}/items"
 ADD = "POST /v1/playlists/{id}/items"
@@ -79,7 +79,7 @@ async def test_dropped_write_is_ambiguous(fake: FakeSpotify, adapter: SpotifyAda
     fake.inject(ADD, "drop")
     with pytest.raises(Transient) as err:
         await adapter.as_user(
-            _token(fake), lambda sp: sp.playlist_add_items(playlist.id, [t.uri for t in tracks]),
+            _token(fake), lambda sp: add_items(sp, playlist.id, [t.uri for t in tracks]),
             write=True,
         )
     assert err.value.ambiguous is True
