@@ -33,16 +33,22 @@ def scenarios(full: bool, quick: bool = False) -> list[Scenario]:
     """The default set runs in under 10 minutes; `--full` adds the slow per-track runs;
     `--quick` is a small smoke run of every kind of scenario."""
     if quick:
-        return [Scenario("import", 150), Scenario("429 burst", 150, chaos="burst"),
-                Scenario("worker SIGKILL", 150, chaos="kill", side_by_side=True),
-                Scenario("search, 1st import", 20, with_uris=False),
-                Scenario("search, 2nd import (match cache)", 20, with_uris=False),
-                Scenario("10 members at once", 20, members=3),
-                Scenario("Discord 429s on edits", 150, chaos="discord", designs=MIXTAPE)]
+        return [
+            Scenario("import", 150),
+            Scenario("429 burst", 150, chaos="burst"),
+            Scenario("worker SIGKILL", 150, chaos="kill", side_by_side=True),
+            Scenario("search, 1st import", 20, with_uris=False),
+            Scenario("search, 2nd import (match cache)", 20, with_uris=False),
+            Scenario("10 members at once", 20, members=3),
+            Scenario("Discord 429s on edits", 150, chaos="discord", designs=MIXTAPE),
+        ]
     big = ALL if full else FAST
     chaos_sizes = (100, 1_000, 5_000) if full else (300,)
-    out = [Scenario("import", 100), Scenario("import", 1_000),
-           Scenario("import", 5_000, designs=big)]
+    out = [
+        Scenario("import", 100),
+        Scenario("import", 1_000),
+        Scenario("import", 5_000, designs=big),
+    ]
     for size in chaos_sizes:
         designs = big if size == 5_000 else ALL
         if size not in (100, 1_000, 5_000):
@@ -75,42 +81,65 @@ async def bench(args: argparse.Namespace) -> list[Outcome]:
             key = (scenario.tracks, scenario.with_uris)
             if key not in songs:  # one catalog playlist per size, shared by every design
                 tracks = world.spotify.generate_tracks(scenario.tracks, seed=len(songs) + 1)
-                songs[key] = (tracks, await world.catalog_entry(
-                    f"{scenario.tracks} songs", tracks, with_uris=scenario.with_uris))
+                songs[key] = (
+                    tracks,
+                    await world.catalog_entry(
+                        f"{scenario.tracks} songs", tracks, with_uris=scenario.with_uris
+                    ),
+                )
             tracks, entry = songs[key]
             chosen = [d for d in designs if d.name in scenario.designs]
-            log(f"bench: {scenario.name}, {scenario.tracks:,} tracks"
-                + (f" x {scenario.members} members" if scenario.members > 1 else ""))
+            log(
+                f"bench: {scenario.name}, {scenario.tracks:,} tracks"
+                + (f" x {scenario.members} members" if scenario.members > 1 else "")
+            )
             label = f"s{len(outcomes)}"
             if scenario.side_by_side:
-                outcomes += await asyncio.gather(*(
-                    run(world, d, scenario, tracks, entry, timing, f"{label}{d.name[:2]}")
-                    for d in chosen))
+                outcomes += await asyncio.gather(
+                    *(
+                        run(world, d, scenario, tracks, entry, timing, f"{label}{d.name[:2]}")
+                        for d in chosen
+                    )
+                )
             else:
                 for d in chosen:
-                    outcomes.append(await run(world, d, scenario, tracks, entry, timing,
-                                              f"{label}{d.name[:2]}"))
-            for o in outcomes[-len(chosen):]:
-                log(f"  {o.design}: {o.wall_s:.1f}s, {o.total_calls} calls, "
-                    f"{o.duplicates} duplicates" + (f", {o.error}" if o.error else ""))
+                    outcomes.append(
+                        await run(world, d, scenario, tracks, entry, timing, f"{label}{d.name[:2]}")
+                    )
+            for o in outcomes[-len(chosen) :]:
+                log(
+                    f"  {o.design}: {o.wall_s:.1f}s, {o.total_calls} calls, "
+                    f"{o.duplicates} duplicates" + (f", {o.error}" if o.error else "")
+                )
     return outcomes
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--scale", type=float, default=0.1,
-                        help="factor applied to every wait: Retry-After, the 30 s sleep")
-    parser.add_argument("--latency", type=float, default=0.03,
-                        help="seconds the fake Spotify adds to every call")
-    parser.add_argument("--full", action="store_true",
-                        help="also run the per-track design at 5,000 tracks and chaos at "
-                             "every size (about 30 minutes)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a small smoke run of every kind of scenario")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=0.1,
+        help="factor applied to every wait: Retry-After, the 30 s sleep",
+    )
+    parser.add_argument(
+        "--latency", type=float, default=0.03, help="seconds the fake Spotify adds to every call"
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="also run the per-track design at 5,000 tracks and chaos at "
+        "every size (about 30 minutes)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a small smoke run of every kind of scenario"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--render", action="store_true",
-                        help="only re-render the table, chart and README block from "
-                             "OUT/latest.json")
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="only re-render the table, chart and README block from OUT/latest.json",
+    )
     args = parser.parse_args(argv)
     if args.render:
         saved = json.loads((args.out / "latest.json").read_text())
@@ -119,10 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     outcomes = asyncio.run(bench(args))
     args.out.mkdir(parents=True, exist_ok=True)
-    meta = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "engine": pinned_engine_tag(), "scale": args.scale, "latency_s": args.latency,
-            "full": args.full, "machine": f"{platform.machine()}, {os.cpu_count() or 1} CPUs",
-            "duration_s": round(time.monotonic() - started)}
+    meta = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "engine": pinned_engine_tag(),
+        "scale": args.scale,
+        "latency_s": args.latency,
+        "full": args.full,
+        "machine": f"{platform.machine()}, {os.cpu_count() or 1} CPUs",
+        "duration_s": round(time.monotonic() - started),
+    }
     report.write_json(outcomes, meta, args.out / "latest.json")
     publish(outcomes, meta, args.out)
     return 0
@@ -133,16 +167,20 @@ def publish(outcomes: list[Outcome], meta: dict[str, Any], out: Path) -> None:
     report.chart(outcomes, out / "calls.png")
 
     def block(image: str) -> str:
-        return "\n\n".join([
-            f"Run {meta['date']} on {meta['machine']}, engine {meta['engine']}, latency "
-            f"{meta['latency_s'] * 1000:.0f} ms, time scale {meta['scale']}, "
-            f"{meta['duration_s']} s in all.",
-            "Mixtape's targets, checked on this run:\n\n```\n" + report.targets(outcomes)
-            + "\n```",
-            report.markdown(outcomes),
-            "Calls by route:\n\n```\n" + report.routes(outcomes) + "\n```",
-            "Fairness (10 members at once):\n\n```\n" + report.fairness(outcomes) + "\n```",
-            f"![calls over time]({image})"])
+        return "\n\n".join(
+            [
+                f"Run {meta['date']} on {meta['machine']}, engine {meta['engine']}, latency "
+                f"{meta['latency_s'] * 1000:.0f} ms, time scale {meta['scale']}, "
+                f"{meta['duration_s']} s in all.",
+                "Mixtape's targets, checked on this run:\n\n```\n"
+                + report.targets(outcomes)
+                + "\n```",
+                report.markdown(outcomes),
+                "Calls by route:\n\n```\n" + report.routes(outcomes) + "\n```",
+                "Fairness (10 members at once):\n\n```\n" + report.fairness(outcomes) + "\n```",
+                f"![calls over time]({image})",
+            ]
+        )
 
     (out / "table.md").write_text(block("calls.png") + "\n")
     if out.resolve() == (HERE / "results").resolve():
@@ -154,8 +192,7 @@ def publish(outcomes: list[Outcome], meta: dict[str, Any], out: Path) -> None:
     print(report.routes(outcomes))
     print()
     print(report.fairness(outcomes))
-    print(f"\nJSON {out / 'latest.json'}, chart {out / 'calls.png'}, "
-          f"{meta['duration_s']} s in all")
+    print(f"\nJSON {out / 'latest.json'}, chart {out / 'calls.png'}, {meta['duration_s']} s in all")
 
 
 if __name__ == "__main__":

@@ -107,14 +107,19 @@ class MixtapeDesign:
         w = self.world
         async with w.sessions.begin() as s:
             row = await imports.create_import_with_ledger(
-                s, guild_id=w.guild_id, discord_user_id=job.member.discord_id,
-                catalog_playlist_id=job.entry_id, channel_id=w.channel_id)
+                s,
+                guild_id=w.guild_id,
+                discord_user_id=job.member.discord_id,
+                catalog_playlist_id=job.entry_id,
+                channel_id=w.channel_id,
+            )
         message_id = await asyncio.to_thread(w.post_message, "Importing…")
         async with w.sessions.begin() as s:
             await imports.set_message_id(s, row.id, message_id)
         await self.dispatcher.import_playlist(
             ImportInput(import_id=row.id, discord_user_id=job.member.discord_id),
-            guild_id=w.guild_id)
+            guild_id=w.guild_id,
+        )
         return Handle(job, ref=row.id)
 
     async def wait(self, handle: Handle, within: float) -> None:
@@ -160,9 +165,16 @@ class PerTrackDesign:
     async def begin(self, job: Job) -> Handle:
         assert self.world
         token = self.world.spotify.issue_token(job.member.spotify_id, client_id=self.client_id)
-        ref: WorkflowRunRef = await self.parent.aio_run_no_wait(per_track.PerTrackInput(
-            access_token=token.access_token, api_base=self.world.spotify.api_base,
-            sleep_on_429=self.sleep_on_429, name=job.name, uris=job.uris, queries=job.queries))
+        ref: WorkflowRunRef = await self.parent.aio_run_no_wait(
+            per_track.PerTrackInput(
+                access_token=token.access_token,
+                api_base=self.world.spotify.api_base,
+                sleep_on_429=self.sleep_on_429,
+                name=job.name,
+                uris=job.uris,
+                queries=job.queries,
+            )
+        )
         return Handle(job, ref=ref)
 
     async def wait(self, handle: Handle, within: float) -> None:
@@ -201,12 +213,24 @@ class PlainDesign:
         job = handle.job
         token = self.world.spotify.issue_token(job.member.spotify_id, client_id=self.client_id)
         path = self.world.workdir / f"plain-{job.member.spotify_id}.json"
-        path.write_text(json.dumps({"access_token": token.access_token, "name": job.name,
-                                    "api_base": self.world.spotify.api_base,
-                                    "uris": job.uris, "queries": job.queries}))
+        path.write_text(
+            json.dumps(
+                {
+                    "access_token": token.access_token,
+                    "name": job.name,
+                    "api_base": self.world.spotify.api_base,
+                    "uris": job.uris,
+                    "queries": job.queries,
+                }
+            )
+        )
         popen = subprocess.Popen(
-            [sys.executable, "-m", "bench.plain_script", str(path)], cwd=REPO_ROOT,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            [sys.executable, "-m", "bench.plain_script", str(path)],
+            cwd=REPO_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.running[job.member.spotify_id] = popen
         return popen
 

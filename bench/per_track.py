@@ -64,8 +64,13 @@ class PerTrackOutput(BaseModel):
 
 def client(target: Target) -> spotipy.Spotify:
     """spotipy without its own retries: Hatchet's retry policy is the only one."""
-    sp = spotipy.Spotify(auth=target.access_token, requests_session=requests.Session(),
-                         requests_timeout=HTTP_TIMEOUT_SECONDS, retries=0, status_retries=0)
+    sp = spotipy.Spotify(
+        auth=target.access_token,
+        requests_session=requests.Session(),
+        requests_timeout=HTTP_TIMEOUT_SECONDS,
+        retries=0,
+        status_retries=0,
+    )
     sp.prefix = target.api_base
     return sp
 
@@ -81,8 +86,13 @@ def _call(target: Target, op: Any) -> Any:
 
 
 def build(hatchet: Hatchet) -> list[Any]:
-    retry = StepOptions(retries=4, backoff_factor=2.0, backoff_max_seconds=60,
-                        execution_timeout=timedelta(minutes=5), rate_limits=[])
+    retry = StepOptions(
+        retries=4,
+        backoff_factor=2.0,
+        backoff_max_seconds=60,
+        execution_timeout=timedelta(minutes=5),
+        rate_limits=[],
+    )
 
     @hatchet.task(name="per-track-create", input_validator=CreateInput, **retry)
     def create(input: CreateInput, ctx: Context) -> dict[str, str]:
@@ -101,19 +111,27 @@ def build(hatchet: Hatchet) -> list[Any]:
         _call(input, lambda sp: add_items(sp, input.playlist_id, [uri]))
         return {"added": True}
 
-    @hatchet.durable_task(name=PER_TRACK_IMPORT, input_validator=PerTrackInput,
-                          execution_timeout=timedelta(hours=4), retries=0)
+    @hatchet.durable_task(
+        name=PER_TRACK_IMPORT,
+        input_validator=PerTrackInput,
+        execution_timeout=timedelta(hours=4),
+        retries=0,
+    )
     async def per_track_import(input: PerTrackInput, ctx: DurableContext) -> PerTrackOutput:
         target = Target(**input.model_dump(include={"access_token", "api_base", "sleep_on_429"}))
-        made = await create.aio_run(CreateInput(**target.model_dump(), name=input.name),
-                                    child_key="create")
+        made = await create.aio_run(
+            CreateInput(**target.model_dump(), name=input.name), child_key="create"
+        )
         playlist_id = str(made["playlist_id"])
         added = lost = 0
         items = input.uris or input.queries
         for i, item in enumerate(items):
-            track = TrackInput(**target.model_dump(), playlist_id=playlist_id,
-                               uri=item if input.uris else "",
-                               query="" if input.uris else item)
+            track = TrackInput(
+                **target.model_dump(),
+                playlist_id=playlist_id,
+                uri=item if input.uris else "",
+                query="" if input.uris else item,
+            )
             try:
                 await add_track.aio_run(track, child_key=f"track-{i}")
                 added += 1
@@ -126,12 +144,15 @@ def build(hatchet: Hatchet) -> list[Any]:
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     hatchet = create_hatchet()
     slots = int(os.environ.get("WORKER_SLOTS", "20"))
-    worker = hatchet.worker("per-track-worker", slots=slots, durable_slots=slots,
-                            workflows=build(hatchet))
+    worker = hatchet.worker(
+        "per-track-worker", slots=slots, durable_slots=slots, workflows=build(hatchet)
+    )
     worker.start()
 
 

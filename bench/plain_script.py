@@ -41,7 +41,7 @@ def run(job: dict[str, Any]) -> None:
         if items:
             uris.append(str(items[0]["uri"]))
     for start in range(0, len(uris), BATCH):
-        add_items(sp, playlist_id, uris[start:start + BATCH])
+        add_items(sp, playlist_id, uris[start : start + BATCH])
 
 
 def main() -> int:

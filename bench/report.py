@@ -11,14 +11,36 @@ from typing import Any
 from bench.scenarios import Outcome
 
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
-COLUMNS = ("scenario", "tracks", "design", "wall s", "x slower", "calls", "writes/track",
-           "in Retry-After", "dups", "missing", "extra calls (kill)", "task runs", "peak MiB")
+COLUMNS = (
+    "scenario",
+    "tracks",
+    "design",
+    "wall s",
+    "x slower",
+    "calls",
+    "writes/track",
+    "in Retry-After",
+    "dups",
+    "missing",
+    "extra calls (kill)",
+    "task runs",
+    "peak MiB",
+)
 
 
 def _baseline(outcomes: list[Outcome], o: Outcome) -> Outcome | None:
     """The same design and size without chaos: what the chaos run is compared with."""
-    return next((b for b in outcomes if b.design == o.design and b.tracks == o.tracks
-                 and b.scenario == "import" and b.members == o.members), None)
+    return next(
+        (
+            b
+            for b in outcomes
+            if b.design == o.design
+            and b.tracks == o.tracks
+            and b.scenario == "import"
+            and b.members == o.members
+        ),
+        None,
+    )
 
 
 def _answered(o: Outcome) -> int:
@@ -29,11 +51,20 @@ def _answered(o: Outcome) -> int:
 def rows(outcomes: list[Outcome]) -> list[list[str]]:
     out = []
     for o in outcomes:
-        mixtape = next((m for m in outcomes if m.design == "mixtape"
-                        and m.scenario == o.scenario and m.tracks == o.tracks), None)
+        mixtape = next(
+            (
+                m
+                for m in outcomes
+                if m.design == "mixtape" and m.scenario == o.scenario and m.tracks == o.tracks
+            ),
+            None,
+        )
         base = _baseline(outcomes, o)
-        extra = ("" if o.scenario != "worker SIGKILL" or base is None
-                 else str(_answered(o) - _answered(base)))
+        extra = (
+            ""
+            if o.scenario != "worker SIGKILL" or base is None
+            else str(_answered(o) - _answered(base))
+        )
         runs = "" if o.task_runs is None else f"{o.task_runs} ({o.task_attempts})"
         ratio = f"{o.wall_s / mixtape.wall_s:.1f}" if mixtape and mixtape.wall_s else ""
         notes = []
@@ -47,10 +78,23 @@ def rows(outcomes: list[Outcome]) -> list[list[str]]:
             notes.append("finished before the event: a single add")
         scenario = o.scenario + (f" ({'; '.join(notes)})" if notes else "")
         tracks = f"{o.members}x{o.tracks:,}" if o.members > 1 else f"{o.tracks:,}"
-        out.append([scenario, tracks, o.design, f"{o.wall_s:.1f}", ratio, str(o.total_calls),
-                    f"{o.write_calls / (o.tracks * o.members):.3f}",
-                    str(o.calls_in_retry_after), str(o.duplicates), str(o.missing), extra, runs,
-                    f"{o.peak_worker_mib:.0f}"])
+        out.append(
+            [
+                scenario,
+                tracks,
+                o.design,
+                f"{o.wall_s:.1f}",
+                ratio,
+                str(o.total_calls),
+                f"{o.write_calls / (o.tracks * o.members):.3f}",
+                str(o.calls_in_retry_after),
+                str(o.duplicates),
+                str(o.missing),
+                extra,
+                runs,
+                f"{o.peak_worker_mib:.0f}",
+            ]
+        )
     return out
 
 
@@ -63,21 +107,25 @@ def markdown(outcomes: list[Outcome]) -> str:
 def text(outcomes: list[Outcome]) -> str:
     table = [list(COLUMNS), *rows(outcomes)]
     widths = [max(len(r[i]) for r in table) for i in range(len(COLUMNS))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True))
-                     for r in table)
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in table
+    )
 
 
 def routes(outcomes: list[Outcome]) -> str:
     """Calls by route, one line per run."""
     return "\n".join(
-        f"{o.scenario} {o.tracks:,} / {o.design}: " + ", ".join(
-            f"{route} {n}" for route, n in sorted(o.calls_by_route.items()))
-        for o in outcomes)
+        f"{o.scenario} {o.tracks:,} / {o.design}: "
+        + ", ".join(f"{route} {n}" for route, n in sorted(o.calls_by_route.items()))
+        for o in outcomes
+    )
 
 
 def _find(outcomes: list[Outcome], design: str, scenario: str, tracks: int) -> Outcome | None:
-    return next((o for o in outcomes if (o.design, o.scenario, o.tracks)
-                 == (design, scenario, tracks)), None)
+    return next(
+        (o for o in outcomes if (o.design, o.scenario, o.tracks) == (design, scenario, tracks)),
+        None,
+    )
 
 
 def targets(outcomes: list[Outcome]) -> str:
@@ -93,33 +141,44 @@ def targets(outcomes: list[Outcome]) -> str:
     if thousand:
         per = thousand.write_calls / thousand.tracks
         check(per <= 0.011, f"write calls per track <= 0.011: {per:.4f} (1,000 tracks)")
-        check(thousand.total_calls <= 25,
-              f"total calls for 1,000 tracks <= 25: {thousand.total_calls}")
+        check(
+            thousand.total_calls <= 25,
+            f"total calls for 1,000 tracks <= 25: {thousand.total_calls}",
+        )
     if thousand and per_track:
         ratio = per_track.wall_s / thousand.wall_s
-        check(ratio >= 8, f"at least 8x faster than the per-track design on 1,000 tracks: "
-                          f"{ratio:.0f}x ({thousand.wall_s:.1f} s against "
-                          f"{per_track.wall_s:.1f} s)")
+        check(
+            ratio >= 8,
+            f"at least 8x faster than the per-track design on 1,000 tracks: "
+            f"{ratio:.0f}x ({thousand.wall_s:.1f} s against "
+            f"{per_track.wall_s:.1f} s)",
+        )
     throttled = next((o for o in mine if o.scenario == "Discord 429s on edits"), None)
     quiet = _find(outcomes, "mixtape", "import", throttled.tracks) if throttled else None
     if throttled and quiet:
         ratio = throttled.wall_s / quiet.wall_s
-        check(ratio <= 1.10, f"Discord answering 429 to every edit costs the import <= 10 %: "
-                             f"{(ratio - 1) * 100:+.0f} % ({throttled.wall_s:.1f} s against "
-                             f"{quiet.wall_s:.1f} s quiet, {throttled.tracks:,} tracks)")
+        check(
+            ratio <= 1.10,
+            f"Discord answering 429 to every edit costs the import <= 10 %: "
+            f"{(ratio - 1) * 100:+.0f} % ({throttled.wall_s:.1f} s against "
+            f"{quiet.wall_s:.1f} s quiet, {throttled.tracks:,} tracks)",
+        )
     inside = sum(o.calls_in_retry_after for o in mine)
     check(inside == 0, f"calls inside Retry-After windows, every scenario: {inside}")
     dups = sum(o.duplicates for o in mine)
     check(dups == 0, f"duplicates in the target, every scenario: {dups}")
     failed = [o.scenario for o in mine if o.error or o.missing or not o.in_order]
-    check(not failed, "every import complete and in order"
-          + (f" (not: {', '.join(failed)})" if failed else ""))
+    check(
+        not failed,
+        "every import complete and in order" + (f" (not: {', '.join(failed)})" if failed else ""),
+    )
     return "\n".join(lines)
 
 
 def write_json(outcomes: list[Outcome], meta: dict[str, Any], path: Path) -> None:
-    path.write_text(json.dumps({"meta": meta, "runs": [asdict(o) for o in outcomes]},
-                               separators=(",", ":")))
+    path.write_text(
+        json.dumps({"meta": meta, "runs": [asdict(o) for o in outcomes]}, separators=(",", ":"))
+    )
 
 
 def fairness(outcomes: list[Outcome]) -> str:
@@ -128,10 +187,14 @@ def fairness(outcomes: list[Outcome]) -> str:
     for o in outcomes:
         if not o.progress:
             continue
-        done = sorted(next((t for t, n in series if n >= o.tracks), float("nan"))
-                      for series in o.progress.values())
-        lines.append(f"{o.design}: members finished at {', '.join(f'{t:.0f}' for t in done)} s "
-                     f"(first {done[0]:.1f} s, last {done[-1]:.1f} s)")
+        done = sorted(
+            next((t for t, n in series if n >= o.tracks), float("nan"))
+            for series in o.progress.values()
+        )
+        lines.append(
+            f"{o.design}: members finished at {', '.join(f'{t:.0f}' for t in done)} s "
+            f"(first {done[0]:.1f} s, last {done[-1]:.1f} s)"
+        )
     return "\n".join(lines)
 
 
@@ -143,20 +206,37 @@ def chart(outcomes: list[Outcome], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     designs = list(dict.fromkeys(o.design for o in outcomes))
-    picked = [s for s in ("import", "429 burst", "worker SIGKILL")
-              if any(o.scenario == s for o in outcomes)]
+    picked = [
+        s
+        for s in ("import", "429 burst", "worker SIGKILL")
+        if any(o.scenario == s for o in outcomes)
+    ]
     size = max((o.tracks for o in outcomes if o.scenario == "429 burst"), default=1000)
-    panels = [*picked, *(["10 members at once"]
-                         if any(o.progress for o in outcomes) else [])]
-    fig, axes = plt.subplots(len(panels), len(designs), figsize=(5 * len(designs),
-                             3.2 * len(panels)), squeeze=False, sharex="row")
+    panels = [*picked, *(["10 members at once"] if any(o.progress for o in outcomes) else [])]
+    fig, axes = plt.subplots(
+        len(panels),
+        len(designs),
+        figsize=(5 * len(designs), 3.2 * len(panels)),
+        squeeze=False,
+        sharex="row",
+    )
     for row, scenario in enumerate(panels):
         for col, design in enumerate(designs):
             ax = axes[row][col]
-            o = next((x for x in outcomes if x.design == design and x.scenario == scenario
-                      and (x.tracks == size or scenario == "10 members at once")), None)
-            ax.set_title(f"{design}: {scenario}" + (f" ({size:,})" if o and not o.progress
-                                                     else ""), fontsize=9)
+            o = next(
+                (
+                    x
+                    for x in outcomes
+                    if x.design == design
+                    and x.scenario == scenario
+                    and (x.tracks == size or scenario == "10 members at once")
+                ),
+                None,
+            )
+            ax.set_title(
+                f"{design}: {scenario}" + (f" ({size:,})" if o and not o.progress else ""),
+                fontsize=9,
+            )
             if o is None:
                 ax.text(0.5, 0.5, "not run", ha="center", transform=ax.transAxes)
                 continue

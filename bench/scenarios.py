@@ -141,8 +141,9 @@ async def _fired(faults: list[Fault], within: float) -> bool:
     return False
 
 
-async def _chaos(world: World, design: Design, jobs: list[Job], chaos: Chaos,
-                 timing: Timing, fired: list[float]) -> None:
+async def _chaos(
+    world: World, design: Design, jobs: list[Job], chaos: Chaos, timing: Timing, fired: list[float]
+) -> None:
     """Fire the scenario's event at the add that would take the target past a third.
 
     The fake itself holds that add (a kill lands while it is in flight, and it is applied
@@ -152,46 +153,70 @@ async def _chaos(world: World, design: Design, jobs: list[Job], chaos: Chaos,
     if chaos is None:
         return
     if chaos == "discord":  # from the start: the import must not notice
-        world.discord.force_429(EDIT, retry_after=DISCORD_RETRY_AFTER,
-                                for_seconds=DISCORD_429_SECONDS)
+        world.discord.force_429(
+            EDIT, retry_after=DISCORD_RETRY_AFTER, for_seconds=DISCORD_429_SECONDS
+        )
         fired.append(time.monotonic())
         return
     skip = math.ceil(len(jobs[0].songs) / 3 / design.tracks_per_add)
     kind: Literal["delay", "429"] = "delay" if chaos == "kill" else "429"
-    first = [world.spotify.inject(ADD, kind, 1, seconds=3.0, user=j.member.spotify_id,
-                                  retry_after=timing.burst_retry_after, skip=skip)
-             for j in jobs]
+    first = [
+        world.spotify.inject(
+            ADD,
+            kind,
+            1,
+            seconds=3.0,
+            user=j.member.spotify_id,
+            retry_after=timing.burst_retry_after,
+            skip=skip,
+        )
+        for j in jobs
+    ]
     if not await _fired(first, within=900):
         return
     fired.append(time.monotonic())
     if chaos == "kill":
         await design.kill()
         return
-    burst = [world.spotify.inject("*", "429", None, retry_after=timing.burst_retry_after,
-                                  user=j.member.spotify_id) for j in jobs]
+    burst = [
+        world.spotify.inject(
+            "*", "429", None, retry_after=timing.burst_retry_after, user=j.member.spotify_id
+        )
+        for j in jobs
+    ]
     await asyncio.sleep(timing.burst_seconds)
     with world.spotify.lock:
         for fault in burst:
             fault.remaining = 0
 
 
-def _sample(world: World, jobs: list[Job], t0: float,
-            into: dict[str, list[tuple[float, int]]]) -> None:
+def _sample(
+    world: World, jobs: list[Job], t0: float, into: dict[str, list[tuple[float, int]]]
+) -> None:
     now = round(time.monotonic() - t0, 2)
     for job in jobs:
         into.setdefault(job.member.spotify_id, []).append(
-            (now, target_length(world, job.member.spotify_id)))
+            (now, target_length(world, job.member.spotify_id))
+        )
 
 
-async def _progress(world: World, jobs: list[Job], t0: float,
-                    into: dict[str, list[tuple[float, int]]]) -> None:
+async def _progress(
+    world: World, jobs: list[Job], t0: float, into: dict[str, list[tuple[float, int]]]
+) -> None:
     while True:
         _sample(world, jobs, t0, into)
         await asyncio.sleep(0.25)
 
 
-async def run(world: World, design: Design, scenario: Scenario, songs: list[Any],
-              entry_id: int, timing: Timing, label: str) -> Outcome:
+async def run(
+    world: World,
+    design: Design,
+    scenario: Scenario,
+    songs: list[Any],
+    entry_id: int,
+    timing: Timing,
+    label: str,
+) -> Outcome:
     """One design through one scenario, measured."""
     members = [await world.member(label) for _ in range(scenario.members)]
     name = f"{scenario.name} ({label})"
@@ -213,10 +238,12 @@ async def run(world: World, design: Design, scenario: Scenario, songs: list[Any]
         _sample(world, jobs, t0, progress)
     calls = [c for c in world.spotify.calls if c.user_id in users]
     by_route = Counter(c.route for c in calls)
-    inside = [c for c in world.spotify.calls_inside_retry_after_windows(per="app")
-              if c.user_id in users]
-    windows = [(w.start - t0, w.end - t0) for w in world.spotify.retry_after_windows
-               if w.user_id in users]
+    inside = [
+        c for c in world.spotify.calls_inside_retry_after_windows(per="app") if c.user_id in users
+    ]
+    windows = [
+        (w.start - t0, w.end - t0) for w in world.spotify.retry_after_windows if w.user_id in users
+    ]
     duplicates = missing = 0
     in_order = True
     wanted = [s.uri for s in songs]
@@ -230,15 +257,25 @@ async def run(world: World, design: Design, scenario: Scenario, songs: list[Any]
         runs, attempts = await world.task_runs(design.name, since)
     errors = [h.error for h in handles if h.error]
     return Outcome(
-        design=design.name, scenario=scenario.name, tracks=scenario.tracks,
-        members=scenario.members, wall_s=round(wall, 2), calls_by_route=dict(by_route),
-        total_calls=len(calls), write_calls=sum(by_route[r] for r in WRITE_ROUTES),
-        calls_in_retry_after=len(inside), duplicates=duplicates, missing=missing,
-        in_order=in_order, task_runs=runs, task_attempts=attempts,
+        design=design.name,
+        scenario=scenario.name,
+        tracks=scenario.tracks,
+        members=scenario.members,
+        wall_s=round(wall, 2),
+        calls_by_route=dict(by_route),
+        total_calls=len(calls),
+        write_calls=sum(by_route[r] for r in WRITE_ROUTES),
+        calls_in_retry_after=len(inside),
+        duplicates=duplicates,
+        missing=missing,
+        in_order=in_order,
+        task_runs=runs,
+        task_attempts=attempts,
         peak_worker_mib=round(memory.peak_kib / 1024, 1),
         calls_after_chaos=(sum(1 for c in calls if c.at >= fired[0]) if fired else None),
         chaos_at=round(fired[0] - t0, 2) if fired else None,
-        restarts=sum(h.restarts for h in handles), error="; ".join(errors) or None,
+        restarts=sum(h.restarts for h in handles),
+        error="; ".join(errors) or None,
         timeline=[(round(c.at - t0, 3), c.route, c.status) for c in calls],
         windows=[(round(a, 3), round(b, 3)) for a, b in windows],
         progress=progress if scenario.members > 1 else {},

@@ -126,7 +126,8 @@ class World:
     def worker_env(self, design: str) -> dict[str, str]:
         app = self.spotify.default_app
         return {
-            **os.environ, **self.env,
+            **os.environ,
+            **self.env,
             "HATCHET_CLIENT_NAMESPACE": NAMESPACES[design],
             "DATABASE_URL": self.db_url,
             "DISCORD_TOKEN": self.discord.token,
@@ -156,8 +157,11 @@ class World:
         """A fresh worker for `design` (after a kill, the replacement)."""
         module = "workflows" if design == "mixtape" else "bench.per_track"
         n = next(self._ids)
-        worker = WorkerProcess(env=self.worker_env(design), module=module,
-                               log_path=self.workdir / f"{design}-worker-{n}.log")
+        worker = WorkerProcess(
+            env=self.worker_env(design),
+            module=module,
+            log_path=self.workdir / f"{design}-worker-{n}.log",
+        )
         self.workers[design] = worker
         return await asyncio.to_thread(worker.start)
 
@@ -173,10 +177,17 @@ class World:
         member = Member(10**17 + n, spotify_id, grant.access_token)
         async with self.sessions.begin() as s:
             await accounts.save_linked_account(
-                s, self.cipher, discord_user_id=member.discord_id, spotify_user_id=spotify_id,
-                refresh_token=grant.refresh_token, scopes=list(SCOPES), display_name=spotify_id,
-                country="SE", access_token=grant.access_token,
-                access_token_expires_at=datetime.now(UTC) + timedelta(seconds=grant.expires_in))
+                s,
+                self.cipher,
+                discord_user_id=member.discord_id,
+                spotify_user_id=spotify_id,
+                refresh_token=grant.refresh_token,
+                scopes=list(SCOPES),
+                display_name=spotify_id,
+                country="SE",
+                access_token=grant.access_token,
+                access_token_expires_at=datetime.now(UTC) + timedelta(seconds=grant.expires_in),
+            )
         return member
 
     async def catalog_entry(self, name: str, songs: list[Any], *, with_uris: bool = True) -> int:
@@ -185,25 +196,40 @@ class World:
         provider_id = f"{next(self._ids):022d}"
         async with self.sessions.begin() as s:
             entry = await catalog.upsert_catalog_playlist(
-                s, guild_id=self.guild_id, owner_discord_user_id=1, name=name,
+                s,
+                guild_id=self.guild_id,
+                owner_discord_user_id=1,
+                name=name,
                 provider_playlist_id=provider_id,
                 url=f"https://open.spotify.com/playlist/{provider_id}",
-                status=PlaylistStatus.READY)
+                status=PlaylistStatus.READY,
+            )
             await catalog.update_catalog_metadata(s, entry, name=name)
-            await catalog.replace_catalog_tracks(s, entry, [
-                TrackData(title=t.name, artists=tuple(a.name for a in t.artists),
-                          duration_ms=t.duration_ms, isrc=t.isrc,
-                          provider_track_id=t.id if with_uris else None,
-                          provider_uri=t.uri if with_uris else None)
-                for t in songs])
+            await catalog.replace_catalog_tracks(
+                s,
+                entry,
+                [
+                    TrackData(
+                        title=t.name,
+                        artists=tuple(a.name for a in t.artists),
+                        duration_ms=t.duration_ms,
+                        isrc=t.isrc,
+                        provider_track_id=t.id if with_uris else None,
+                        provider_uri=t.uri if with_uris else None,
+                    )
+                    for t in songs
+                ],
+            )
         return entry
 
     def post_message(self, content: str) -> int:
         """The progress message /import posts before it dispatches."""
         response = requests.post(
             f"{self.discord.api_base}/channels/{self.channel_id}/messages",
-            json={"content": content}, headers={"Authorization": f"Bot {self.discord.token}"},
-            timeout=5)
+            json={"content": content},
+            headers={"Authorization": f"Bot {self.discord.token}"},
+            timeout=5,
+        )
         response.raise_for_status()
         return int(response.json()["id"])
 
@@ -218,7 +244,9 @@ class World:
             row = await conn.fetchrow(
                 "SELECT count(*) AS runs, coalesce(sum(retry_count), 0) AS retries "
                 "FROM v1_task WHERE action_id LIKE $1 AND inserted_at >= $2",
-                NAMESPACES[design] + "%", since)
+                NAMESPACES[design] + "%",
+                since,
+            )
         finally:
             await conn.close()
         assert row is not None

@@ -32,8 +32,7 @@ def stop_on_signals() -> None:
     assert main_task is not None
 
     def stop(signum: signal.Signals) -> None:
-        log.info("%s received: closing the gateway, the HTTP server and the database",
-                 signum.name)
+        log.info("%s received: closing the gateway, the HTTP server and the database", signum.name)
         for each in STOP_SIGNALS:
             loop.add_signal_handler(each, lambda: None)
         main_task.cancel()

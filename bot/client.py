@@ -101,7 +101,9 @@ class ShardedMixtapeBot(MixtapeBot, commands.AutoShardedBot):
     def gateway_connected(self) -> bool:
         """READY on every shard and none of their websockets closed."""
         return (
-            self.is_ready() and not self.is_closed() and bool(self.shards)
+            self.is_ready()
+            and not self.is_closed()
+            and bool(self.shards)
             and not any(shard.is_closed() for shard in self.shards.values())
         )
 

@@ -31,8 +31,11 @@ class WorkflowDispatcher:
         ref = await self._share.aio_run(
             payload,
             wait_for_result=False,
-            additional_metadata={"guild_id": str(guild_id), "user_id": str(user_id),
-                                 "catalog_playlist_id": str(payload.catalog_playlist_id)},
+            additional_metadata={
+                "guild_id": str(guild_id),
+                "user_id": str(user_id),
+                "catalog_playlist_id": str(payload.catalog_playlist_id),
+            },
         )
         return str(ref.workflow_run_id)
 
@@ -41,9 +44,11 @@ class WorkflowDispatcher:
         ref = await self._import.aio_run(
             payload,
             wait_for_result=False,
-            additional_metadata={"guild_id": str(guild_id),
-                                 "user_id": str(payload.discord_user_id),
-                                 "import_id": str(payload.import_id)},
+            additional_metadata={
+                "guild_id": str(guild_id),
+                "user_id": str(payload.discord_user_id),
+                "import_id": str(payload.import_id),
+            },
         )
         return str(ref.workflow_run_id)
 

@@ -150,7 +150,9 @@ class OAuthCallbackServer:
         )
         log.info(
             "OAuth callback on http://%s:%d%s",
-            settings.oauth_bind_host, settings.oauth_bind_port, self.path,
+            settings.oauth_bind_host,
+            settings.oauth_bind_port,
+            self.path,
         )
 
     async def stop(self) -> None:
@@ -341,15 +343,14 @@ class OAuthCallbackServer:
                     display_name=display_name,
                     country=me.get("country"),
                     access_token=str(tokens["access_token"]),
-                    access_token_expires_at=datetime.fromtimestamp(
-                        int(tokens["expires_at"]), UTC
-                    ),
+                    access_token_expires_at=datetime.fromtimestamp(int(tokens["expires_at"]), UTC),
                 )
                 await waitlist.clear_waiting(session, who.discord_user_id)
         except SpotifyAccountTaken:
             log.info(
                 "member %s tried to link Spotify account %s, which another member has linked",
-                who.discord_user_id, me["id"],
+                who.discord_user_id,
+                me["id"],
             )
             return page_taken(display_name)
         log.info("member %s linked Spotify account %s", who.discord_user_id, me["id"])

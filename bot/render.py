@@ -40,6 +40,7 @@ ABOUT_TEXT = (
     "rate limits, resumes where it stopped, and never adds a track twice."
 )
 
+
 def track_length(ms: int) -> str:
     """A song's length as m:ss, or h:mm:ss past an hour."""
     seconds = max(ms, 0) // 1000
@@ -175,8 +176,7 @@ def link_embed(ttl_seconds: int, linked_as: str | None) -> discord.Embed:
     lines = [
         "Open the button below: our page names you and this server; continue there to "
         "Spotify and agree to connect Mixtape.",
-        f"The link is yours alone (don't forward it), works once and expires in {minutes} "
-        "minutes.",
+        f"The link is yours alone (don't forward it), works once and expires in {minutes} minutes.",
     ]
     if linked_as is not None:
         lines.append(
@@ -250,8 +250,7 @@ def share_ack(name: str, progress_url: str | None) -> str:
     shown = clean(name, 200)
     if progress_url is None:
         return (
-            f"Sharing **{shown}**. I can't post in this channel, so follow it in "
-            "`/catalog browse`."
+            f"Sharing **{shown}**. I can't post in this channel, so follow it in `/catalog browse`."
         )
     return f"Sharing **{shown}**: progress is posted here: {progress_url}"
 
@@ -260,7 +259,8 @@ def already_sharing(name: str, progress_url: str | None) -> str:
     """A second /share while the first is still being read: nothing new is started."""
     title = clean(name, 200)
     where = (
-        f"see its progress message: {progress_url}" if progress_url
+        f"see its progress message: {progress_url}"
+        if progress_url
         else "it shows up in `/catalog` once read"
     )
     return f"**{title}** is already being read: {where}."
@@ -511,9 +511,7 @@ NEXT = "Next"
 
 def only_invoker_can_page(owner_name: str) -> str:
     """A pager belongs to whoever opened it."""
-    return (
-        f"Only {clean(owner_name, 100)} can page this. Run `/catalog browse` to get your own."
-    )
+    return f"Only {clean(owner_name, 100)} can page this. Run `/catalog browse` to get your own."
 
 
 # -- /import, /imports, /cancel, /retry --------------------------------------------------
@@ -579,7 +577,8 @@ def import_queued_embed(
     """
     room = TITLE_LIMIT - len(_QUEUED_PREFIX) - len(_QUEUED_SUFFIX)
     what = (
-        f"{total:,} tracks" if retrying is None
+        f"{total:,} tracks"
+        if retrying is None
         else f"retrying the {retrying:,} tracks not added yet, of {total:,}"
     )
     embed = discord.Embed(
@@ -672,8 +671,9 @@ def imports_page(
     embed = discord.Embed(title="Your imports", colour=COLOUR)
     for imp in entries:
         embed.add_field(
-            name=truncate(f"#{imp.id} · {clean(import_title(imp), FIELD_NAME_LIMIT)}",
-                          FIELD_NAME_LIMIT),
+            name=truncate(
+                f"#{imp.id} · {clean(import_title(imp), FIELD_NAME_LIMIT)}", FIELD_NAME_LIMIT
+            ),
             value=import_entry_value(imp, guild_id),
             inline=False,
         )
@@ -811,8 +811,10 @@ def page_denied() -> Page:
     return Page(
         200,
         "Not linked",
-        ("You didn't allow Mixtape to use your Spotify account, so nothing changed.",
-         "If that was a mistake, run /link in Discord again."),
+        (
+            "You didn't allow Mixtape to use your Spotify account, so nothing changed.",
+            "If that was a mistake, run /link in Discord again.",
+        ),
     )
 
 
@@ -826,8 +828,10 @@ def page_missing_state() -> Page:
     return Page(
         400,
         "Link not recognised",
-        ("This address is missing the part that ties it to your /link, so nothing changed.",
-         RUN_LINK_AGAIN),
+        (
+            "This address is missing the part that ties it to your /link, so nothing changed.",
+            RUN_LINK_AGAIN,
+        ),
     )
 
 
@@ -845,8 +849,11 @@ def page_expired_state(ttl_seconds: int) -> Page:
     return Page(
         400,
         "Link expired",
-        (f"/link links work for {max(ttl_seconds // 60, 1)} minutes and this one ran out, "
-         "so nothing changed.", RUN_LINK_AGAIN),
+        (
+            f"/link links work for {max(ttl_seconds // 60, 1)} minutes and this one ran out, "
+            "so nothing changed.",
+            RUN_LINK_AGAIN,
+        ),
     )
 
 
@@ -855,8 +862,10 @@ def page_used_state() -> Page:
     return Page(
         400,
         "Link already used",
-        ("Each /link link works once, and this one was already used, so nothing changed.",
-         RUN_LINK_AGAIN),
+        (
+            "Each /link link works once, and this one was already used, so nothing changed.",
+            RUN_LINK_AGAIN,
+        ),
     )
 
 
@@ -879,8 +888,10 @@ def page_spotify_down() -> Page:
     return Page(
         502,
         "Spotify isn't answering",
-        ("Spotify didn't answer while we finished linking, so nothing changed.",
-         "Wait a minute, then run /link in Discord again."),
+        (
+            "Spotify didn't answer while we finished linking, so nothing changed.",
+            "Wait a minute, then run /link in Discord again.",
+        ),
     )
 
 
@@ -907,6 +918,8 @@ def page_unexpected(reference: str) -> Page:
     return Page(
         500,
         "Something went wrong",
-        (f"Something went wrong on our side (reference {reference}). Nothing was linked.",
-         RUN_LINK_AGAIN),
+        (
+            f"Something went wrong on our side (reference {reference}). Nothing was linked.",
+            RUN_LINK_AGAIN,
+        ),
     )

@@ -173,8 +173,10 @@ class Confirm(discord.ui.View):
             confirm_label, custom_id(area, "confirm", nonce), discord.ButtonStyle.danger, True
         )
         self.cancel = _DecisionButton(
-            render.CANCEL_BUTTON, custom_id(area, "cancel", nonce),
-            discord.ButtonStyle.secondary, False,
+            render.CANCEL_BUTTON,
+            custom_id(area, "cancel", nonce),
+            discord.ButtonStyle.secondary,
+            False,
         )
         self.add_item(self.confirm)
         self.add_item(self.cancel)

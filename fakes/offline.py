@@ -44,7 +44,8 @@ class OfflineWorld:
         self.spotify.add_user(SHARER, "Ada")
         self.spotify.add_user(IMPORTER, "Bea")
         self.source = self.spotify.add_playlist(
-            SHARER, SOURCE_NAME, self.spotify.generate_tracks(SOURCE_TRACKS, seed=7))
+            SHARER, SOURCE_NAME, self.spotify.generate_tracks(SOURCE_TRACKS, seed=7)
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -105,16 +106,17 @@ class OfflineWorld:
 
     def describe(self, hatchet_api: str) -> str:
         commands = sorted(f"/{c['name']}" for c in self.discord.commands())
-        return "\n".join([
-            "Mixtape is up (offline demo):",
-            f"  bot     connected to the fake Discord gateway; commands: {' '.join(commands)}",
-            "  worker  healthy and registered with the Hatchet engine",
-            f"  Hatchet API        {hatchet_api}",
-            f"  fake Discord API   {self.discord.api_base}",
-            f"  fake Spotify API   {self.spotify.api_base}",
-            f"  logs               {self.workdir}",
-        ])
+        return "\n".join(
+            [
+                "Mixtape is up (offline demo):",
+                f"  bot     connected to the fake Discord gateway; commands: {' '.join(commands)}",
+                "  worker  healthy and registered with the Hatchet engine",
+                f"  Hatchet API        {hatchet_api}",
+                f"  fake Discord API   {self.discord.api_base}",
+                f"  fake Spotify API   {self.spotify.api_base}",
+                f"  logs               {self.workdir}",
+            ]
+        )
 
     def __repr__(self) -> str:
         return f"OfflineWorld({self.workdir})"
-

@@ -59,8 +59,9 @@ class CallLog:
             raise ValueError(f"unknown route {route!r}; known: {sorted(ROUTES)}")
         if kind == "5xx" and not 500 <= status <= 599:
             raise ValueError("a 5xx fault needs a status between 500 and 599")
-        fault = Fault(route, kind, times, status, retry_after, seconds, message, reason, user,
-                      skip=skip)
+        fault = Fault(
+            route, kind, times, status, retry_after, seconds, message, reason, user, skip=skip
+        )
         with self.lock:
             self.faults.append(fault)
         return fault

@@ -316,8 +316,7 @@ class SpotifyState(Grants, CallLog):
     def library_of(self, user_id: str) -> list[Playlist]:
         """The playlists `/me/playlists` lists: owned or collaborated on, not unfollowed."""
         with self.lock:
-            return [p for p in self.playlists_of(user_id)
-                    if (p.id, user_id) not in self.unfollowed]
+            return [p for p in self.playlists_of(user_id) if (p.id, user_id) not in self.unfollowed]
 
     def playlists_of(self, user_id: str) -> list[Playlist]:
         """Playlists the user owns or collaborates on, oldest first."""

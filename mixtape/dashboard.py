@@ -79,8 +79,11 @@ def describe(env: Mapping[str, str]) -> list[str]:
 def module_dir(tag: str) -> Path:
     """The pinned module in Go's module cache (downloaded again if the cache was cleaned)."""
     done = subprocess.run(
-        ["go", "mod", "download", "-json", f"{_MODULE}@{tag}"], capture_output=True,
-        text=True, check=False, timeout=600,
+        ["go", "mod", "download", "-json", f"{_MODULE}@{tag}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
     if done.returncode != 0:
         raise RuntimeError(f"go mod download {_MODULE}@{tag} failed: {done.stderr[-2000:]}")
@@ -90,8 +93,15 @@ def module_dir(tag: str) -> Path:
 def _run(argv: list[str], cwd: Path, out: TextIO, env: dict[str, str] | None = None) -> None:
     log(f"dashboard build: {' '.join(argv)}")
     out.flush()
-    subprocess.run(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env, check=True,
-                   timeout=_STEP_TIMEOUT_SECONDS)
+    subprocess.run(
+        argv,
+        cwd=cwd,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env=env,
+        check=True,
+        timeout=_STEP_TIMEOUT_SECONDS,
+    )
 
 
 def _writable_copy(module: Path, scratch: Path) -> Path:
@@ -99,8 +109,12 @@ def _writable_copy(module: Path, scratch: Path) -> Path:
     read-only module cache; returns the copy's `frontend/app`."""
     shutil.rmtree(scratch, ignore_errors=True)
     for part in ("frontend", "sdks"):
-        shutil.copytree(module / part, scratch / part, copy_function=shutil.copyfile,
-                        ignore=shutil.ignore_patterns("node_modules"))
+        shutil.copytree(
+            module / part,
+            scratch / part,
+            copy_function=shutil.copyfile,
+            ignore=shutil.ignore_patterns("node_modules"),
+        )
     for folder, _dirs, _files in os.walk(scratch):
         os.chmod(folder, 0o700)
     return scratch / "frontend" / "app"
@@ -149,12 +163,16 @@ def ensure(tag: str) -> int:
         return 0
     marker = DASHBOARD_DIR / f"{tag}.failed"
     if marker.exists():
-        log(f"the Hatchet dashboard {tag} did not build earlier ({marker.read_text().strip()}); "
-            f"the stack serves a placeholder. To retry: rm {marker}")
+        log(
+            f"the Hatchet dashboard {tag} did not build earlier ({marker.read_text().strip()}); "
+            f"the stack serves a placeholder. To retry: rm {marker}"
+        )
         return 0
     if shutil.which("npx") is None:
-        log("npx not found: the Hatchet dashboard is not built (scripts/bootstrap installs "
-            "Node from Debian)")
+        log(
+            "npx not found: the Hatchet dashboard is not built (scripts/bootstrap installs "
+            "Node from Debian)"
+        )
         return 0
     log(f"building the Hatchet dashboard {tag} (first run only: a few minutes)")
     started = time.monotonic()
@@ -164,8 +182,10 @@ def ensure(tag: str) -> int:
         DASHBOARD_DIR.mkdir(parents=True, exist_ok=True)
         marker.write_text(f"{type(exc).__name__}: {exc}; log in {BUILD_LOG}\n")
         tail = BUILD_LOG.read_text(errors="replace")[-3000:] if BUILD_LOG.exists() else ""
-        log(f"{tail}\nthe Hatchet dashboard did not build ({exc}); the stack serves a "
-            f"placeholder and everything else works. To retry: rm {marker}")
+        log(
+            f"{tail}\nthe Hatchet dashboard did not build ({exc}); the stack serves a "
+            f"placeholder and everything else works. To retry: rm {marker}"
+        )
         return 0
     log(f"Hatchet dashboard {tag} built in {time.monotonic() - started:.0f} s: {target}")
     return 0

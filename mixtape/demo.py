@@ -127,8 +127,14 @@ class Terminal:
 class Demo:
     """The script: each step acts as a member would, then polls with a deadline."""
 
-    def __init__(self, world: OfflineWorld, processes: Processes, hatchet_token: str | None,
-                 out: TextIO = sys.stdout, transcript: Path | None = None) -> None:
+    def __init__(
+        self,
+        world: OfflineWorld,
+        processes: Processes,
+        hatchet_token: str | None,
+        out: TextIO = sys.stdout,
+        transcript: Path | None = None,
+    ) -> None:
         self.world = world
         self.discord = world.discord
         self.spotify = world.spotify
@@ -140,8 +146,10 @@ class Demo:
         names = {self.ada.user.id: "Ada", self.bea.user.id: "Bea"}
         self.names = names
         self.transcript = transcript or _default_transcript()
-        self.drivers = {m.spotify_id: InteractionDriver.over_gateway(self.discord, user=m.user)
-                        for m in (self.ada, self.bea)}
+        self.drivers = {
+            m.spotify_id: InteractionDriver.over_gateway(self.discord, user=m.user)
+            for m in (self.ada, self.bea)
+        }
         self.channel = ChannelView(self.discord, self.discord.channel_id, names)
         self.started = time.monotonic()
         self.started_at = datetime.now(UTC)
@@ -162,11 +170,15 @@ class Demo:
 
     async def play(self) -> int:
         """Run every step; 0 when all checks pass, 1 with the reason otherwise."""
-        self.term.say("the script starts: Ada and Bea are members of a server where Mixtape "
-                      "runs; the channel is shown as they would see it")
+        self.term.say(
+            "the script starts: Ada and Bea are members of a server where Mixtape "
+            "runs; the channel is shown as they would see it"
+        )
         if self.hatchet_token:
-            self.term.say(f"every share and import is a Hatchet run; the engine's API lists them: "
-                          f"GET {self._runs_url(self.hatchet_token)}")
+            self.term.say(
+                f"every share and import is a Hatchet run; the engine's API lists them: "
+                f"GET {self._runs_url(self.hatchet_token)}"
+            )
         try:
             await self._link(self.ada)
             await self._share()
@@ -188,34 +200,43 @@ class Demo:
 
     async def _write_transcript(self) -> str:
         """The channel in Discord's look, as an HTML file; the line that names it."""
-        path = await write_transcript(self.discord, self.discord.channel_id, self.names,
-                                      self.transcript)
+        path = await write_transcript(
+            self.discord, self.discord.channel_id, self.names, self.transcript
+        )
         return f"The channel as members saw it (open in a browser): {path}"
 
     async def _link(self, member: Member) -> None:
         name = member.user.name
         self.term.say(f"{name} runs /link")
         handle = await self._driver(member).slash("link")
-        reply = await self._until(lambda: self.discord.interaction_response(handle.id), 15,
-                                  f"the bot to answer {name}'s /link")
+        reply = await self._until(
+            lambda: self.discord.interaction_response(handle.id),
+            15,
+            f"the bot to answer {name}'s /link",
+        )
         url = _link_button(reply.data)
         async with Browser(timeout=HTTP_TIMEOUT_SECONDS) as browser:
             ours = await browser.open(url)
             if ours.status != 200 or "<form" not in ours.text:
                 raise DemoFailed(f"the bot's link page answered {ours.status}: {ours.text[:200]}")
-            self.term.say(f"{name} opens the link: the bot's page names her Discord account; "
-                          "she presses Continue to Spotify")
+            self.term.say(
+                f"{name} opens the link: the bot's page names her Discord account; "
+                "she presses Continue to Spotify"
+            )
             pressed = await browser.submit(ours)
             if pressed.status != 303:
                 raise DemoFailed(f"the bot's link page answered {pressed.status} to the button")
-            self.term.say(f"{name} agrees on Spotify's consent page "
-                          f"(fake Spotify user {member.spotify_id!r})")
+            self.term.say(
+                f"{name} agrees on Spotify's consent page (fake Spotify user {member.spotify_id!r})"
+            )
             back = await browser.open(self.spotify.consent_url(pressed.location, member.spotify_id))
             page = await browser.follow(back)
         if page.status != 200 or "Linked as" not in page.text:
             raise DemoFailed(f"the bot's OAuth callback answered {page.status}: {page.text[:200]}")
-        self.term.say(f"{name}'s browser lands on the bot's callback: {page.status}, "
-                      f"\"Linked as {self.spotify.users[member.spotify_id].display_name}\"")
+        self.term.say(
+            f"{name}'s browser lands on the bot's callback: {page.status}, "
+            f'"Linked as {self.spotify.users[member.spotify_id].display_name}"'
+        )
 
     async def _share(self) -> None:
         """Ada shares her playlist; done when the channel shows the catalog entry."""
@@ -223,8 +244,11 @@ class Demo:
         url = f"https://open.spotify.com/playlist/{self.world.source.id}"
         self.term.say(f"Ada runs /share url:{url}")
         handle = await self._driver(self.ada).slash("share", {"url": url})
-        await self._until(lambda: _done_thinking(self.discord.original_response(handle.token)),
-                          20, "the bot to acknowledge /share")
+        await self._until(
+            lambda: _done_thinking(self.discord.original_response(handle.token)),
+            20,
+            "the bot to acknowledge /share",
+        )
         self.term.say("the worker reads the playlist page by page into the server's catalog")
 
         def shared() -> str | None:
@@ -240,9 +264,13 @@ class Demo:
         """Bea types a few letters; the bot's autocomplete answers with the catalog entry."""
         self.term.say("Bea types /import playlist:Late … and Discord asks the bot for suggestions")
         complete = await self._driver(self.bea).autocomplete(
-            "import", {"playlist": "Late"}, focused="playlist")
-        answer = await self._until(lambda: self.discord.interaction_response(complete.id), 15,
-                                   "the bot to suggest playlists")
+            "import", {"playlist": "Late"}, focused="playlist"
+        )
+        answer = await self._until(
+            lambda: self.discord.interaction_response(complete.id),
+            15,
+            "the bot to suggest playlists",
+        )
         for choice in answer.choices:
             self.term.lines([f"    suggestion: {choice['name']}"])
         picked = next((c for c in answer.choices if SOURCE_NAME in c["name"]), None)
@@ -252,17 +280,26 @@ class Demo:
 
     async def _import(self) -> None:
         entry = await self._pick_from_catalog()
-        self.slow = self.spotify.inject(ADD, "delay", times=None, seconds=ADD_DELAY_SECONDS,
-                                        user=self.bea.spotify_id)
-        self.term.say(f"(the fake Spotify now answers each of Bea's adds after "
-                      f"{ADD_DELAY_SECONDS} s, so the kill below lands mid-import)")
+        self.slow = self.spotify.inject(
+            ADD, "delay", times=None, seconds=ADD_DELAY_SECONDS, user=self.bea.spotify_id
+        )
+        self.term.say(
+            f"(the fake Spotify now answers each of Bea's adds after "
+            f"{ADD_DELAY_SECONDS} s, so the kill below lands mid-import)"
+        )
         self.term.say(f"Bea runs /import playlist:{SOURCE_NAME}")
         handle = await self._driver(self.bea).slash("import", {"playlist": entry})
-        await self._until(lambda: _done_thinking(self.discord.original_response(handle.token)),
-                          20, "the bot to acknowledge /import")
+        await self._until(
+            lambda: _done_thinking(self.discord.original_response(handle.token)),
+            20,
+            "the bot to acknowledge /import",
+        )
         self.phase = "adding batches of 100"
-        playlists = await self._until(lambda: self.spotify.playlists_of(self.bea.spotify_id),
-                                      60, "the import to create Bea's playlist")
+        playlists = await self._until(
+            lambda: self.spotify.playlists_of(self.bea.spotify_id),
+            60,
+            "the import to create Bea's playlist",
+        )
         self.target_id = playlists[0].id
         self.total = len(self.spotify.playlist_uris(self._source_id()))
 
@@ -272,8 +309,10 @@ class Demo:
         # A fault fires when its call arrives (calls are recorded when answered).
         await self._until(lambda: slow.fired >= 2, 90, "the second batch to be on its way")
         self.added_at_kill = self._target_size()
-        self.term.say(f"{self.added_at_kill}/{self.total} added and the next batch is in "
-                      "flight: killing the worker (SIGKILL to its process group)")
+        self.term.say(
+            f"{self.added_at_kill}/{self.total} added and the next batch is in "
+            "flight: killing the worker (SIGKILL to its process group)"
+        )
         pid = self.processes.kill_worker()
         self.killed_at = time.monotonic()
         self._worker_down, self._size_when_killed = True, self.added_at_kill
@@ -283,22 +322,27 @@ class Demo:
         self.term.say(f"worker pid {pid} is gone; starting a new worker")
         new_pid = self.processes.start_worker()
         await self._until(self.world.worker_healthy, 60, "the new worker to be healthy")
-        self.term.say(f"new worker pid {new_pid} is healthy; the Hatchet engine hands it the "
-                      "dead worker's tasks, usually about 30 s after the kill")
+        self.term.say(
+            f"new worker pid {new_pid} is healthy; the Hatchet engine hands it the "
+            "dead worker's tasks, usually about 30 s after the kill"
+        )
         self.phase = "waiting for the engine to reassign"
         killed_at = self.killed_at
 
         def resumed() -> bool:
-            return any(c.at > killed_at and c.user_id == self.bea.spotify_id
-                       for c in self.spotify.calls)
+            return any(
+                c.at > killed_at and c.user_id == self.bea.spotify_id for c in self.spotify.calls
+            )
 
         # Usually ~30 s (the killed task's timeout); on a loaded machine it has taken 75 s.
         await self._until(resumed, 180, "the engine to hand the import to the new worker")
         self.resumed_after = time.monotonic() - killed_at
         self._worker_down = False
         self.phase = "resumed"
-        self.term.say(f"the new worker resumed the import {self.resumed_after:.0f} s after the "
-                      "kill: it re-reads the target's tail before adding anything")
+        self.term.say(
+            f"the new worker resumed the import {self.resumed_after:.0f} s after the "
+            "kill: it re-reads the target's tail before adding anything"
+        )
 
     async def _finish(self) -> None:
         def finished() -> str | None:
@@ -327,15 +371,23 @@ class Demo:
             lines.append(f"  {route:<40} {count:>4}  ({detail})")
         lines += ["", *self._hatchet_runs(), ""]
         checks = [
-            (target == source, f"target equals source, in order: "
-                               f"{len(target)} tracks in target, {len(source)} in source"),
+            (
+                target == source,
+                f"target equals source, in order: "
+                f"{len(target)} tracks in target, {len(source)} in source",
+            ),
             (duplicates == 0, f"duplicates in the target: {duplicates}"),
             (not inside, f"calls inside Retry-After windows: {len(inside)}"),
-            (0 < self.added_at_kill < self.total and self.resumed_after is not None,
-             f"worker killed mid-import at {self.added_at_kill}/{self.total} and replaced; "
-             f"the new one resumed {self.resumed_after or 0:.0f} s after the kill"),
-            (rejected == BURST_429S, f"429 burst on the add route: {rejected} adds answered 429 "
-                                     f"(Retry-After {RETRY_AFTER_SECONDS} s), all waited out"),
+            (
+                0 < self.added_at_kill < self.total and self.resumed_after is not None,
+                f"worker killed mid-import at {self.added_at_kill}/{self.total} and replaced; "
+                f"the new one resumed {self.resumed_after or 0:.0f} s after the kill",
+            ),
+            (
+                rejected == BURST_429S,
+                f"429 burst on the add route: {rejected} adds answered 429 "
+                f"(Retry-After {RETRY_AFTER_SECONDS} s), all waited out",
+            ),
         ]
         lines.append("Checks:")
         lines += [f"  {'ok    ' if ok else 'FAILED'}  {text}" for ok, text in checks]
@@ -343,8 +395,11 @@ class Demo:
         took = time.monotonic() - self.started
         lines.append(transcript_line)
         lines.append(f"The script took {took:.0f} s.")
-        lines.append("All checks passed." if not failed else
-                     f"{len(failed)} check(s) failed: {'; '.join(failed)}")
+        lines.append(
+            "All checks passed."
+            if not failed
+            else f"{len(failed)} check(s) failed: {'; '.join(failed)}"
+        )
         self.term.lines(lines)
         return 0 if not failed else 1
 
@@ -355,8 +410,12 @@ class Demo:
         url = self._runs_url(self.hatchet_token)
         params = {"since": self.started_at.isoformat(), "only_tasks": "true", "limit": "500"}
         try:
-            response = requests.get(url, params=params, timeout=HTTP_TIMEOUT_SECONDS,
-                                    headers={"Authorization": f"Bearer {self.hatchet_token}"})
+            response = requests.get(
+                url,
+                params=params,
+                timeout=HTTP_TIMEOUT_SECONDS,
+                headers={"Authorization": f"Bearer {self.hatchet_token}"},
+            )
             response.raise_for_status()
             rows: list[dict[str, Any]] = response.json().get("rows") or []
         except (requests.RequestException, ValueError) as exc:
@@ -403,12 +462,16 @@ class Demo:
         if self.resumed_after is not None and rejected > self._seen_429s:
             self._seen_429s, self._size_at_429 = rejected, self._target_size()
             self.phase = f"waiting out Retry-After {RETRY_AFTER_SECONDS} s"
-            self.term.say(f"429 burst on the add route: Spotify answered 429 "
-                          f"(Retry-After {RETRY_AFTER_SECONDS} s), {rejected} of {BURST_429S}")
+            self.term.say(
+                f"429 burst on the add route: Spotify answered 429 "
+                f"(Retry-After {RETRY_AFTER_SECONDS} s), {rejected} of {BURST_429S}"
+            )
         if self._worker_down and self._target_size() > self._size_when_killed:
             self._size_when_killed = self._target_size()
-            self.term.say("the add that was in flight landed on Spotify after the kill; "
-                          "no worker heard the answer")
+            self.term.say(
+                "the add that was in flight landed on Spotify after the kill; "
+                "no worker heard the answer"
+            )
         if self.phase.startswith("waiting out") and self._target_size() > self._size_at_429:
             self.phase = "adding batches of 100"
         self._draw_bar()

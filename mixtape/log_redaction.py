@@ -114,7 +114,8 @@ def install_redaction(secrets: Iterable[str] = ()) -> RedactingFilter:
     """
     redacting = RedactingFilter(secrets)
     loggers = [logging.getLogger()] + [
-        logger for logger in logging.Logger.manager.loggerDict.values()
+        logger
+        for logger in logging.Logger.manager.loggerDict.values()
         if isinstance(logger, logging.Logger)
     ]
     for logger in loggers:

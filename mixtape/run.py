@@ -48,8 +48,12 @@ def spawn(name: str, module: str, env: dict[str, str], log_dir: Path | None) -> 
     """Start `python -m module`; output goes to the terminal, or to a log file in the demo."""
     out = (log_dir / f"{name}.log").open("ab") if log_dir else None
     popen = subprocess.Popen(
-        [sys.executable, "-m", module], cwd=REPO_ROOT, env=env, stdout=out,
-        stderr=subprocess.STDOUT if out else None, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", module],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
+        stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
     if out:
@@ -80,8 +84,12 @@ class Crew:
 
     @classmethod
     def start(cls, env: dict[str, str], log_dir: Path) -> Crew:
-        return cls(env, log_dir, spawn("worker", "workflows", env, log_dir),
-                   spawn("bot", "bot", env, log_dir))
+        return cls(
+            env,
+            log_dir,
+            spawn("worker", "workflows", env, log_dir),
+            spawn("bot", "bot", env, log_dir),
+        )
 
     @property
     def children(self) -> list[Child]:
@@ -119,11 +127,15 @@ def supervise(children: list[Child]) -> int:
 
 def run_real(settings: Settings) -> int:
     """The real bot and worker, against Discord and Spotify."""
-    missing = [name for name, value in (
-        ("SPOTIFY_CLIENT_ID", settings.spotify_client_id),
-        ("SPOTIFY_CLIENT_SECRET", settings.spotify_client_secret),
-        ("TOKEN_ENCRYPTION_KEYS", settings.token_encryption_keys),
-    ) if not value]
+    missing = [
+        name
+        for name, value in (
+            ("SPOTIFY_CLIENT_ID", settings.spotify_client_id),
+            ("SPOTIFY_CLIENT_SECRET", settings.spotify_client_secret),
+            ("TOKEN_ENCRYPTION_KEYS", settings.token_encryption_keys),
+        )
+        if not value
+    ]
     if missing:
         log(f"DISCORD_TOKEN is set but {', '.join(missing)} is not: see .env.example")
         return 2
@@ -131,8 +143,10 @@ def run_real(settings: Settings) -> int:
         child_env = {**os.environ, **env}
         if env:  # the local stack we started: say where its dashboard is
             print("\n".join(dashboard.describe(child_env)), flush=True)
-        children = [spawn("worker", "workflows", child_env, None),
-                    spawn("bot", "bot", child_env, None)]
+        children = [
+            spawn("worker", "workflows", child_env, None),
+            spawn("bot", "bot", child_env, None),
+        ]
         return supervise(children)
 
 
@@ -143,9 +157,10 @@ def run_offline(settings: Settings, serve: bool) -> int:
 
     log("DISCORD_TOKEN is not set: starting the offline demo against fake Discord and Spotify")
     workdir = Path(tempfile.mkdtemp(prefix="demo-", dir=STACK_DIR))
-    with hatchet_env(settings, persistent=False) as engine, OfflineWorld(
-        workdir, oauth_port=free_port()
-    ) as world:
+    with (
+        hatchet_env(settings, persistent=False) as engine,
+        OfflineWorld(workdir, oauth_port=free_port()) as world,
+    ):
         env = {**os.environ, **engine, **world.env()}
         api = env.get("MIXTAPE_HATCHET_API_URL", "the engine named by HATCHET_CLIENT_TOKEN")
         crew = Crew.start(env, workdir)
@@ -178,9 +193,11 @@ def run_offline(settings: Settings, serve: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mixtape")
-    parser.add_argument("--serve", action="store_true",
-                        help="offline: keep serving after start-up until Ctrl-C "
-                             "instead of playing the demo script")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="offline: keep serving after start-up until Ctrl-C instead of playing the demo script",
+    )
     args = parser.parse_args(argv)
     # SIGTERM and SIGHUP unwind like Ctrl-C: the bot, the worker and the stack are stopped.
     stop_on_signals()

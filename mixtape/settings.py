@@ -57,11 +57,13 @@ class Settings(BaseSettings):
     )
     oauth_bind_port: int = 8765
     oauth_idle_timeout_seconds: float = Field(
-        default=10.0, gt=0,
+        default=10.0,
+        gt=0,
         description="A connection that sends no complete request for this long is closed",
     )
     oauth_max_connections: int = Field(
-        default=100, ge=1,
+        default=100,
+        ge=1,
         description="Open connections to the callback server; idle ones are shed first",
     )
 
@@ -84,14 +86,16 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="A Retry-After this long pauses the import visibly"
     )
     import_stall_seconds: float = Field(
-        default=120.0, gt=0,
+        default=120.0,
+        gt=0,
         description="A running import whose run is quiet this long gets a fresh run",
     )
     max_rate_limit_waits: int = Field(
         default=50, ge=1, description="Retry-After waits one step may take before it gives up"
     )
     import_steps_per_guild: int | None = Field(
-        default=None, ge=1,
+        default=None,
+        ge=1,
         description="Searches of one guild running at once (unset: half of WORKER_SLOTS), so "
         "other guilds always find a free slot",
     )
@@ -108,7 +112,8 @@ class Settings(BaseSettings):
         default=60.0, ge=0, description="The /import cooldown's window; 0 turns it off"
     )
     share_stale_after_seconds: float = Field(
-        default=7 * 3600.0, ge=60,
+        default=7 * 3600.0,
+        ge=60,
         description="A share still pending or reading after this long is taken for dead "
         "(a share run stops after 6 h) and may be started again",
     )
@@ -116,12 +121,14 @@ class Settings(BaseSettings):
         default=500, ge=1, description="Playlists one server's catalog may hold"
     )
     ledger_retention_days: int = Field(
-        default=90, ge=1,
+        default=90,
+        ge=1,
         description="Per-track rows of imports finished this long ago are removed "
         "(the import and its counts stay; it can no longer be retried)",
     )
     worker_drain_seconds: float = Field(
-        default=20.0, gt=0,
+        default=20.0,
+        gt=0,
         description="A stopping worker waits this long for its running steps, then leaves "
         "them to the engine (keep it below compose's stop_grace_period)",
     )
@@ -141,7 +148,9 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1")
         if not parts.hostname or not (parts.scheme == "https" or loopback):
-            raise ValueError("PUBLIC_BASE_URL must be https://your.domain (or http://127.0.0.1:PORT)")
+            raise ValueError(
+                "PUBLIC_BASE_URL must be https://your.domain (or http://127.0.0.1:PORT)"
+            )
         if parts.query or parts.fragment:
             raise ValueError("PUBLIC_BASE_URL takes no query or fragment")
         return value.rstrip("/")

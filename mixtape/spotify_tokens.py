@@ -62,9 +62,7 @@ def is_unregistered_user(exc: BaseException) -> bool:
     )
 
 
-def token_info_from(
-    tokens: accounts.AccountTokens, scopes: list[str]
-) -> dict[str, Any]:
+def token_info_from(tokens: accounts.AccountTokens, scopes: list[str]) -> dict[str, Any]:
     """The dict spotipy's auth manager expects; a missing access token reads as expired."""
     expires_at = tokens.access_token_expires_at
     return {

@@ -169,7 +169,9 @@ def built_dashboard(tag: str) -> Path | None:
 def _post_json(url: str, body: dict[str, str], cookie: str = "") -> http.client.HTTPMessage:
     """POST JSON to a loopback service; the answer's headers (HTTPError on 4xx/5xx)."""
     request = urllib.request.Request(  # noqa: S310 - our own loopback engine
-        url, data=json.dumps(body).encode(), method="POST",
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
         headers={"Content-Type": "application/json", **({"Cookie": cookie} if cookie else {})},
     )
     with urllib.request.urlopen(request, timeout=_HTTP_PROBE_TIMEOUT_SECONDS * 5) as resp:  # noqa: S310
@@ -246,12 +248,14 @@ class StackInfo:
             "MIXTAPE_HATCHET_CONFIG_DIR": self.config_dir,
         }
         if self.dashboard_url is not None:
-            env.update({
-                "MIXTAPE_HATCHET_DASHBOARD_URL": self.dashboard_url,
-                "MIXTAPE_HATCHET_ADMIN_EMAIL": self.admin_email,
-                "MIXTAPE_HATCHET_ADMIN_PASSWORD": self.admin_password,
-                "MIXTAPE_HATCHET_ADMIN_PASSWORD_SOURCE": self.admin_password_source,
-            })
+            env.update(
+                {
+                    "MIXTAPE_HATCHET_DASHBOARD_URL": self.dashboard_url,
+                    "MIXTAPE_HATCHET_ADMIN_EMAIL": self.admin_email,
+                    "MIXTAPE_HATCHET_ADMIN_PASSWORD": self.admin_password,
+                    "MIXTAPE_HATCHET_ADMIN_PASSWORD_SOURCE": self.admin_password_source,
+                }
+            )
         return env
 
 
@@ -305,8 +309,15 @@ class LocalStack:
         if os.geteuid() == 0:
             entry = pwd.getpwnam("postgres")
             user, group, extra_groups = entry.pw_uid, entry.pw_gid, []
-        subprocess.run(argv, check=check, capture_output=True, timeout=timeout, user=user,
-                       group=group, extra_groups=extra_groups)
+        subprocess.run(
+            argv,
+            check=check,
+            capture_output=True,
+            timeout=timeout,
+            user=user,
+            group=group,
+            extra_groups=extra_groups,
+        )
 
     def _chown_for_postgres(self, path: Path) -> None:
         if os.geteuid() == 0:
@@ -349,9 +360,17 @@ class LocalStack:
             log(f"initialising a private PostgreSQL cluster in {data}")
             self._pg_run(
                 [
-                    str(self._pg_bin / "initdb"), "-D", str(data), "-U", "postgres",
-                    "--auth=scram-sha-256", f"--pwfile={password_file}", "-E", "UTF8",
-                    "--locale=C.UTF-8", "--no-instructions",
+                    str(self._pg_bin / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "--auth=scram-sha-256",
+                    f"--pwfile={password_file}",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-instructions",
                 ],
                 timeout=120,
             )
@@ -359,8 +378,19 @@ class LocalStack:
         options = postgres_options(port, sock, self.durable)
         log(f"starting PostgreSQL on 127.0.0.1:{port}")
         self._pg_run(
-            [str(self._pg_bin / "pg_ctl"), "-D", str(data), "-o", options,
-             "-l", str(folder / "postgres.log"), "-w", "-t", "60", "start"],
+            [
+                str(self._pg_bin / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(folder / "postgres.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
             timeout=90,
         )
         self._require_password(data, port)
@@ -370,8 +400,11 @@ class LocalStack:
         """A cluster an older Mixtape made trusted every local connection (any account
         could connect as superuser): give the superuser its password and require it."""
         hba = data / "pg_hba.conf"
-        rules = [line.split() for line in hba.read_text().splitlines()
-                 if line.strip() and not line.lstrip().startswith("#")]
+        rules = [
+            line.split()
+            for line in hba.read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
         if not any("trust" in rule for rule in rules):
             return
         log("this PostgreSQL cluster trusted local connections; it now requires a password")
@@ -383,9 +416,23 @@ class LocalStack:
     def _psql(self, port: int, sql: str) -> str:
         assert self._pg_bin is not None
         done = subprocess.run(
-            [str(self._pg_bin / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-             "-d", "postgres", "-tAc", sql],
-            check=True, capture_output=True, text=True, timeout=30,
+            [
+                str(self._pg_bin / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-tAc",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
             env={**os.environ, "PGPASSWORD": self._pg_password},
         )
         return done.stdout.strip()
@@ -402,7 +449,8 @@ class LocalStack:
             return
         self._pg_run(
             [str(self._pg_bin / "pg_ctl"), "-D", str(self._pg_data), "-m", "fast", "-w", "stop"],
-            timeout=60, check=False,
+            timeout=60,
+            check=False,
         )
 
     # Hatchet ----------------------------------------------------------------------------
@@ -423,30 +471,32 @@ class LocalStack:
         static = self._static_asset_dir()
         api_url = f"http://127.0.0.1:{ports['api']}"
         env = dict(os.environ)
-        env.update({
-            "DATABASE_URL": database_url,
-            "DATABASE_MAX_CONNS": "40",
-            "SERVER_PORT": str(ports["api"]),
-            "SERVER_URL": api_url,
-            "SERVER_GRPC_PORT": str(ports["grpc"]),
-            "SERVER_GRPC_BIND_ADDRESS": "127.0.0.1",
-            "SERVER_GRPC_BROADCAST_ADDRESS": f"127.0.0.1:{ports['grpc']}",
-            "SERVER_GRPC_INSECURE": "true",
-            "SERVER_HEALTHCHECK_PORT": str(ports["health"]),
-            "SERVER_AUTH_COOKIE_DOMAIN": "127.0.0.1",
-            "SERVER_AUTH_COOKIE_INSECURE": "true",
-            "SERVER_AUTH_SET_EMAIL_VERIFIED": "true",
-            "SERVER_MSGQUEUE_KIND": "postgres",
-            "SERVER_SECURITY_CHECK_ENABLED": "false",
-            "SERVER_LOGGER_LEVEL": "warn",
-            "SERVER_LOGGER_FORMAT": "console",
-            "DATABASE_LOGGER_LEVEL": "warn",
-            "DATABASE_LOGGER_FORMAT": "console",
-            "LITE_STATIC_ASSET_DIR": str(static),
-            "LITE_FRONTEND_PORT": str(ports["frontend"]),
-            "LITE_RUNTIME_PORT": str(ports["runtime"]),
-            "SERVER_ALLOW_SIGNUP": "false",
-        })
+        env.update(
+            {
+                "DATABASE_URL": database_url,
+                "DATABASE_MAX_CONNS": "40",
+                "SERVER_PORT": str(ports["api"]),
+                "SERVER_URL": api_url,
+                "SERVER_GRPC_PORT": str(ports["grpc"]),
+                "SERVER_GRPC_BIND_ADDRESS": "127.0.0.1",
+                "SERVER_GRPC_BROADCAST_ADDRESS": f"127.0.0.1:{ports['grpc']}",
+                "SERVER_GRPC_INSECURE": "true",
+                "SERVER_HEALTHCHECK_PORT": str(ports["health"]),
+                "SERVER_AUTH_COOKIE_DOMAIN": "127.0.0.1",
+                "SERVER_AUTH_COOKIE_INSECURE": "true",
+                "SERVER_AUTH_SET_EMAIL_VERIFIED": "true",
+                "SERVER_MSGQUEUE_KIND": "postgres",
+                "SERVER_SECURITY_CHECK_ENABLED": "false",
+                "SERVER_LOGGER_LEVEL": "warn",
+                "SERVER_LOGGER_FORMAT": "console",
+                "DATABASE_LOGGER_LEVEL": "warn",
+                "DATABASE_LOGGER_FORMAT": "console",
+                "LITE_STATIC_ASSET_DIR": str(static),
+                "LITE_FRONTEND_PORT": str(ports["frontend"]),
+                "LITE_RUNTIME_PORT": str(ports["runtime"]),
+                "SERVER_ALLOW_SIGNUP": "false",
+            }
+        )
         env["ADMIN_EMAIL"], env["ADMIN_PASSWORD"] = self._admin_login()
         return env
 
@@ -476,7 +526,8 @@ class LocalStack:
             return  # the default login does not work: nothing to retire
         cookies = "; ".join(c.split(";", 1)[0] for c in login.get_all("Set-Cookie") or [])
         _post_json(
-            f"{api}/api/v1/users/password", {"password": default, "newPassword": password},
+            f"{api}/api/v1/users/password",
+            {"password": default, "newPassword": password},
             cookie=cookies,
         )
         log("the dashboard's admin had the engine's default password; it now has this stack's")
@@ -489,9 +540,17 @@ class LocalStack:
         self._run_tool(["hatchet-migrate"], env, "hatchet-migrate")
         log("writing the Hatchet configuration (quickstart)")
         self._run_tool(
-            ["hatchet-admin", "quickstart", "--skip", "certs", "--generated-config-dir",
-             str(config), "--overwrite=false"],
-            env, "hatchet-admin-quickstart",
+            [
+                "hatchet-admin",
+                "quickstart",
+                "--skip",
+                "certs",
+                "--generated-config-dir",
+                str(config),
+                "--overwrite=false",
+            ],
+            env,
+            "hatchet-admin-quickstart",
         )
         for path in [config, *config.rglob("*")]:  # keys and secrets: ours only
             path.chmod(0o700 if path.is_dir() else 0o600)
@@ -510,9 +569,14 @@ class LocalStack:
             raise RuntimeError(f"engine reports version {version!r}, expected pinned {tag!r}")
         log(f"Hatchet {version} ready; API {api}")
         info = StackInfo(
-            pg_admin_url="", hatchet_token=token, grpc_host_port=f"127.0.0.1:{ports['grpc']}",
-            api_url=api, health_url=health, engine_version=version,
-            runtime_url=f"http://127.0.0.1:{ports['runtime']}", config_dir=str(config),
+            pg_admin_url="",
+            hatchet_token=token,
+            grpc_host_port=f"127.0.0.1:{ports['grpc']}",
+            api_url=api,
+            health_url=health,
+            engine_version=version,
+            runtime_url=f"http://127.0.0.1:{ports['runtime']}",
+            config_dir=str(config),
         )
         if Path(env["LITE_STATIC_ASSET_DIR"]).parent == DASHBOARD_DIR:
             # lite's runtime port serves the app and proxies /api; the auth cookie is set
@@ -520,8 +584,10 @@ class LocalStack:
             info.dashboard_url = f"http://127.0.0.1:{ports['runtime']}/"
             info.admin_email, info.admin_password = env["ADMIN_EMAIL"], env["ADMIN_PASSWORD"]
             info.admin_password_source = (
-                "ADMIN_PASSWORD" if os.environ.get("ADMIN_PASSWORD")
-                else str(self.root / "hatchet-admin-password"))
+                "ADMIN_PASSWORD"
+                if os.environ.get("ADMIN_PASSWORD")
+                else str(self.root / "hatchet-admin-password")
+            )
             log(f"Hatchet dashboard {info.dashboard_url}")
         return info
 
@@ -544,8 +610,12 @@ class LocalStack:
     ) -> str:
         """Run a Hatchet tool; its log holds stdout too unless that is a secret."""
         done = subprocess.run(
-            [str(BIN_DIR / argv[0]), *argv[1:]], env=env, capture_output=True, text=True,
-            timeout=300, check=False,
+            [str(BIN_DIR / argv[0]), *argv[1:]],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         kept = done.stderr if secret_output else done.stdout + done.stderr
         write_private(self.root / f"{name}.log", kept)
@@ -558,9 +628,20 @@ class LocalStack:
         expired, or name the ports of an engine that is gone)."""
         (self.root / "hatchet-token").unlink(missing_ok=True)  # what older stacks kept
         out = self._run_tool(
-            ["hatchet-admin", "--config", str(config), "token", "create", "--name", "mixtape",
-             "--expiresIn", TOKEN_LIFETIME],
-            env, "hatchet-admin-token", secret_output=True,
+            [
+                "hatchet-admin",
+                "--config",
+                str(config),
+                "token",
+                "create",
+                "--name",
+                "mixtape",
+                "--expiresIn",
+                TOKEN_LIFETIME,
+            ],
+            env,
+            "hatchet-admin-token",
+            secret_output=True,
         )
         tokens = [line.strip() for line in out.splitlines() if line.strip().count(".") == 2]
         if not tokens:
@@ -571,7 +652,11 @@ class LocalStack:
         log_path = self.root / f"{name}.log"
         with open_private_log(log_path) as out:
             popen = subprocess.Popen(
-                argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                argv,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         proc = Process(name, popen, log_path)
@@ -584,8 +669,9 @@ class LocalStack:
         deadline = time.monotonic() + _READY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if not proc.alive():
-                raise RuntimeError(f"{proc.name} exited while waiting for {what}:\n"
-                                   f"{proc.log_tail()}")
+                raise RuntimeError(
+                    f"{proc.name} exited while waiting for {what}:\n{proc.log_tail()}"
+                )
             if check():
                 return
             time.sleep(0.2)

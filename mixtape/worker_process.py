@@ -64,8 +64,13 @@ class WorkerProcess:
         }
         with self.log_path.open("ab") as out:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", self.module], cwd=REPO_ROOT, env=env, stdout=out,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                [sys.executable, "-m", self.module],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         self.wait_healthy()
         return self

@@ -18,11 +18,35 @@ from music.models import Track
 CONFIDENCE_BAR = 0.85
 DURATION_TOLERANCE_MS = 7_000
 #: Words that name another recording of a song: a title with one never matches one without.
-VERSION_WORDS = frozenset({
-    "acapella", "acoustic", "cover", "demo", "edit", "extended", "instrumental", "karaoke",
-    "live", "medley", "mix", "nightcore", "orchestral", "piano", "radio", "remix", "remixed",
-    "reprise", "session", "sessions", "slowed", "sped", "unplugged", "ver", "version",
-})
+VERSION_WORDS = frozenset(
+    {
+        "acapella",
+        "acoustic",
+        "cover",
+        "demo",
+        "edit",
+        "extended",
+        "instrumental",
+        "karaoke",
+        "live",
+        "medley",
+        "mix",
+        "nightcore",
+        "orchestral",
+        "piano",
+        "radio",
+        "remix",
+        "remixed",
+        "reprise",
+        "session",
+        "sessions",
+        "slowed",
+        "sped",
+        "unplugged",
+        "ver",
+        "version",
+    }
+)
 #: Words of a decoration that leave the recording as it is ("2011 Remaster", "Mono").
 _SAME_RECORDING_WORDS = frozenset({"remaster", "remastered", "mono", "stereo"})
 _CREDIT = re.compile(r"^\s*[(\[]\s*(feat|ft|featuring|with)\b")  # "(feat. X)", "(with X)"
@@ -43,8 +67,9 @@ def normalise(text: str) -> str:
     return " ".join(_letters_and_digits(_strip_latin_accents(_APOSTROPHES.sub("", kept))))
 
 
-def match_key(title: str, artists: tuple[str, ...] | list[str], duration_ms: int,
-              isrc: str | None) -> str:
+def match_key(
+    title: str, artists: tuple[str, ...] | list[str], duration_ms: int, isrc: str | None
+) -> str:
     """The match cache's key: the ISRC when known, else artist, title and a duration bucket.
 
     `meta2` retires keys of the earlier normaliser, which erased non-Latin titles and "Live",
@@ -110,7 +135,7 @@ def _drop_same_recording(decoration: re.Match[str]) -> str:
 
 
 def _strip_latin_accents(text: str) -> str:
-    """"é" becomes "e", while marks that make other letters ("ガ", "й", "ि") stay."""
+    """ "é" becomes "e", while marks that make other letters ("ガ", "й", "ि") stay."""
     kept: list[str] = []
     latin = False
     for char in unicodedata.normalize("NFD", text):

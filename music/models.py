@@ -69,8 +69,9 @@ def parse_playlist(data: dict[str, Any]) -> PlaylistMeta:
 def parse_items_page(data: dict[str, Any]) -> ItemsPage:
     """Keep songs, count the rest by reason; positions are the entries' places in the playlist."""
     offset = int(data.get("offset") or 0)
-    page = ItemsPage(offset=offset, total=int(data.get("total") or 0),
-                     has_next=bool(data.get("next")))
+    page = ItemsPage(
+        offset=offset, total=int(data.get("total") or 0), has_next=bool(data.get("next"))
+    )
     for index, entry in enumerate(data.get("items") or []):
         position = offset + index
         reason, track = _entry_track(entry)
@@ -107,6 +108,9 @@ def parse_track(item: dict[str, Any]) -> Track:
         isrc=((item.get("external_ids") or {}).get("isrc") or None),
         provider_id=str(item["id"]),
         uri=str(item.get("uri") or f"spotify:track:{item['id']}"),
-        markets=(tuple(str(m) for m in item["available_markets"])
-                 if isinstance(item.get("available_markets"), list) else None),
+        markets=(
+            tuple(str(m) for m in item["available_markets"])
+            if isinstance(item.get("available_markets"), list)
+            else None
+        ),
     )

@@ -190,6 +190,7 @@ class SpotifyAdapter:
     async def exchange_code(self, code: str, code_verifier: str) -> dict[str, Any]:
         """Trade an authorization code and its PKCE verifier for tokens (single use; Spotify
         checks the redirect URI and the verifier)."""
+
         def exchange() -> dict[str, Any]:
             cache = BorrowedToken(None)
             self.oauth(cache).exchange_code(code, code_verifier)
@@ -212,11 +213,14 @@ class SpotifyAdapter:
             self._local.session = session
         return session
 
-    def client(self, auth_manager: spotipy.SpotifyOAuth | None = None,
-               access_token: str | None = None) -> spotipy.Spotify:
+    def client(
+        self, auth_manager: spotipy.SpotifyOAuth | None = None, access_token: str | None = None
+    ) -> spotipy.Spotify:
         """A spotipy client that never retries or sleeps by itself, aimed at our base URL."""
         sp = spotipy.Spotify(
-            auth=access_token, auth_manager=auth_manager, requests_session=self._session(),
+            auth=access_token,
+            auth_manager=auth_manager,
+            requests_session=self._session(),
             requests_timeout=self.config.timeout_seconds,
         )
         sp.prefix = self.config.api_base

@@ -50,7 +50,9 @@ def parse_playlist_link(raw: str) -> PlaylistRef:
     if text.startswith("<") and text.endswith(">"):
         text = text[1:-1].strip()
     if not text:
-        raise PlaylistLinkError("Paste a Spotify playlist link, e.g. https://open.spotify.com/playlist/…")
+        raise PlaylistLinkError(
+            "Paste a Spotify playlist link, e.g. https://open.spotify.com/playlist/…"
+        )
     if text.lower().startswith("spotify:"):
         return _from_uri(text)
     return _from_url(text)

@@ -142,20 +142,32 @@ async def claim_share(
     CatalogFull (a re-share of an existing entry is always allowed). Like
     `upsert_catalog_playlist`, a re-share keeps the first owner and the catalog position.
     """
-    existing = await find_guild_playlist_by_source(session, guild_id, provider_playlist_id,
-                                                   provider)
+    existing = await find_guild_playlist_by_source(
+        session, guild_id, provider_playlist_id, provider
+    )
     if existing is None and await count_guild_catalog(session, guild_id) >= max_entries:
         raise CatalogFull(max_entries)
     now = utcnow()
     changes: dict[str, Any] = {
-        "url": url, "name": name, "name_search": name.casefold(), "error": None,
-        "status": PlaylistStatus.PENDING, "share_channel_id": None, "share_message_id": None,
+        "url": url,
+        "name": name,
+        "name_search": name.casefold(),
+        "error": None,
+        "status": PlaylistStatus.PENDING,
+        "share_channel_id": None,
+        "share_message_id": None,
         "updated_at": now,
     }
     values: dict[str, Any] = {
-        "guild_id": guild_id, "owner_discord_user_id": owner_discord_user_id,
-        "provider": provider, "provider_playlist_id": provider_playlist_id,
-        "track_count": 0, "total_duration_ms": 0, "skipped": {}, "created_at": now, **changes,
+        "guild_id": guild_id,
+        "owner_discord_user_id": owner_discord_user_id,
+        "provider": provider,
+        "provider_playlist_id": provider_playlist_id,
+        "track_count": 0,
+        "total_duration_ms": 0,
+        "skipped": {},
+        "created_at": now,
+        **changes,
     }
     live = CatalogPlaylist.status.in_(LIVE_SHARE) & (CatalogPlaylist.updated_at >= stale_before)
     upsert = (
@@ -170,8 +182,9 @@ async def claim_share(
     )
     claimed = (await session.execute(upsert)).scalar_one_or_none()
     if claimed is None:  # live: this share's, or a racing first share's
-        found = await find_guild_playlist_by_source(session, guild_id, provider_playlist_id,
-                                                    provider)
+        found = await find_guild_playlist_by_source(
+            session, guild_id, provider_playlist_id, provider
+        )
         raise ShareInProgress(found.id if found else 0)
     return int(claimed)
 

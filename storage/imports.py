@@ -223,9 +223,7 @@ async def set_target_playlist(
 
 async def set_target_length(session: AsyncSession, import_id: int, length: int) -> None:
     """The target's length as just read (reconcile)."""
-    await session.execute(
-        update(Import).where(Import.id == import_id).values(target_length=length)
-    )
+    await session.execute(update(Import).where(Import.id == import_id).values(target_length=length))
 
 
 async def extend_target_length(session: AsyncSession, import_id: int, added: int) -> None:
@@ -247,8 +245,12 @@ async def forget_lost_target(session: AsyncSession, import_id: int, playlist_id:
     forgot = await session.execute(
         update(Import)
         .where(Import.id == import_id, Import.target_playlist_id == playlist_id)
-        .values(target_playlist_id=None, target_playlist_url=None, target_length=None,
-                updated_at=utcnow())
+        .values(
+            target_playlist_id=None,
+            target_playlist_url=None,
+            target_length=None,
+            updated_at=utcnow(),
+        )
     )
     if rowcount(forgot) != 1:
         return 0
@@ -350,11 +352,18 @@ async def reset_unadded_for_retry(session: AsyncSession, import_id: int) -> int:
         async with session.begin_nested():
             requeued = await session.execute(
                 update(Import)
-                .where(Import.id == import_id, Import.status.in_(_TERMINAL),
-                       Import.ledger_pruned_at.is_(None))
+                .where(
+                    Import.id == import_id,
+                    Import.status.in_(_TERMINAL),
+                    Import.ledger_pruned_at.is_(None),
+                )
                 .values(
-                    status=ImportStatus.QUEUED, error=None, resume_at=None, finished_at=None,
-                    updated_at=now, workflow_run_id=None,
+                    status=ImportStatus.QUEUED,
+                    error=None,
+                    resume_at=None,
+                    finished_at=None,
+                    updated_at=now,
+                    workflow_run_id=None,
                 )
             )
     except IntegrityError as exc:  # another import of the same playlist is active
@@ -372,9 +381,9 @@ async def reset_unadded_for_retry(session: AsyncSession, import_id: int) -> int:
         .join(ImportItem, ImportItem.catalog_track_id == CatalogTrack.id)
         .where(ImportItem.import_id == import_id, ImportItem.state == ItemState.NOT_FOUND)
     )
-    await forget_misses(session, [
-        match_key(t.title, tuple(t.artists), t.duration_ms, t.isrc) for t in not_found
-    ])
+    await forget_misses(
+        session, [match_key(t.title, tuple(t.artists), t.duration_ms, t.isrc) for t in not_found]
+    )
     reset = 0
     for state, has_uri, new_state in (
         (ItemState.FAILED, True, ItemState.RESOLVED),
@@ -486,8 +495,11 @@ async def prune_finished_ledgers(
     """
     await session.execute(
         update(Import)
-        .where(Import.status.in_(_TERMINAL), Import.finished_at < finished_before,
-               Import.ledger_pruned_at.is_(None))
+        .where(
+            Import.status.in_(_TERMINAL),
+            Import.finished_at < finished_before,
+            Import.ledger_pruned_at.is_(None),
+        )
         .values(ledger_pruned_at=utcnow())
     )
     chunk = (

@@ -79,8 +79,9 @@ async def _record(session: AsyncSession, cipher: TokenCipher, key: str) -> None:
     """The key's check value (a process starting at the same time may record it too)."""
     await session.execute(
         dialect_insert(session, KeyCheck)
-        .values(fingerprint=key, check_value=cipher.encrypt_with(key, CHECK_TEXT),
-                created_at=utcnow())
+        .values(
+            fingerprint=key, check_value=cipher.encrypt_with(key, CHECK_TEXT), created_at=utcnow()
+        )
         .on_conflict_do_nothing(index_elements=["fingerprint"])
     )
     log.info("token encryption key %s recorded", key)
@@ -114,5 +115,9 @@ async def _check_stored_tokens(session: AsyncSession, cipher: TokenCipher) -> No
             "one goes first, the old ones after it)."
         )
     if unreadable:
-        log.warning("%d of %d stored Spotify tokens cannot be decrypted with the configured "
-                    "keys; those members must /link again", unreadable, len(tokens))
+        log.warning(
+            "%d of %d stored Spotify tokens cannot be decrypted with the configured "
+            "keys; those members must /link again",
+            unreadable,
+            len(tokens),
+        )

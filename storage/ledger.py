@@ -96,8 +96,13 @@ async def mark_items_added(
     already added are left alone, so replaying a batch changes nothing.
     """
     return await _update_positions(
-        session, import_id, positions, ImportItem.state != ItemState.ADDED,
-        state=ItemState.ADDED, already_present=already_present, last_error=None,
+        session,
+        import_id,
+        positions,
+        ImportItem.state != ItemState.ADDED,
+        state=ItemState.ADDED,
+        already_present=already_present,
+        last_error=None,
     )
 
 
@@ -151,8 +156,13 @@ async def mark_items_failed(
 ) -> int:
     """A permanent failure for a batch (e.g. an add the API refused); keeps known URIs."""
     return await _update_positions(
-        session, import_id, positions, ImportItem.state.in_(_OPEN_STATES),
-        state=ItemState.FAILED, attempts=ImportItem.attempts + 1, last_error=error,
+        session,
+        import_id,
+        positions,
+        ImportItem.state.in_(_OPEN_STATES),
+        state=ItemState.FAILED,
+        attempts=ImportItem.attempts + 1,
+        last_error=error,
     )
 
 

@@ -39,8 +39,7 @@ async def get_matches(
     misses older than `miss_ttl` are left out."""
     fresh, found = _current(utcnow() - miss_ttl), {}
     for batch in chunked(sorted(set(keys))):
-        rows = await session.scalars(
-            select(TrackMatch).where(TrackMatch.key.in_(batch), fresh))
+        rows = await session.scalars(select(TrackMatch).where(TrackMatch.key.in_(batch), fresh))
         found.update({row.key: row for row in rows})
     return found
 
@@ -49,8 +48,9 @@ async def forget_misses(session: AsyncSession, keys: Iterable[str]) -> int:
     """Drop the cached misses among `keys` (hits stay), so they are searched again; how many."""
     forgotten = 0
     for batch in chunked(sorted(set(keys))):
-        result = await session.execute(delete(TrackMatch).where(
-            TrackMatch.key.in_(batch), TrackMatch.spotify_uri.is_(None)))
+        result = await session.execute(
+            delete(TrackMatch).where(TrackMatch.key.in_(batch), TrackMatch.spotify_uri.is_(None))
+        )
         forgotten += rowcount(result)
     return forgotten
 
@@ -74,8 +74,10 @@ async def save_match(
         set_={
             "spotify_uri": stmt.excluded.spotify_uri,
             "confidence": stmt.excluded.confidence,
-            "created_at": case((TrackMatch.spotify_uri.is_(None), stmt.excluded.created_at),
-                               else_=TrackMatch.created_at),
+            "created_at": case(
+                (TrackMatch.spotify_uri.is_(None), stmt.excluded.created_at),
+                else_=TrackMatch.created_at,
+            ),
             "updated_at": stmt.excluded.updated_at,
         },
         where=stmt.excluded.spotify_uri.is_not(None) | TrackMatch.spotify_uri.is_(None),

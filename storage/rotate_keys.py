@@ -47,12 +47,16 @@ def main() -> int:
     except (TokenKeyError, TokenDecryptError) as exc:
         log.error("nothing was changed: %s", exc)
         return 2
-    print(f"Re-encrypted the Spotify tokens of {count} account(s) under the first key of "
-          f"TOKEN_ENCRYPTION_KEYS (fingerprint {cipher.fingerprints[0]}).")
+    print(
+        f"Re-encrypted the Spotify tokens of {count} account(s) under the first key of "
+        f"TOKEN_ENCRYPTION_KEYS (fingerprint {cipher.fingerprints[0]})."
+    )
     old = [f"#{index}" for index in range(2, len(cipher.fingerprints) + 1)]
     if old:
-        print(f"Entries {', '.join(old)} of TOKEN_ENCRYPTION_KEYS are no longer needed: remove "
-              "them and restart the bot and the worker.")
+        print(
+            f"Entries {', '.join(old)} of TOKEN_ENCRYPTION_KEYS are no longer needed: remove "
+            "them and restart the bot and the worker."
+        )
     return 0
 
 

@@ -54,8 +54,12 @@ def test_compose_has_no_default_password_and_publishes_nothing_but_caddy_openly(
     assert hatchet["ADMIN_PASSWORD"].startswith("${HATCHET_ADMIN_PASSWORD:?")
     assert hatchet["SERVER_ALLOW_SIGNUP"] == "false"
     assert "ports" not in services["bot"]  # Caddy reaches it over the compose network
-    assert all(p.startswith("127.0.0.1:") for name, s in services.items() if name != "caddy"
-               for p in s.get("ports", []))
+    assert all(
+        p.startswith("127.0.0.1:")
+        for name, s in services.items()
+        if name != "caddy"
+        for p in s.get("ports", [])
+    )
     example = (REPO_ROOT / ".env.example").read_text()
     for name in ("POSTGRES_PASSWORD", "HATCHET_ADMIN_EMAIL", "HATCHET_ADMIN_PASSWORD"):
         assert re.search(rf"^{name}=$", example, flags=re.MULTILINE), name

@@ -30,8 +30,12 @@ async def linked_database(tmp_path: Path, key: str) -> str:
     try:
         async with make_sessionmaker(engine).begin() as session:
             await save_linked_account(
-                session, cipher, discord_user_id=USER, spotify_user_id="ada",
-                refresh_token="refresh-plaintext", scopes=["playlist-modify-private"],
+                session,
+                cipher,
+                discord_user_id=USER,
+                spotify_user_id="ada",
+                refresh_token="refresh-plaintext",
+                scopes=["playlist-modify-private"],
             )
     finally:
         await engine.dispose()
@@ -41,8 +45,13 @@ async def linked_database(tmp_path: Path, key: str) -> str:
 def run(module: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """`python -m module` with these settings and none from a `.env`."""
     return subprocess.run(
-        [sys.executable, "-m", module], cwd=env.pop("CWD"), env={**os.environ, **env},
-        capture_output=True, text=True, timeout=timeout, check=False,
+        [sys.executable, "-m", module],
+        cwd=env.pop("CWD"),
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -50,12 +59,20 @@ async def test_the_worker_refuses_a_wrong_key_and_names_the_missing_one(tmp_path
     right, wrong = generate_key(), generate_key()
     url = await linked_database(tmp_path, right)
 
-    done = run("workflows", {"CWD": str(tmp_path), "DATABASE_URL": url,
-                             "TOKEN_ENCRYPTION_KEYS": wrong, "PYTHONPATH": str(REPO_ROOT)})
+    done = run(
+        "workflows",
+        {
+            "CWD": str(tmp_path),
+            "DATABASE_URL": url,
+            "TOKEN_ENCRYPTION_KEYS": wrong,
+            "PYTHONPATH": str(REPO_ROOT),
+        },
+    )
 
     assert done.returncode == 2, done.stderr[-2000:]
     assert f"TOKEN_ENCRYPTION_KEYS lacks the key with fingerprint {fingerprint(right)}" in (
-        done.stderr)
+        done.stderr
+    )
     assert right not in done.stderr and wrong not in done.stderr
 
 
@@ -66,12 +83,20 @@ async def test_the_bot_refuses_a_wrong_key_before_connecting(
     right, wrong = generate_key(), generate_key()
     url = await linked_database(tmp_path, right)
 
-    done = run("bot", {
-        **stack_env, "CWD": str(tmp_path), "PYTHONPATH": str(REPO_ROOT), "DATABASE_URL": url,
-        "TOKEN_ENCRYPTION_KEYS": wrong, "DISCORD_TOKEN": "not-used",
-        "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10",  # never reached
-        "SPOTIFY_CLIENT_ID": "app", "SPOTIFY_CLIENT_SECRET": "secret",
-    })
+    done = run(
+        "bot",
+        {
+            **stack_env,
+            "CWD": str(tmp_path),
+            "PYTHONPATH": str(REPO_ROOT),
+            "DATABASE_URL": url,
+            "TOKEN_ENCRYPTION_KEYS": wrong,
+            "DISCORD_TOKEN": "not-used",
+            "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10",  # never reached
+            "SPOTIFY_CLIENT_ID": "app",
+            "SPOTIFY_CLIENT_SECRET": "secret",
+        },
+    )
 
     assert done.returncode == 2, done.stderr[-2000:]
     assert f"lacks the key with fingerprint {fingerprint(right)}" in done.stderr
@@ -82,12 +107,14 @@ async def test_rotate_keys_moves_every_token_to_the_new_key(tmp_path: Path) -> N
     url = await linked_database(tmp_path, old)
     env = {"DATABASE_URL": url, "PYTHONPATH": str(REPO_ROOT)}
 
-    missing = run("storage.rotate_keys", {**env, "CWD": str(tmp_path),
-                                          "TOKEN_ENCRYPTION_KEYS": new})
-    rotated = run("storage.rotate_keys", {**env, "CWD": str(tmp_path),
-                                          "TOKEN_ENCRYPTION_KEYS": f"{new},{old}"})
-    after = run("storage.rotate_keys", {**env, "CWD": str(tmp_path),
-                                        "TOKEN_ENCRYPTION_KEYS": new})
+    missing = run(
+        "storage.rotate_keys", {**env, "CWD": str(tmp_path), "TOKEN_ENCRYPTION_KEYS": new}
+    )
+    rotated = run(
+        "storage.rotate_keys",
+        {**env, "CWD": str(tmp_path), "TOKEN_ENCRYPTION_KEYS": f"{new},{old}"},
+    )
+    after = run("storage.rotate_keys", {**env, "CWD": str(tmp_path), "TOKEN_ENCRYPTION_KEYS": new})
 
     assert missing.returncode == 2 and "nothing was changed" in missing.stderr
     assert rotated.returncode == 0, rotated.stderr[-2000:]

@@ -48,8 +48,16 @@ def test_what_spotipy_and_discord_py_log_at_debug_is_redacted() -> None:
     for line in lines:
         out = redact(line)
         assert REDACTED in out, line
-        for secret in (basic, TOKEN, CODE, INTERACTION, JWT, "s3cr3t-state-value",
-                       "hunter2hunter2", "GhIjKl.abcdefghijklmnopqrstuvwxyz012"):
+        for secret in (
+            basic,
+            TOKEN,
+            CODE,
+            INTERACTION,
+            JWT,
+            "s3cr3t-state-value",
+            "hunter2hunter2",
+            "GhIjKl.abcdefghijklmnopqrstuvwxyz012",
+        ):
             assert secret not in out, (line, out)
 
 
@@ -130,6 +138,10 @@ def test_the_settings_secrets_are_registered() -> None:
     )
 
     assert set(settings_secrets(settings)) == {
-        "discord-bot-token", "spotify-secret", "key-one-aaaa", "key-two-bbbb",
-        "hatchet-token", "db-password",
+        "discord-bot-token",
+        "spotify-secret",
+        "key-one-aaaa",
+        "key-two-bbbb",
+        "hatchet-token",
+        "db-password",
     }

@@ -31,7 +31,9 @@ DEFAULT_ADMIN = {"email": "admin@example.com", "password": "Admin123!!"}
 
 def post(url: str, body: dict[str, str]) -> int:
     request = urllib.request.Request(  # noqa: S310 - the local engine
-        url, data=json.dumps(body).encode(), method="POST",
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
         headers={"Content-Type": "application/json"},
     )
     try:
@@ -44,14 +46,18 @@ def post(url: str, body: dict[str, str]) -> int:
 def change_password(api: str, login: dict[str, str], new: str) -> int:
     """Log in and change the password, as a person would in the dashboard."""
     request = urllib.request.Request(  # noqa: S310 - the local engine
-        f"{api}/api/v1/users/login", data=json.dumps(login).encode(), method="POST",
+        f"{api}/api/v1/users/login",
+        data=json.dumps(login).encode(),
+        method="POST",
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         cookie = "; ".join(c.split(";")[0] for c in response.headers.get_all("Set-Cookie"))
     change = {"password": login["password"], "newPassword": new}
     request = urllib.request.Request(  # noqa: S310
-        f"{api}/api/v1/users/password", data=json.dumps(change).encode(), method="POST",
+        f"{api}/api/v1/users/password",
+        data=json.dumps(change).encode(),
+        method="POST",
         headers={"Content-Type": "application/json", "Cookie": cookie},
     )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
@@ -88,8 +94,10 @@ def test_the_running_stack_has_no_default_login(stack_env: dict[str, str]) -> No
     meta = http_json(f"{api}/api/v1/meta")
     assert isinstance(meta, dict) and meta["allowSignup"] is False
     if "MIXTAPE_HATCHET_ADMIN_PASSWORD" in stack_env:  # handed out with a built dashboard
-        ours = {"email": stack_env["MIXTAPE_HATCHET_ADMIN_EMAIL"],
-                "password": stack_env["MIXTAPE_HATCHET_ADMIN_PASSWORD"]}
+        ours = {
+            "email": stack_env["MIXTAPE_HATCHET_ADMIN_EMAIL"],
+            "password": stack_env["MIXTAPE_HATCHET_ADMIN_PASSWORD"],
+        }
         assert post(f"{api}/api/v1/users/login", ours) == 200
 
 

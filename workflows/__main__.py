@@ -71,8 +71,7 @@ def bound_the_drain(seconds: float) -> None:
     started = threading.Event()
 
     def force() -> None:
-        log.warning("still draining after %.0f s: leaving the running steps to the engine",
-                    seconds)
+        log.warning("still draining after %.0f s: leaving the running steps to the engine", seconds)
         os.kill(os.getpid(), signal.SIGQUIT)
         last = threading.Timer(FORCED_EXIT_SECONDS, os._exit, args=(1,))
         last.daemon = True

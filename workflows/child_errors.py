@@ -32,16 +32,24 @@ Out = TypeVar("Out", bound=BaseModel)
 ENGINE_RETRIES = 6
 
 #: Exception classes of a child that mean "Spotify kept failing", not "our bug".
-_SERVICE_ERRORS = {Transient.__name__, RateLimited.__name__, "Timeout", "TimeoutError",
-                   "ConnectionError", "ReadTimeout", "ConnectTimeout"}
+_SERVICE_ERRORS = {
+    Transient.__name__,
+    RateLimited.__name__,
+    "Timeout",
+    "TimeoutError",
+    "ConnectionError",
+    "ReadTimeout",
+    "ConnectTimeout",
+}
 
 
 class EngineUnavailable(Exception):
     """The engine could not run a child even after `ENGINE_RETRIES` tries."""
 
 
-async def run_child(ctx: DurableContext, task: Standalone[Any, Out], payload: BaseModel,
-                    child_key: str) -> Out:
+async def run_child(
+    ctx: DurableContext, task: Standalone[Any, Out], payload: BaseModel, child_key: str
+) -> Out:
     """Run `task` as a child and return its output; the child's own failure propagates.
 
     The same `child_key` is used on every try, so a spawn that did reach the engine is not
@@ -56,8 +64,9 @@ async def run_child(ctx: DurableContext, task: Standalone[Any, Out], payload: Ba
             if attempt == ENGINE_RETRIES:
                 raise EngineUnavailable(str(exc)) from exc
             wait = min(2.0**attempt, 30.0)
-            log.warning("child %s: engine call failed (%r); trying again in %.0fs",
-                        child_key, exc, wait)
+            log.warning(
+                "child %s: engine call failed (%r); trying again in %.0fs", child_key, exc, wait
+            )
             await ctx.aio_sleep_for(timedelta(seconds=wait))
     raise AssertionError("unreachable")
 
@@ -71,8 +80,10 @@ def child_failure(exc: Exception, fallback: str) -> str:
     """
     if isinstance(exc, EngineUnavailable):
         log.error("the engine could not run a child: %s", exc)
-        return ("The workflow engine was unreachable for a while (our side, not yours); "
-                "use /retry to carry on where it stopped.")
+        return (
+            "The workflow engine was unreachable for a while (our side, not yours); "
+            "use /retry to carry on where it stopped."
+        )
     errors = exc.exceptions if isinstance(exc, FailedTaskRunExceptionGroup) else [exc]
     for error in errors:
         if isinstance(error, TaskRunError) and error.exc_type == NonRetryableException.__name__:
@@ -80,8 +91,17 @@ def child_failure(exc: Exception, fallback: str) -> str:
     if all(isinstance(e, TaskRunError) and e.exc_type in _SERVICE_ERRORS for e in errors):
         log.warning("child task ran out of retries: %s", exc)
         return fallback
-    reference = next((e.task_run_external_id for e in errors
-                      if isinstance(e, TaskRunError) and e.task_run_external_id), None)
+    reference = next(
+        (
+            e.task_run_external_id
+            for e in errors
+            if isinstance(e, TaskRunError) and e.task_run_external_id
+        ),
+        None,
+    )
     log.error("child task failed on our side (reference %s): %s", reference, exc)
-    return ("Something went wrong on our side" + (f" (reference {reference[:8]})"
-            if reference else "") + "; use /retry to carry on where it stopped.")
+    return (
+        "Something went wrong on our side"
+        + (f" (reference {reference[:8]})" if reference else "")
+        + "; use /retry to carry on where it stopped."
+    )

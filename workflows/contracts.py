@@ -32,6 +32,7 @@ class SmokeOutput(BaseModel):
     pid: int
     retry_count: int
 
+
 SHARE_PLAYLIST = "share-playlist"
 
 
@@ -55,6 +56,7 @@ class ShareOutput(BaseModel):
     track_count: int
     skipped: dict[str, int]
     status: str
+
 
 IMPORT_PLAYLIST = "import-playlist"
 

@@ -74,8 +74,10 @@ RESOLVE_PER_CHILD = 5  # songs one resolve child searches concurrently
 READ_PAGES = 5  # pages of the target one read child takes (each paced as one call)
 ADD_BATCHES = 5  # batches of 100 one add child appends (each paced as one call)
 MARKER_PREFIX = "mixtape-import"
-LOST_TARGET_NOTE = ("The playlist this import wrote into was deleted on Spotify, so it goes "
-                    "into a new one; every track is added there.")
+LOST_TARGET_NOTE = (
+    "The playlist this import wrote into was deleted on Spotify, so it goes "
+    "into a new one; every track is added there."
+)
 
 Out = TypeVar("Out", bound="StepResult")
 
@@ -200,10 +202,15 @@ def require_owner(row_user_id: int, run_user_id: int, import_id: int) -> None:
     """A run acts only as the member who owns the import: a run naming another member (a
     forged or mixed-up input) is refused before any Spotify call, and changes nothing."""
     if row_user_id != run_user_id:
-        log.error("import %s belongs to member %s; refusing a run acting as %s",
-                  import_id, row_user_id, run_user_id)
+        log.error(
+            "import %s belongs to member %s; refusing a run acting as %s",
+            import_id,
+            row_user_id,
+            run_user_id,
+        )
         raise NonRetryableException(
-            f"import {import_id} does not belong to the member this run acts as")
+            f"import {import_id} does not belong to the member this run acts as"
+        )
 
 
 async def _stop_reason(d: WorkerDeps, input: StepInput, ctx: Context) -> StepResult | None:
@@ -222,19 +229,26 @@ async def _stop_reason(d: WorkerDeps, input: StepInput, ctx: Context) -> StepRes
     return None
 
 
-async def _read_all_items(d: WorkerDeps, user_id: int, playlist_id: str, start: int = 0,
-                          stop: int | None = None) -> tuple[list[str], int]:
+async def _read_all_items(
+    d: WorkerDeps, user_id: int, playlist_id: str, start: int = 0, stop: int | None = None
+) -> tuple[list[str], int]:
     """URIs of the target's entries from `start` (to `stop`), and its total length."""
     uris: list[str] = []
     offset, total = start, None
     while total is None or offset < (total if stop is None else min(total, stop)):
-        page = await _spotify(d, user_id, lambda sp, o=offset: sp.playlist_items(
-            playlist_id, limit=PAGE_SIZE, offset=o, fields="total,items(item(uri),track(uri))",
-        ))
+        page = await _spotify(
+            d,
+            user_id,
+            lambda sp, o=offset: sp.playlist_items(
+                playlist_id,
+                limit=PAGE_SIZE,
+                offset=o,
+                fields="total,items(item(uri),track(uri))",
+            ),
+        )
         total = int(page.get("total") or 0)
         entries = page.get("items") or []
-        uris.extend(str((e.get("item") or e.get("track") or {}).get("uri") or "")
-                    for e in entries)
+        uris.extend(str((e.get("item") or e.get("track") or {}).get("uri") or "") for e in entries)
         if not entries:
             break
         offset += len(entries)
@@ -253,13 +267,17 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
     # Find-or-create of a target is serialised per member: a cancelled run's prepare still
     # in flight and a new run's cannot both create a playlist.
     one_per_member = ConcurrencyExpression(
-        expression="string(input.discord_user_id)", max_runs=1,
+        expression="string(input.discord_user_id)",
+        max_runs=1,
         limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN,
     )
 
-    @hatchet.task(name="import-prepare", input_validator=StepInput,
-                  concurrency=one_per_member,
-                  **spotify_step(settings, member_field=member, units=2, calls=2))
+    @hatchet.task(
+        name="import-prepare",
+        input_validator=StepInput,
+        concurrency=one_per_member,
+        **spotify_step(settings, member_field=member, units=2, calls=2),
+    )
     async def prepare(input: StepInput, ctx: Context) -> PrepareOutput:
         """The ledger's own work, then the first page of the target search (one list call,
         and one create if that page settles it)."""
@@ -275,16 +293,21 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
             pending = await ledger.pending_items(s, input.import_id)
             for item in pending:
                 if item.track is None:
-                    await ledger.mark_item_skipped(s, input.import_id, item.position,
-                                                   "removed from the catalog")
+                    await ledger.mark_item_skipped(
+                        s, input.import_id, item.position, "removed from the catalog"
+                    )
             to_resolve, with_isrc = await _resolve_from_cache(
-                s, input.import_id, [i for i in pending if i.track is not None])
+                s, input.import_id, [i for i in pending if i.track is not None]
+            )
         out = await _find_or_create_target(d, FindInput(**input.model_dump(), offset=0))
         return out.model_copy(update={"to_resolve": to_resolve, "with_isrc": with_isrc})
 
-    @hatchet.task(name="import-find-target", input_validator=FindInput,
-                  concurrency=one_per_member,
-                  **spotify_step(settings, member_field=member, units=2, calls=2))
+    @hatchet.task(
+        name="import-find-target",
+        input_validator=FindInput,
+        concurrency=one_per_member,
+        **spotify_step(settings, member_field=member, units=2, calls=2),
+    )
     async def find_target(input: FindInput, ctx: Context) -> PrepareOutput:
         """One more page of the member's playlists (they have more than one page)."""
         d = deps(ctx)
@@ -292,10 +315,14 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
             return PrepareOutput(**stop.model_dump())
         return await _find_or_create_target(d, input)
 
-    @hatchet.task(name="import-resolve-track", concurrency=fair, input_validator=ResolveInput,
-                  **spotify_step(settings, member_field=member,
-                                 units="input.calls",
-                                 calls=2 * RESOLVE_PER_CHILD))
+    @hatchet.task(
+        name="import-resolve-track",
+        concurrency=fair,
+        input_validator=ResolveInput,
+        **spotify_step(
+            settings, member_field=member, units="input.calls", calls=2 * RESOLVE_PER_CHILD
+        ),
+    )
     async def resolve(input: ResolveInput, ctx: Context) -> StepResult:
         """Search a few songs at once (two calls each at most: ISRC, then artist and title);
         each result is committed on its own, so a retry searches only what is left."""
@@ -306,8 +333,11 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
         waits = [r for r in results if r is not None]
         return max(waits, key=lambda r: r.retry_after or 0.0) if waits else StepResult()
 
-    @hatchet.task(name="import-reconcile", input_validator=AddInput,
-                  **spotify_step(settings, member_field=member))
+    @hatchet.task(
+        name="import-reconcile",
+        input_validator=AddInput,
+        **spotify_step(settings, member_field=member),
+    )
     async def reconcile(input: AddInput, ctx: Context) -> ReconcileOutput:
         """Read the target's first page; settle the ledger if that is all of it."""
         d = deps(ctx)
@@ -320,9 +350,11 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
             return ReconcileOutput(**read.model_dump())
         return ReconcileOutput(**read.model_dump(), more_from=read.read)
 
-    @hatchet.task(name="import-read-target", input_validator=ReadInput,
-                  **spotify_step(settings, member_field=member, units="input.pages",
-                                 calls=READ_PAGES))
+    @hatchet.task(
+        name="import-read-target",
+        input_validator=ReadInput,
+        **spotify_step(settings, member_field=member, units="input.pages", calls=READ_PAGES),
+    )
     async def read_target(input: ReadInput, ctx: Context) -> ReadOutput:
         """`pages` more pages of a long target, each paced as one call."""
         d = deps(ctx)
@@ -330,8 +362,12 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
             return ReadOutput(**stop.model_dump())
         return await _read_target(d, input, offset=input.offset, pages=input.pages)
 
-    @hatchet.task(name="import-settle", input_validator=SettleInput,
-                  execution_timeout=timedelta(seconds=60), retries=3)
+    @hatchet.task(
+        name="import-settle",
+        input_validator=SettleInput,
+        execution_timeout=timedelta(seconds=60),
+        retries=3,
+    )
     async def settle(input: SettleInput, ctx: Context) -> StepResult:
         """Mark what a long target already holds (no Spotify call: the reads are done)."""
         d = deps(ctx)
@@ -342,31 +378,41 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
 
     # Up to `batches` adds in a row, each committed to the ledger before the next; after an
     # unacknowledged add, a read of up to two pages first.
-    @hatchet.task(name="import-add-batch", input_validator=AddInput,
-                  **spotify_step(settings, member_field=member,
-                                 units="int(input.batches) + (input.recheck ? 2 : 0)",
-                                 calls=ADD_BATCHES + 2))
+    @hatchet.task(
+        name="import-add-batch",
+        input_validator=AddInput,
+        **spotify_step(
+            settings,
+            member_field=member,
+            units="int(input.batches) + (input.recheck ? 2 : 0)",
+            calls=ADD_BATCHES + 2,
+        ),
+    )
     async def add_batch(input: AddInput, ctx: Context) -> AddOutput:
         d = deps(ctx)
         added = 0
         for n in range(max(input.batches, 1)):
             if stop := await _stop_reason(d, input, ctx):
                 return AddOutput(**stop.model_dump(), added=added)
-            out = await _add_one_batch(d, input, recheck=n == 0 and (
-                input.recheck or ctx.retry_count > 0))
+            out = await _add_one_batch(
+                d, input, recheck=n == 0 and (input.recheck or ctx.retry_count > 0)
+            )
             added += out.added
             if out.done or out.retry_after is not None or not out.added:
                 return out.model_copy(update={"added": added})
         return AddOutput(added=added)
 
     @hatchet.durable_task(
-        name=IMPORT_PLAYLIST, input_validator=ImportInput,
-        execution_timeout=timedelta(hours=24), retries=0,
+        name=IMPORT_PLAYLIST,
+        input_validator=ImportInput,
+        execution_timeout=timedelta(hours=24),
+        retries=0,
         # One live run per import: a newer run (a /retry, or the watchdog replacing a stuck
         # one) cancels the older. Members share Spotify fairly through the per-member rate
         # limit; a per-member concurrency slot would let one stuck run block its owner.
         concurrency=ConcurrencyExpression(
-            expression="string(input.import_id)", max_runs=1,
+            expression="string(input.import_id)",
+            max_runs=1,
             limit_strategy=ConcurrencyLimitStrategy.CANCEL_IN_PROGRESS,
         ),
     )
@@ -384,44 +430,71 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
 
     async def _import(run: _Run, input: ImportInput) -> ImportOutput:
         try:
-            base = StepInput(import_id=input.import_id, discord_user_id=input.discord_user_id,
-                             guild_id=run.guild_id)
+            base = StepInput(
+                import_id=input.import_id,
+                discord_user_id=input.discord_user_id,
+                guild_id=run.guild_id,
+            )
             prep = await run.child(prepare, base, "prepare")
             found = prep
             while found.scan_from is not None:  # more playlists than one page
-                found = await run.child(find_target, FindInput(
-                    **base.model_dump(), offset=found.scan_from, marked_id=found.marked_id,
-                    marked_url=found.marked_url), f"find-{found.scan_from}")
+                found = await run.child(
+                    find_target,
+                    FindInput(
+                        **base.model_dump(),
+                        offset=found.scan_from,
+                        marked_id=found.marked_id,
+                        marked_url=found.marked_url,
+                    ),
+                    f"find-{found.scan_from}",
+                )
             await run.report(final=True)  # before any add: e.g. tracks that won't play here
-            target = AddInput(**base.model_dump(), target_playlist_id=found.target_playlist_id,
-                              batches=ADD_BATCHES)
+            target = AddInput(
+                **base.model_dump(),
+                target_playlist_id=found.target_playlist_id,
+                batches=ADD_BATCHES,
+            )
             per_wave = RESOLVE_FAN_OUT * RESOLVE_PER_CHILD
             isrc = set(prep.with_isrc)
             for start in range(0, len(prep.to_resolve), per_wave):
-                wave = prep.to_resolve[start:start + per_wave]
-                groups = [wave[i:i + RESOLVE_PER_CHILD]
-                          for i in range(0, len(wave), RESOLVE_PER_CHILD)]
-                await asyncio.gather(*(
-                    run.child(resolve, ResolveInput(
-                        **base.model_dump(), positions=group,
-                        calls=sum(2 if p in isrc else 1 for p in group)),
-                        f"resolve-{group[0]}")
-                    for group in groups))
+                wave = prep.to_resolve[start : start + per_wave]
+                groups = [
+                    wave[i : i + RESOLVE_PER_CHILD] for i in range(0, len(wave), RESOLVE_PER_CHILD)
+                ]
+                await asyncio.gather(
+                    *(
+                        run.child(
+                            resolve,
+                            ResolveInput(
+                                **base.model_dump(),
+                                positions=group,
+                                calls=sum(2 if p in isrc else 1 for p in group),
+                            ),
+                            f"resolve-{group[0]}",
+                        )
+                        for group in groups
+                    )
+                )
                 await run.report()
             first = await run.child(reconcile, target, "reconcile")
             if first.more_from is not None:  # a long target: the rest, page by page
                 held, offset, total = Counter(first.held), first.more_from, first.total
                 while offset < total:
-                    page = await run.child(read_target, ReadInput(
-                        **target.model_dump(), offset=offset, pages=READ_PAGES),
-                        f"read-{offset}")
+                    page = await run.child(
+                        read_target,
+                        ReadInput(**target.model_dump(), offset=offset, pages=READ_PAGES),
+                        f"read-{offset}",
+                    )
                     held.update(page.held)
                     total = page.total
                     if not page.read:
                         break
                     offset += page.read
-                await run.child(settle, SettleInput(**target.model_dump(), held=dict(held),
-                                                    total=total), "settle")
+                await run.child(
+                    settle,
+                    SettleInput(**target.model_dump(), held=dict(held), total=total),
+                    "settle",
+                )
             batch = 0
             while True:
                 out = await run.child(add_batch, target, f"batch-{batch}")
@@ -432,17 +505,31 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
             return await run.finish(run.target_url)
         except _Superseded:
             log.warning("import %s: run superseded by a newer one; stopping", input.import_id)
-            return ImportOutput(import_id=input.import_id, status="superseded", added=0,
-                                already_present=0, not_found=0, failed=0)
+            return ImportOutput(
+                import_id=input.import_id,
+                status="superseded",
+                added=0,
+                already_present=0,
+                not_found=0,
+                failed=0,
+            )
         except _Cancelled:
             return await run.finish(run.target_url, cancelled=True)
         except ImportStopped as exc:
             return await run.finish(run.target_url, error=str(exc))
 
     watchdog = build_watchdog(hatchet, settings, import_playlist)
-    workflows: list[BaseWorkflow[Any]] = [prepare, find_target, resolve, reconcile,
-                                          read_target, settle, add_batch, import_playlist,
-                                          watchdog]
+    workflows: list[BaseWorkflow[Any]] = [
+        prepare,
+        find_target,
+        resolve,
+        reconcile,
+        read_target,
+        settle,
+        add_batch,
+        import_playlist,
+        watchdog,
+    ]
     return workflows
 
 
@@ -457,8 +544,9 @@ class _Superseded(Exception):
 class _Run:
     """The parent's state for one invocation: progress message, waits, counts."""
 
-    def __init__(self, ctx: DurableContext, d: WorkerDeps, settings: Settings,
-                 input: ImportInput) -> None:
+    def __init__(
+        self, ctx: DurableContext, d: WorkerDeps, settings: Settings, input: ImportInput
+    ) -> None:
         self.ctx, self.d, self.settings, self.input = ctx, d, settings, input
         self.progress: ChannelProgress | None = None
         self.name = "playlist"
@@ -477,8 +565,9 @@ class _Run:
             account = await accounts.get_account(s, self.input.discord_user_id)
             self.country = account.country if account else None
             if self.country:
-                self.unplayable = tuple(await ledger.unplayable_titles(
-                    s, self.input.import_id, self.country))
+                self.unplayable = tuple(
+                    await ledger.unplayable_titles(s, self.input.import_id, self.country)
+                )
         if row is None:
             raise NonRetryableException(f"import {self.input.import_id} does not exist")
         require_owner(row.discord_user_id, self.input.discord_user_id, self.input.import_id)
@@ -486,10 +575,14 @@ class _Run:
         self.guild_id = row.guild_id
         self.target_url = row.target_playlist_url
         self.settled_at_start = counts.total - counts.outstanding
-        self.progress = ChannelProgress(self.d.discord, row.channel_id, row.message_id,
-                                        interval=self.settings.progress_interval_seconds,
-                                        on_new_message=self._remember_message,
-                                        keep=self.d.background)
+        self.progress = ChannelProgress(
+            self.d.discord,
+            row.channel_id,
+            row.message_id,
+            interval=self.settings.progress_interval_seconds,
+            on_new_message=self._remember_message,
+            keep=self.d.background,
+        )
 
     async def close_progress(self) -> None:
         if self.progress is not None:
@@ -517,8 +610,11 @@ class _Run:
             try:
                 result = await run_child(self.ctx, task, payload, f"{key}-{attempt}")
             except (FailedTaskRunExceptionGroup, TaskRunError, EngineUnavailable) as exc:
-                raise ImportStopped(child_failure(
-                    exc, "Spotify kept failing; use /retry to pick up where it stopped.")) from exc
+                raise ImportStopped(
+                    child_failure(
+                        exc, "Spotify kept failing; use /retry to pick up where it stopped."
+                    )
+                ) from exc
             async with self.d.sessions.begin() as s:  # the watchdog's sign of life
                 await imports.touch_import(s, self.input.import_id)
             if isinstance(result, PrepareOutput) and result.target_url:
@@ -540,8 +636,9 @@ class _Run:
             resume_at = datetime.now(UTC) + timedelta(seconds=seconds)
             async with self.d.sessions.begin() as s:
                 await imports.pause_import(s, self.input.import_id, resume_at)
-            await self._edit(import_render.paused(await self._progress(), resume_at, reason),
-                             final=True)
+            await self._edit(
+                import_render.paused(await self._progress(), resume_at, reason), final=True
+            )
         else:
             async with self.d.sessions.begin() as s:  # a short wait is no stall
                 await imports.touch_import(s, self.input.import_id)
@@ -557,10 +654,16 @@ class _Run:
         settled = c.total - c.outstanding
         minutes = max(time.monotonic() - self.started, 1.0) / 60
         return import_render.Progress(
-            name=self.name, total=c.total - c.skipped, added=c.added,
-            already_present=c.already_present, not_found=c.not_found, failed=c.failed,
+            name=self.name,
+            total=c.total - c.skipped,
+            added=c.added,
+            already_present=c.already_present,
+            not_found=c.not_found,
+            failed=c.failed,
             per_minute=max(settled - self.settled_at_start, 0) / minutes,
-            country=self.country, unplayable=self.unplayable, notes=self.notes,
+            country=self.country,
+            unplayable=self.unplayable,
+            notes=self.notes,
         )
 
     async def report(self, *, final: bool = False) -> None:
@@ -570,38 +673,64 @@ class _Run:
         if self.progress is not None:
             await self.progress.update(embed, final=final)
 
-    async def finish(self, url: str | None, *, cancelled: bool = False,
-                     error: str | None = None) -> ImportOutput:
-        status = (ImportStatus.CANCELLED if cancelled else
-                  ImportStatus.FAILED if error else ImportStatus.COMPLETED)
+    async def finish(
+        self, url: str | None, *, cancelled: bool = False, error: str | None = None
+    ) -> ImportOutput:
+        status = (
+            ImportStatus.CANCELLED
+            if cancelled
+            else ImportStatus.FAILED
+            if error
+            else ImportStatus.COMPLETED
+        )
         async with self.d.sessions.begin() as s:
             await imports.finish_import(s, self.input.import_id, status, error=error)
             not_imported = [
-                (item.track.title if item.track else f"#{item.position + 1}",
-                 item.last_error or item.state.value.replace("_", " "))
+                (
+                    item.track.title if item.track else f"#{item.position + 1}",
+                    item.last_error or item.state.value.replace("_", " "),
+                )
                 for item in await ledger.list_items(
-                    s, self.input.import_id, states=[ItemState.NOT_FOUND, ItemState.FAILED])
+                    s, self.input.import_id, states=[ItemState.NOT_FOUND, ItemState.FAILED]
+                )
             ]
         p = await self._progress()
-        await self._edit(import_render.finished(p, url=url, not_imported=not_imported,
-                                                cancelled=cancelled, error=error), final=True)
-        return ImportOutput(import_id=self.input.import_id, status=status.value, added=p.added,
-                            already_present=p.already_present, not_found=p.not_found,
-                            failed=p.failed)
+        await self._edit(
+            import_render.finished(
+                p, url=url, not_imported=not_imported, cancelled=cancelled, error=error
+            ),
+            final=True,
+        )
+        return ImportOutput(
+            import_id=self.input.import_id,
+            status=status.value,
+            added=p.added,
+            already_present=p.already_present,
+            not_found=p.not_found,
+            failed=p.failed,
+        )
 
 
 def _wanted(track: CatalogTrack) -> Track:
     """The catalog track as the matcher sees it."""
-    return Track(track.title, tuple(track.artists), track.album or "", track.duration_ms,
-                 track.isrc, track.provider_track_id or "", track.provider_uri or "")
+    return Track(
+        track.title,
+        tuple(track.artists),
+        track.album or "",
+        track.duration_ms,
+        track.isrc,
+        track.provider_track_id or "",
+        track.provider_uri or "",
+    )
 
 
 def _cache_key(track: Track) -> str:
     return match_key(track.title, track.artists, track.duration_ms, track.isrc)
 
 
-async def _resolve_from_cache(s: AsyncSession, import_id: int,
-                              pending: list[ImportItem]) -> tuple[list[int], list[int]]:
+async def _resolve_from_cache(
+    s: AsyncSession, import_id: int, pending: list[ImportItem]
+) -> tuple[list[int], list[int]]:
     """Settle what the match cache already knows in one pass (a second import of the same
     songs searches nothing and runs no resolve child); the positions left to search, and
     those of them with an ISRC (a search that may take two calls)."""
@@ -620,8 +749,9 @@ async def _resolve_from_cache(s: AsyncSession, import_id: int,
         elif hit.spotify_uri:
             await ledger.mark_item_resolved(s, import_id, item.position, hit.spotify_uri)
         else:
-            await ledger.mark_item_not_found(s, import_id, item.position,
-                                             reason="no confident match on Spotify")
+            await ledger.mark_item_not_found(
+                s, import_id, item.position, reason="no confident match on Spotify"
+            )
     return left, with_isrc
 
 
@@ -645,32 +775,55 @@ async def _find_or_create_target(d: WorkerDeps, input: FindInput) -> PrepareOutp
     known = row.target_playlist_id
     marked = (input.marked_id, input.marked_url) if input.marked_id else None
     try:
-        page = await _spotify(d, input.discord_user_id, lambda sp: sp.current_user_playlists(
-            limit=PAGE_SIZE, offset=input.offset))
-        items = [p for p in page.get("items") or []
-                 if p and (not me or (p.get("owner") or {}).get("id") == me)]
-        found = next(((known, _url(p)) for p in items if known and str(p.get("id")) == known),
-                     None)
+        page = await _spotify(
+            d,
+            input.discord_user_id,
+            lambda sp: sp.current_user_playlists(limit=PAGE_SIZE, offset=input.offset),
+        )
+        items = [
+            p
+            for p in page.get("items") or []
+            if p and (not me or (p.get("owner") or {}).get("id") == me)
+        ]
+        found = next(((known, _url(p)) for p in items if known and str(p.get("id")) == known), None)
         if found is None and marked is None:
-            marked = next(((str(p["id"]), _url(p)) for p in items
-                           if owner in parse_markers(str(p.get("description") or ""))), None)
+            marked = next(
+                (
+                    (str(p["id"]), _url(p))
+                    for p in items
+                    if owner in parse_markers(str(p.get("description") or ""))
+                ),
+                None,
+            )
         if found is None and page.get("next"):
-            return PrepareOutput(scan_from=input.offset + PAGE_SIZE,
-                                 marked_id=marked[0] if marked else None,
-                                 marked_url=marked[1] if marked else None)
+            return PrepareOutput(
+                scan_from=input.offset + PAGE_SIZE,
+                marked_id=marked[0] if marked else None,
+                marked_url=marked[1] if marked else None,
+            )
         found = found or marked
         lost = known is not None and (found is None or found[0] != known)
         if lost:
             async with d.sessions.begin() as s:
                 reset = await imports.forget_lost_target(s, input.import_id, str(known))
-            log.warning("import %s: target %s is no longer in the member's library; "
-                        "%s tracks go to a new one", input.import_id, known, reset)
+            log.warning(
+                "import %s: target %s is no longer in the member's library; "
+                "%s tracks go to a new one",
+                input.import_id,
+                known,
+                reset,
+            )
         if found is None:
-            created = await _spotify(d, input.discord_user_id, lambda sp: (
-                sp.current_user_playlist_create(
-                    row.playlist_name or "Mixtape import", public=False,
-                    description=f"Imported with Mixtape. {marker(*owner)}")
-            ), write=True)
+            created = await _spotify(
+                d,
+                input.discord_user_id,
+                lambda sp: sp.current_user_playlist_create(
+                    row.playlist_name or "Mixtape import",
+                    public=False,
+                    description=f"Imported with Mixtape. {marker(*owner)}",
+                ),
+                write=True,
+            )
             found = (str(created["id"]), _url(created))
     except RateLimited as exc:
         return PrepareOutput(retry_after=exc.retry_after, reason=exc.reason)
@@ -680,16 +833,21 @@ async def _find_or_create_target(d: WorkerDeps, input: FindInput) -> PrepareOutp
         ) from exc
     async with d.sessions.begin() as s:
         stored = await imports.set_target_playlist(s, input.import_id, *found)
-    return PrepareOutput(target_playlist_id=stored.playlist_id, target_url=stored.url,
-                         lost_target=lost)
+    return PrepareOutput(
+        target_playlist_id=stored.playlist_id, target_url=stored.url, lost_target=lost
+    )
 
 
-async def _read_target(d: WorkerDeps, input: AddInput, *, offset: int,
-                       pages: int) -> ReadOutput:
+async def _read_target(d: WorkerDeps, input: AddInput, *, offset: int, pages: int) -> ReadOutput:
     """Up to `pages` pages of the target from `offset`, counted per song."""
     try:
-        uris, total = await _read_all_items(d, input.discord_user_id, input.target_playlist_id,
-                                            start=offset, stop=offset + pages * PAGE_SIZE)
+        uris, total = await _read_all_items(
+            d,
+            input.discord_user_id,
+            input.target_playlist_id,
+            start=offset,
+            stop=offset + pages * PAGE_SIZE,
+        )
     except RateLimited as exc:
         return ReadOutput(retry_after=exc.retry_after, reason=exc.reason)
     except Permanent as exc:
@@ -706,10 +864,11 @@ async def _settle(d: WorkerDeps, import_id: int, held: dict[str, int], total: in
         await imports.set_target_length(s, import_id, total)
         settled = set(there)
         to_add = [pos for pos, _, added in wanted if not added and pos not in settled]
-        overflow = to_add[max(PLAYLIST_LIMIT - total, 0):]
+        overflow = to_add[max(PLAYLIST_LIMIT - total, 0) :]
         if overflow:
             await ledger.mark_items_failed(
-                s, import_id, overflow, f"Spotify playlists hold at most {PLAYLIST_LIMIT:,} tracks")
+                s, import_id, overflow, f"Spotify playlists hold at most {PLAYLIST_LIMIT:,} tracks"
+            )
 
 
 async def _search(d: WorkerDeps, user_id: int, wanted: Track) -> str | None:
@@ -718,10 +877,16 @@ async def _search(d: WorkerDeps, user_id: int, wanted: Track) -> str | None:
     artist = wanted.artists[0] if wanted.artists else ""
     queries.append(f"track:{wanted.title} artist:{artist}".strip())
     for query in queries:
-        found = await _spotify(d, user_id, lambda sp, q=query: sp.search(
-            q, limit=10, type="track", market="from_token"))
-        candidates = [parse_track(t) for t in (found.get("tracks") or {}).get("items") or []
-                      if t and t.get("id")]
+        found = await _spotify(
+            d,
+            user_id,
+            lambda sp, q=query: sp.search(q, limit=10, type="track", market="from_token"),
+        )
+        candidates = [
+            parse_track(t)
+            for t in (found.get("tracks") or {}).get("items") or []
+            if t and t.get("id")
+        ]
         best = best_match(wanted, candidates)
         if best is not None:
             return best[0].uri
@@ -731,8 +896,7 @@ async def _search(d: WorkerDeps, user_id: int, wanted: Track) -> str | None:
 async def _resolve_one(d: WorkerDeps, input: ResolveInput, position: int) -> StepResult | None:
     """Resolve one pending song; a StepResult only when Spotify asked us to wait."""
     async with d.sessions.begin() as s:
-        [item] = await ledger.list_items(s, input.import_id, after_position=position - 1,
-                                         limit=1)
+        [item] = await ledger.list_items(s, input.import_id, after_position=position - 1, limit=1)
     if item.state is not ItemState.PENDING or item.track is None:
         return None
     wanted = _wanted(item.track)
@@ -753,8 +917,9 @@ async def _resolve_one(d: WorkerDeps, input: ResolveInput, position: int) -> Ste
         if uri:
             await ledger.mark_item_resolved(s, input.import_id, position, uri)
         else:
-            await ledger.mark_item_not_found(s, input.import_id, position,
-                                             reason="no confident match on Spotify")
+            await ledger.mark_item_not_found(
+                s, input.import_id, position, reason="no confident match on Spotify"
+            )
     return None
 
 
@@ -777,19 +942,25 @@ async def _add_one_batch(d: WorkerDeps, input: AddInput, *, recheck: bool) -> Ad
             if landed:
                 async with d.sessions.begin() as s:
                     await ledger.mark_items_added(
-                        s, input.import_id, [i.position for i in batch[:landed]])
+                        s, input.import_id, [i.position for i in batch[:landed]]
+                    )
                     await imports.extend_target_length(s, input.import_id, landed)
                 return AddOutput(added=landed)
-        await _spotify(d, input.discord_user_id,
-                       lambda sp: add_items(sp, input.target_playlist_id, uris), write=True)
+        await _spotify(
+            d,
+            input.discord_user_id,
+            lambda sp: add_items(sp, input.target_playlist_id, uris),
+            write=True,
+        )
     except RateLimited as exc:
         return AddOutput(retry_after=exc.retry_after, reason=exc.reason)
     except Permanent as exc:
         if exc.status in (403, 404):
             raise NonRetryableException(_target_gone(exc)) from exc
         async with d.sessions.begin() as s:
-            await ledger.mark_items_failed(s, input.import_id,
-                                           [i.position for i in batch], str(exc))
+            await ledger.mark_items_failed(
+                s, input.import_id, [i.position for i in batch], str(exc)
+            )
         return AddOutput(added=0, failed=len(batch))
     async with d.sessions.begin() as s:
         await ledger.mark_items_added(s, input.import_id, [i.position for i in batch])
@@ -805,8 +976,9 @@ async def _landed(d: WorkerDeps, input: AddInput, length: int | None, uris: list
     """
     if length is None:  # not reconciled yet: the reconcile step settles it instead
         return 0
-    tail, _ = await _read_all_items(d, input.discord_user_id, input.target_playlist_id,
-                                    start=length, stop=length + len(uris))
+    tail, _ = await _read_all_items(
+        d, input.discord_user_id, input.target_playlist_id, start=length, stop=length + len(uris)
+    )
     landed = 0
     for got, want in zip(tail, uris, strict=False):
         if got != want:
@@ -815,8 +987,9 @@ async def _landed(d: WorkerDeps, input: AddInput, length: int | None, uris: list
     return landed
 
 
-def already_there(present: Iterable[str] | Mapping[str, int],
-                  wanted: list[tuple[int, str, bool]]) -> list[int]:
+def already_there(
+    present: Iterable[str] | Mapping[str, int], wanted: list[tuple[int, str, bool]]
+) -> list[int]:
     """Positions not yet added whose song the target already holds, whatever its order.
 
     Counted per song: for a song the source holds n times and the target k times, n - k
@@ -844,6 +1017,7 @@ def _url(playlist: dict[str, Any]) -> str | None:
 
 
 def _target_gone(exc: Permanent) -> str:
-    return ("The target playlist is gone or no longer yours on Spotify; /retry makes a new "
-            f"one. ({exc})")
-
+    return (
+        "The target playlist is gone or no longer yours on Spotify; /retry makes a new "
+        f"one. ({exc})"
+    )

@@ -46,8 +46,11 @@ def _unplayable(embed: discord.Embed, p: Progress) -> None:
         lines = [f"• {clean(title, 80)}" for title in p.unplayable[:_LIST_LIMIT]]
         if len(p.unplayable) > _LIST_LIMIT:
             lines.append(f"…and {len(p.unplayable) - _LIST_LIMIT:,} more")
-        embed.add_field(name=f"Won't play in {clean(p.country, 8)} ({len(p.unplayable):,})",
-                        value="\n".join(lines)[:1024], inline=False)
+        embed.add_field(
+            name=f"Won't play in {clean(p.country, 8)} ({len(p.unplayable):,})",
+            value="\n".join(lines)[:1024],
+            inline=False,
+        )
 
 
 def _notes(embed: discord.Embed, p: Progress) -> None:
@@ -61,8 +64,10 @@ def running(p: Progress) -> discord.Embed:
     embed = discord.Embed(title=f"Importing {clean(p.name, 200)}", colour=COLOUR)
     remaining = max(p.total - p.settled, 0)
     eta = f", about {remaining / p.per_minute:,.0f} min left" if p.per_minute > 0 else ""
-    embed.description = (f"`{bar(p.settled, p.total)}` {p.settled:,}/{p.total:,}\n"
-                         f"{p.per_minute:,.0f} tracks/min{eta}")
+    embed.description = (
+        f"`{bar(p.settled, p.total)}` {p.settled:,}/{p.total:,}\n"
+        f"{p.per_minute:,.0f} tracks/min{eta}"
+    )
     _counts(embed, p)
     _notes(embed, p)
     _unplayable(embed, p)
@@ -79,8 +84,14 @@ def paused(p: Progress, resume_at: datetime, reason: str | None) -> discord.Embe
     return embed
 
 
-def finished(p: Progress, *, url: str | None, not_imported: list[tuple[str, str]],
-             cancelled: bool = False, error: str | None = None) -> discord.Embed:
+def finished(
+    p: Progress,
+    *,
+    url: str | None,
+    not_imported: list[tuple[str, str]],
+    cancelled: bool = False,
+    error: str | None = None,
+) -> discord.Embed:
     """The summary: counts, a link to the playlist, and what was not imported and why."""
     if error:
         title, colour = f"Import of {clean(p.name, 200)} stopped", FAILED
@@ -89,12 +100,15 @@ def finished(p: Progress, *, url: str | None, not_imported: list[tuple[str, str]
     else:
         title, colour = f"Imported {clean(p.name, 200)}", COLOUR
     embed = discord.Embed(title=title, url=url or None, colour=colour)
-    embed.description = clean(error, 1000) if error else (
-        f"[Open the playlist in Spotify]({url})" if url else None)
+    embed.description = (
+        clean(error, 1000) if error else (f"[Open the playlist in Spotify]({url})" if url else None)
+    )
     _counts(embed, p)
     if not_imported:
-        lines = [f"• {clean(title, 80)}: {clean(reason, 80)}"
-                 for title, reason in not_imported[:_LIST_LIMIT]]
+        lines = [
+            f"• {clean(title, 80)}: {clean(reason, 80)}"
+            for title, reason in not_imported[:_LIST_LIMIT]
+        ]
         if len(not_imported) > _LIST_LIMIT:
             lines.append(f"…and {len(not_imported) - _LIST_LIMIT:,} more (see /imports)")
         embed.add_field(name="Not imported", value="\n".join(lines)[:1024], inline=False)

@@ -35,8 +35,12 @@ def build_ledger_retention(
 ) -> Standalone[Any, RetentionOutput]:
     """Declare the hourly sweep."""
 
-    @hatchet.task(name=LEDGER_RETENTION, on_crons=["17 * * * *"],
-                  execution_timeout=timedelta(minutes=30), retries=2)
+    @hatchet.task(
+        name=LEDGER_RETENTION,
+        on_crons=["17 * * * *"],
+        execution_timeout=timedelta(minutes=30),
+        retries=2,
+    )
     async def prune_ledgers(input: Any, ctx: Context) -> RetentionOutput:
         d = deps(ctx)
         cutoff = utcnow() - timedelta(days=settings.ledger_retention_days)
@@ -44,7 +48,8 @@ def build_ledger_retention(
         for _ in range(MAX_CHUNKS):
             async with d.sessions.begin() as s:
                 rows = await imports.prune_finished_ledgers(
-                    s, finished_before=cutoff, limit=CHUNK_ROWS)
+                    s, finished_before=cutoff, limit=CHUNK_ROWS
+                )
             deleted += rows
             if rows < CHUNK_ROWS:
                 break

@@ -47,7 +47,8 @@ def spotify_config(settings: Settings) -> SpotifyConfig:
         client_id=settings.spotify_client_id or "",
         client_secret=(
             settings.spotify_client_secret.get_secret_value()
-            if settings.spotify_client_secret else ""
+            if settings.spotify_client_secret
+            else ""
         ),
         redirect_uri=settings.spotify_redirect_uri,
         api_base=settings.spotify_api_base,

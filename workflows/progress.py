@@ -118,8 +118,12 @@ class ChannelProgress:
             async with asyncio.timeout(_LINGER_SECONDS):
                 await sender
         except TimeoutError:
-            log.warning("progress of %s/%s: gave up on the last edit after %.0fs",
-                        self._channel_id, self._message_id, _LINGER_SECONDS)
+            log.warning(
+                "progress of %s/%s: gave up on the last edit after %.0fs",
+                self._channel_id,
+                self._message_id,
+                _LINGER_SECONDS,
+            )
             sender.cancel()
 
     async def _send_loop(self) -> None:
@@ -159,8 +163,7 @@ class ChannelProgress:
             if exc.code == _TOO_OLD_TO_EDIT:
                 return await self._repost(params)
             if isinstance(exc, (discord.NotFound, discord.Forbidden)):
-                log.warning("progress message %s unavailable (%s); the work goes on",
-                            where, exc)
+                log.warning("progress message %s unavailable (%s); the work goes on", where, exc)
                 self._gone = True
                 return None
             log.warning("progress edit of %s failed: %s", where, exc)
@@ -186,8 +189,7 @@ class ChannelProgress:
             return _ERROR_BACKOFF_SECONDS
         self._message_id = int(message["id"])
         self.delivered += 1
-        log.info("progress moved to a fresh message %s in %s", self._message_id,
-                 self._channel_id)
+        log.info("progress moved to a fresh message %s in %s", self._message_id, self._channel_id)
         if self._on_new_message is not None:
             try:
                 await self._on_new_message(self._message_id)

@@ -49,8 +49,9 @@ class StepOptions(TypedDict):
     rate_limits: list[RateLimit]
 
 
-def spotify_step(settings: Settings, *, member_field: str, units: int | str = 1,
-                 calls: int = 1) -> StepOptions:
+def spotify_step(
+    settings: Settings, *, member_field: str, units: int | str = 1, calls: int = 1
+) -> StepOptions:
     """Options of a step that makes at most `calls` Spotify calls.
 
     Each call is charged to the app-wide and the member's bucket: `units` is what one run of

@@ -106,7 +106,8 @@ def _may_share(playlist: dict[str, Any], spotify_user_id: str | None) -> bool:
     """Owner or collaborator: Spotify includes a playlist's `items` only for those."""
     owner = str((playlist.get("owner") or {}).get("id") or "")
     return (spotify_user_id is not None and owner == spotify_user_id) or isinstance(
-        playlist.get("items"), dict)
+        playlist.get("items"), dict
+    )
 
 
 def _permanent_message(exc: Permanent) -> str:
@@ -115,8 +116,10 @@ def _permanent_message(exc: Permanent) -> str:
     if exc.status == 404:
         return "Spotify says this playlist no longer exists."
     if exc.status == 403:
-        return ("Spotify refused to show this playlist's tracks: only its owner or a "
-                "collaborator can share it.")
+        return (
+            "Spotify refused to show this playlist's tracks: only its owner or a "
+            "collaborator can share it."
+        )
     return f"Spotify refused the request ({exc})."
 
 
@@ -133,7 +136,8 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
             raise NonRetryableException("This playlist was removed from the catalog meanwhile.")
         try:
             data = await _as_sharer(
-                d, input.sharer_discord_user_id,
+                d,
+                input.sharer_discord_user_id,
                 lambda sp: sp.playlist(entry.provider_playlist_id, market="from_token"),
             )
         except RateLimited as exc:
@@ -143,20 +147,29 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
         if not _may_share(data, sharer.spotify_user_id if sharer else None):
             # The bot checked this; a run that skipped it (forged, or the member lost access
             # meanwhile) must not put someone else's playlist into the catalog.
-            log.error("share of entry %s refused: member %s neither owns nor collaborates "
-                      "on it", input.catalog_playlist_id, input.sharer_discord_user_id)
-            raise NonRetryableException(
-                "Only the playlist's owner or a collaborator can share it.")
+            log.error(
+                "share of entry %s refused: member %s neither owns nor collaborates on it",
+                input.catalog_playlist_id,
+                input.sharer_discord_user_id,
+            )
+            raise NonRetryableException("Only the playlist's owner or a collaborator can share it.")
         meta = parse_playlist(data)
         async with d.sessions.begin() as s:
             await catalog.update_catalog_metadata(
-                s, input.catalog_playlist_id, name=meta.name, description=meta.description,
-                owner_display_name=meta.owner_name, snapshot_id=meta.snapshot_id,
+                s,
+                input.catalog_playlist_id,
+                name=meta.name,
+                description=meta.description,
+                owner_display_name=meta.owner_name,
+                snapshot_id=meta.snapshot_id,
             )
             await catalog.mark_catalog_status(s, input.catalog_playlist_id, PlaylistStatus.READING)
         return MetaOutput(
-            provider_playlist_id=meta.playlist_id, name=meta.name, owner_name=meta.owner_name,
-            url=meta.url or entry.url, total=meta.total,
+            provider_playlist_id=meta.playlist_id,
+            name=meta.name,
+            owner_name=meta.owner_name,
+            url=meta.url or entry.url,
+            total=meta.total,
         )
 
     @hatchet.task(name=READ_PAGE, input_validator=PageInput, **step)
@@ -164,11 +177,14 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
         d = deps(ctx)
         try:
             data = await _as_sharer(
-                d, input.sharer_discord_user_id,
+                d,
+                input.sharer_discord_user_id,
                 # No market: entries then carry `available_markets`, which imports use to
                 # warn members in countries where a track does not play.
                 lambda sp: sp.playlist_items(
-                    input.provider_playlist_id, limit=PAGE_SIZE, offset=input.offset,
+                    input.provider_playlist_id,
+                    limit=PAGE_SIZE,
+                    offset=input.offset,
                     additional_types=("track", "episode"),
                 ),
             )
@@ -176,33 +192,48 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
             return PageOutput(retry_after=exc.retry_after)
         page = parse_items_page(data)
         tracks = [
-            TrackData(title=t.title, artists=t.artists, duration_ms=t.duration_ms,
-                      album=t.album or None, isrc=t.isrc, provider_track_id=t.provider_id,
-                      provider_uri=t.uri, markets=t.markets)
+            TrackData(
+                title=t.title,
+                artists=t.artists,
+                duration_ms=t.duration_ms,
+                album=t.album or None,
+                isrc=t.isrc,
+                provider_track_id=t.provider_id,
+                provider_uri=t.uri,
+                markets=t.markets,
+            )
             for _, t in page.tracks
         ]
         async with d.sessions.begin() as s:
             await catalog.replace_catalog_track_range(
                 s, input.catalog_playlist_id, input.first_position, tracks
             )
-        return PageOutput(kept=len(tracks), skipped=page.skipped, total=page.total,
-                          has_next=page.has_next)
+        return PageOutput(
+            kept=len(tracks), skipped=page.skipped, total=page.total, has_next=page.has_next
+        )
 
     @hatchet.durable_task(
-        name=SHARE_PLAYLIST, input_validator=ShareInput,
-        execution_timeout=timedelta(hours=6), retries=0,
+        name=SHARE_PLAYLIST,
+        input_validator=ShareInput,
+        execution_timeout=timedelta(hours=6),
+        retries=0,
         # One share of a catalog entry at a time: a second one waits for the first, so two
         # never write the same entry's tracks side by side.
         concurrency=ConcurrencyExpression(
-            expression="string(input.catalog_playlist_id)", max_runs=1,
+            expression="string(input.catalog_playlist_id)",
+            max_runs=1,
             limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN,
         ),
     )
     async def share_playlist(input: ShareInput, ctx: DurableContext) -> ShareOutput:
         d = deps(ctx)
-        progress = ChannelProgress(d.discord, input.channel_id, input.message_id,
-                                   interval=settings.progress_interval_seconds,
-                                   keep=d.background)
+        progress = ChannelProgress(
+            d.discord,
+            input.channel_id,
+            input.message_id,
+            interval=settings.progress_interval_seconds,
+            keep=d.background,
+        )
         try:
             out = await _share(ctx, d, input, progress)
         except BaseException:
@@ -211,25 +242,37 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
         await progress.close()
         return out
 
-    async def _share(ctx: DurableContext, d: WorkerDeps, input: ShareInput,
-                     progress: ChannelProgress) -> ShareOutput:
+    async def _share(
+        ctx: DurableContext, d: WorkerDeps, input: ShareInput, progress: ChannelProgress
+    ) -> ShareOutput:
         waits = _Waits(ctx, progress, settings.max_rate_limit_waits)
         name = "playlist"
         try:
-            meta = await waits.run(read_meta, MetaInput(
-                catalog_playlist_id=input.catalog_playlist_id,
-                sharer_discord_user_id=input.sharer_discord_user_id,
-            ), "meta", name)
+            meta = await waits.run(
+                read_meta,
+                MetaInput(
+                    catalog_playlist_id=input.catalog_playlist_id,
+                    sharer_discord_user_id=input.sharer_discord_user_id,
+                ),
+                "meta",
+                name,
+            )
             name = meta.name
             await progress.update(share_render.reading(name, 0, meta.total), final=True)
             kept, skipped, offset = 0, Counter[str](), 0
             while True:
-                page = await waits.run(read_page, PageInput(
-                    catalog_playlist_id=input.catalog_playlist_id,
-                    sharer_discord_user_id=input.sharer_discord_user_id,
-                    provider_playlist_id=meta.provider_playlist_id,
-                    offset=offset, first_position=kept,
-                ), f"page-{offset}", name)
+                page = await waits.run(
+                    read_page,
+                    PageInput(
+                        catalog_playlist_id=input.catalog_playlist_id,
+                        sharer_discord_user_id=input.sharer_discord_user_id,
+                        provider_playlist_id=meta.provider_playlist_id,
+                        offset=offset,
+                        first_position=kept,
+                    ),
+                    f"page-{offset}",
+                    name,
+                )
                 kept += page.kept
                 skipped.update(page.skipped)
                 offset += PAGE_SIZE
@@ -246,12 +289,23 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
             await catalog.mark_catalog_status(s, input.catalog_playlist_id, PlaylistStatus.READY)
             entry = await catalog.get_catalog_playlist(s, input.catalog_playlist_id)
         duration_ms = entry.total_duration_ms if entry else 0
-        await progress.update(share_render.summary(
-            name=name, owner=meta.owner_name, url=meta.url, track_count=count,
-            duration_ms=duration_ms, skipped=dict(skipped),
-        ), final=True)
-        return ShareOutput(catalog_playlist_id=input.catalog_playlist_id, track_count=count,
-                           skipped=dict(skipped), status=PlaylistStatus.READY.value)
+        await progress.update(
+            share_render.summary(
+                name=name,
+                owner=meta.owner_name,
+                url=meta.url,
+                track_count=count,
+                duration_ms=duration_ms,
+                skipped=dict(skipped),
+            ),
+            final=True,
+        )
+        return ShareOutput(
+            catalog_playlist_id=input.catalog_playlist_id,
+            track_count=count,
+            skipped=dict(skipped),
+            status=PlaylistStatus.READY.value,
+        )
 
     workflows: list[BaseWorkflow[Any]] = [read_meta, read_page, share_playlist]
     return workflows
@@ -272,14 +326,17 @@ class _Waits:
             try:
                 result = await run_child(self._ctx, task, payload, f"{key}-{attempt}")
             except (FailedTaskRunExceptionGroup, TaskRunError, EngineUnavailable) as exc:
-                raise ShareFailed(child_failure(
-                    exc, "Reading the playlist from Spotify failed repeatedly; try sharing "
-                    "again later.")) from exc
+                raise ShareFailed(
+                    child_failure(
+                        exc,
+                        "Reading the playlist from Spotify failed repeatedly; try sharing "
+                        "again later.",
+                    )
+                ) from exc
             if result.retry_after is None:
                 return result
             log.info("share child %s rate limited; durable sleep %.1fs", key, result.retry_after)
-            await self._progress.update(share_render.waiting(name, result.retry_after),
-                                        final=True)
+            await self._progress.update(share_render.waiting(name, result.retry_after), final=True)
             await self._ctx.aio_sleep_for(timedelta(seconds=result.retry_after))
         raise ShareFailed("Spotify kept asking us to slow down; try sharing again later.")
 
@@ -292,6 +349,9 @@ async def _fail(
             s, input.catalog_playlist_id, PlaylistStatus.FAILED, error=reason
         )
     await progress.update(share_render.failed(name, reason), final=True)
-    return ShareOutput(catalog_playlist_id=input.catalog_playlist_id, track_count=0,
-                       skipped={}, status=PlaylistStatus.FAILED.value)
-
+    return ShareOutput(
+        catalog_playlist_id=input.catalog_playlist_id,
+        track_count=0,
+        skipped={},
+        status=PlaylistStatus.FAILED.value,
+    )

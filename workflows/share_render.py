@@ -29,21 +29,33 @@ def waiting(name: str, seconds: float) -> discord.Embed:
 
 
 def summary(
-    *, name: str, owner: str, url: str, track_count: int, duration_ms: int,
+    *,
+    name: str,
+    owner: str,
+    url: str,
+    track_count: int,
+    duration_ms: int,
     skipped: dict[str, int],
 ) -> discord.Embed:
-    embed = discord.Embed(title=clean(name, 256), url=url or None, colour=COLOUR,
-                          description="Shared to this server's catalog. Import it with `/import`.")
+    embed = discord.Embed(
+        title=clean(name, 256),
+        url=url or None,
+        colour=COLOUR,
+        description="Shared to this server's catalog. Import it with `/import`.",
+    )
     embed.add_field(name="Owner", value=clean(owner, 1024) or "unknown")
     embed.add_field(name="Tracks", value=f"{track_count:,}")
     embed.add_field(name="Duration", value=duration(duration_ms))
     if skipped:
-        lines = [f"{count:,} {reason}{'s' if count != 1 else ''}"
-                 for reason, count in sorted(skipped.items())]
+        lines = [
+            f"{count:,} {reason}{'s' if count != 1 else ''}"
+            for reason, count in sorted(skipped.items())
+        ]
         embed.add_field(name="Skipped", value="\n".join(lines)[:1024], inline=False)
     return embed
 
 
 def failed(name: str, reason: str) -> discord.Embed:
-    return discord.Embed(title=f"Could not share {clean(name, 200)}", colour=FAILED,
-                         description=clean(reason, 2000))
+    return discord.Embed(
+        title=f"Could not share {clean(name, 200)}", colour=FAILED, description=clean(reason, 2000)
+    )

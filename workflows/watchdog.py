@@ -49,13 +49,15 @@ def build_watchdog(
             ref = await import_playlist.aio_run(
                 ImportInput(import_id=row.id, discord_user_id=row.discord_user_id),
                 wait_for_result=False,
-                additional_metadata={"guild_id": str(row.guild_id),
-                                     "user_id": str(row.discord_user_id),
-                                     "import_id": str(row.id), "restarted_from": old or ""},
+                additional_metadata={
+                    "guild_id": str(row.guild_id),
+                    "user_id": str(row.discord_user_id),
+                    "import_id": str(row.id),
+                    "restarted_from": old or "",
+                },
             )
             async with d.sessions.begin() as s:
-                claimed = await imports.replace_workflow_run_id(s, row.id, old,
-                                                                ref.workflow_run_id)
+                claimed = await imports.replace_workflow_run_id(s, row.id, old, ref.workflow_run_id)
             if not claimed:  # another watchdog, or a /retry, got there first
                 await d.hatchet.runs.aio_cancel(ref.workflow_run_id)
                 continue
@@ -64,8 +66,13 @@ def build_watchdog(
                     await d.hatchet.runs.aio_cancel(old)
                 except Exception:
                     log.exception("import %s: cancelling stuck run %s failed", row.id, old)
-            log.warning("import %s was quiet since %s: run %s replaced by %s",
-                        row.id, row.updated_at, old, ref.workflow_run_id)
+            log.warning(
+                "import %s was quiet since %s: run %s replaced by %s",
+                row.id,
+                row.updated_at,
+                old,
+                ref.workflow_run_id,
+            )
             restarted.append(row.id)
         return WatchdogOutput(restarted=restarted)
 

@@ -38,8 +38,11 @@ def catalog_loader(services: BotServices, guild_id: int, query: str | None) -> P
             count = _pages(total, CATALOG_PAGE_SIZE)
             index = min(max(index, 0), count - 1)
             entries = await catalog.list_guild_catalog(
-                session, guild_id, query=query,
-                limit=CATALOG_PAGE_SIZE, offset=index * CATALOG_PAGE_SIZE,
+                session,
+                guild_id,
+                query=query,
+                limit=CATALOG_PAGE_SIZE,
+                offset=index * CATALOG_PAGE_SIZE,
             )
         page = render.PageInfo(index, count, total)
         return render.catalog_page(entries, page, query), page
@@ -113,7 +116,10 @@ class Catalog(commands.GroupCog, group_name="catalog", group_description="This s
             await interaction.response.send_message(embed=embed)
             return
         pager = Pager(
-            area=area, owner=interaction.user, load=load, page=page,
+            area=area,
+            owner=interaction.user,
+            load=load,
+            page=page,
             timeout=self.bot.pager_timeout,
         )
         await interaction.response.send_message(embed=embed, view=pager)

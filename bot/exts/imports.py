@@ -230,7 +230,10 @@ class Imports(commands.Cog):
             await interaction.response.send_message(embed=embed, ephemeral=True)
             return
         pager = Pager(
-            area="imports", owner=interaction.user, load=load, page=page,
+            area="imports",
+            owner=interaction.user,
+            load=load,
+            page=page,
             timeout=self.bot.pager_timeout,
         )
         await interaction.response.send_message(embed=embed, view=pager, ephemeral=True)
@@ -280,7 +283,10 @@ class Imports(commands.Cog):
         except Exception:
             log.warning(
                 "engine did not take the cancel of run %s (import %s); the workflow stops "
-                "at its next step boundary anyway", imp.workflow_run_id, imp.id, exc_info=True,
+                "at its next step boundary anyway",
+                imp.workflow_run_id,
+                imp.id,
+                exc_info=True,
             )
 
     # -- /retry ------------------------------------------------------------------------
@@ -437,7 +443,10 @@ class Imports(commands.Cog):
                     label = render.import_choice_name(other, owner)
                     choices.append(app_commands.Choice(name=label, value=option_id(other.id)))
             mine = await imports.list_user_imports(
-                session, interaction.user.id, guild_id=guild_id, statuses=statuses,
+                session,
+                interaction.user.id,
+                guild_id=guild_id,
+                statuses=statuses,
                 limit=IMPORTS_LISTED,
             )
         for imp in mine:

@@ -232,8 +232,10 @@ async def unshare_confirmed(driver: InteractionDriver, value: str, **kwargs: Any
     """Run /unshare, press Remove, and return what the prompt says afterwards."""
     handle, prompt = await unshare_prompt(driver, value, **kwargs)
     press = await driver.press(
-        int(prompt["id"]), button_ids(prompt)["Remove"],
-        user=kwargs.get("user"), permissions=kwargs.get("permissions"),
+        int(prompt["id"]),
+        button_ids(prompt)["Remove"],
+        user=kwargs.get("user"),
+        permissions=kwargs.get("permissions"),
     )
     await press.response()
     await press.finished()

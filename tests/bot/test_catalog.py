@@ -87,7 +87,10 @@ async def test_browse_pages_newest_first_and_only_the_invoker_pages(
 
 
 async def test_the_pager_disables_itself_on_timeout(
-    bot: MixtapeBot, driver: InteractionDriver, services: BotServices, alice: Member,
+    bot: MixtapeBot,
+    driver: InteractionDriver,
+    services: BotServices,
+    alice: Member,
     guild_id: int,
 ) -> None:
     bot.pager_timeout = 0.3
@@ -96,9 +99,7 @@ async def test_the_pager_disables_itself_on_timeout(
 
     handle, _ = await browse(driver)
 
-    expired = await handle.original(
-        until=lambda m: all(disabled_buttons(m).values()), within=5.0
-    )
+    expired = await handle.original(until=lambda m: all(disabled_buttons(m).values()), within=5.0)
     assert disabled_buttons(expired) == {"Previous": True, "Next": True}
     assert len(field_names(expired)) == 5  # the page itself stays
 
@@ -151,9 +152,7 @@ async def test_show_lists_tracks_in_pages(
 async def test_show_of_a_pending_entry_says_so(
     driver: InteractionDriver, services: BotServices, alice: Member, guild_id: int
 ) -> None:
-    entry = await add_entry(
-        services, guild_id, alice.id, "Fresh", status=PlaylistStatus.PENDING
-    )
+    entry = await add_entry(services, guild_id, alice.id, "Fresh", status=PlaylistStatus.PENDING)
 
     message = await (
         await driver.slash("catalog", {"playlist": pick(entry)}, subcommand="show")
@@ -247,7 +246,10 @@ async def test_urls_from_descriptions_and_display_names_are_shown_not_linked(
     entry = await add_entry(services, guild_id, alice.id, "Lure", tracks=1)
     async with services.sessions.begin() as session:
         await catalog.update_catalog_metadata(
-            session, entry, name="Lure", description="Free Nitro: https://evil.example/nitro",
+            session,
+            entry,
+            name="Lure",
+            description="Free Nitro: https://evil.example/nitro",
             owner_display_name="<https://evil.example/me>",
         )
         [stored] = await catalog.list_guild_catalog(session, guild_id)

@@ -17,15 +17,33 @@ async def test_commands_are_synced_as_designed(bot: MixtapeBot, fake_discord: Fa
     synced = {command["name"]: command for command in fake_discord.commands()}
 
     assert set(synced) == {
-        "about", "link", "unlink", "waitlist", "share", "unshare", "catalog",
-        "import", "imports", "cancel", "retry",
+        "about",
+        "link",
+        "unlink",
+        "waitlist",
+        "share",
+        "unshare",
+        "catalog",
+        "import",
+        "imports",
+        "cancel",
+        "retry",
     }
     assert [option["name"] for option in synced["catalog"]["options"]] == ["browse", "show"]
     for name in ("share", "unshare", "catalog", "waitlist", "import", "imports", "cancel", "retry"):
         assert synced[name]["contexts"] == [GUILD_CONTEXT], name
     assert int(synced["waitlist"]["default_member_permissions"]) == MANAGE_GUILD
-    for name in ("link", "unlink", "share", "unshare", "catalog", "import", "imports", "cancel",
-                 "retry"):
+    for name in (
+        "link",
+        "unlink",
+        "share",
+        "unshare",
+        "catalog",
+        "import",
+        "imports",
+        "cancel",
+        "retry",
+    ):
         assert synced[name]["default_member_permissions"] is None, name
     [show] = [o for o in synced["catalog"]["options"] if o["name"] == "show"]
     assert show["options"][0]["autocomplete"] is True

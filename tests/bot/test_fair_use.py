@@ -40,11 +40,15 @@ COOLDOWN = re.compile(r"You're doing that too often\. Try again in (\d+) s\.")
 def settings(settings: Settings) -> Settings:
     """Budgets small enough to reach in a test: two shares and one import per ten minutes,
     three playlists per catalog."""
-    return settings.model_copy(update={
-        "share_cooldown_uses": 2, "share_cooldown_seconds": 600.0,
-        "import_cooldown_uses": 1, "import_cooldown_seconds": 600.0,
-        "catalog_max_entries_per_guild": 3,
-    })
+    return settings.model_copy(
+        update={
+            "share_cooldown_uses": 2,
+            "share_cooldown_seconds": 600.0,
+            "import_cooldown_uses": 1,
+            "import_cooldown_seconds": 600.0,
+            "catalog_max_entries_per_guild": 3,
+        }
+    )
 
 
 async def share(driver: InteractionDriver, playlist_id: str, **kwargs: object) -> str:
@@ -113,7 +117,8 @@ async def test_import_has_a_per_member_cooldown(
     assert refused.ephemeral and COOLDOWN.search(embed_text(refused.embeds)), refused
     assert "Importing **Second**" in original_text(allowed)
     assert [(row.discord_user_id, row.playlist_name) for row in await import_rows(services)] == [
-        (alice.id, "First"), (bob.id, "Second")
+        (alice.id, "First"),
+        (bob.id, "Second"),
     ]
     assert len(await settled_runs(bot_hatchet, services.dispatcher, guild_id)) == 2
 
@@ -159,8 +164,9 @@ async def test_two_shares_at_once_start_one_read(
     playlist = fake_spotify.add_playlist("ada", "Race", collaborators=["bob"])
     fake_spotify.set_latency(0.3)  # both are past the early check when either claims
 
-    answers = await asyncio.gather(share(driver, playlist.id),
-                                   share(driver, playlist.id, user=bob.user))
+    answers = await asyncio.gather(
+        share(driver, playlist.id), share(driver, playlist.id, user=bob.user)
+    )
 
     assert sorted("already being read" in answer for answer in answers) == [False, True]
     assert fake_spotify.count(PLAYLISTS_READ) == 2
@@ -180,8 +186,9 @@ async def test_a_share_that_died_long_ago_can_be_started_again(
     playlist = fake_spotify.add_playlist("ada", "Stuck")
     await share(driver, playlist.id)
     async with services.sessions.begin() as session:
-        await session.execute(update(CatalogPlaylist).values(
-            updated_at=utcnow() - timedelta(hours=8)))
+        await session.execute(
+            update(CatalogPlaylist).values(updated_at=utcnow() - timedelta(hours=8))
+        )
 
     answer = await share(driver, playlist.id)
 

@@ -108,8 +108,9 @@ async def test_cancel_of_an_unknown_id_cancels_nothing(
     mine = await add_entry(services, guild_id, alice.id, "Second 1", tracks=1)
     second = await add_import(services, guild_id, alice.id, mine, channel_id)
 
-    by_id = await run_to_answer(driver, "cancel", {"import": pick(elsewhere)},
-                                permissions=MANAGE_GUILD)
+    by_id = await run_to_answer(
+        driver, "cancel", {"import": pick(elsewhere)}, permissions=MANAGE_GUILD
+    )
     typed = await run_to_answer(driver, "cancel", {"import": str(elsewhere)})
 
     assert "couldn't find that import in this server" in by_id
@@ -131,8 +132,12 @@ async def test_ids_no_row_can_have_are_refused_privately(
 ) -> None:
     await add_entry(services, guild_id, alice.id, "Only one")
 
-    for name, option, sub in (("catalog", "playlist", "show"), ("unshare", "playlist", None),
-                              ("cancel", "import", None), ("retry", "import", None)):
+    for name, option, sub in (
+        ("catalog", "playlist", "show"),
+        ("unshare", "playlist", None),
+        ("cancel", "import", None),
+        ("retry", "import", None),
+    ):
         reply = await (await driver.slash(name, {option: value}, subcommand=sub)).response()
         assert reply.ephemeral and "couldn't find that" in reply_text(reply), (name, reply)
     assert await entry_names(services, guild_id) == ["Only one"]
@@ -158,17 +163,23 @@ async def test_a_picked_id_is_that_entry_even_when_another_is_named_like_it(
 
 
 async def test_autocomplete_values_are_marked_ids(
-    driver: InteractionDriver, services: BotServices, alice: Member, guild_id: int,
+    driver: InteractionDriver,
+    services: BotServices,
+    alice: Member,
+    guild_id: int,
     channel_id: int,
 ) -> None:
     entry = await add_entry(services, guild_id, alice.id, "Marked", tracks=1)
     imp = await add_import(services, guild_id, alice.id, entry, channel_id)
 
-    for name, option, sub in (("catalog", "playlist", "show"), ("unshare", "playlist", None),
-                              ("import", "playlist", None)):
-        reply = await (await driver.autocomplete(
-            name, {option: "mark"}, focused=option, subcommand=sub
-        )).response()
+    for name, option, sub in (
+        ("catalog", "playlist", "show"),
+        ("unshare", "playlist", None),
+        ("import", "playlist", None),
+    ):
+        reply = await (
+            await driver.autocomplete(name, {option: "mark"}, focused=option, subcommand=sub)
+        ).response()
         assert [c["value"] for c in reply.choices] == [pick(entry)], name
     cancel = await (
         await driver.autocomplete("cancel", {"import": "mark"}, focused="import")
@@ -194,7 +205,10 @@ async def test_a_typed_name_matches_exactly_in_any_case(
 
 
 async def test_two_entries_with_one_name_are_listed_not_guessed(
-    driver: InteractionDriver, services: BotServices, alice: Member, bob: Member,
+    driver: InteractionDriver,
+    services: BotServices,
+    alice: Member,
+    bob: Member,
     guild_id: int,
 ) -> None:
     first = await add_entry(services, guild_id, alice.id, "Twin", playlist_id="1" * 22)
@@ -229,7 +243,10 @@ async def test_no_close_match_says_so(
 
 
 async def test_a_typed_import_name_needs_to_be_exact(
-    driver: InteractionDriver, services: BotServices, alice: Member, guild_id: int,
+    driver: InteractionDriver,
+    services: BotServices,
+    alice: Member,
+    guild_id: int,
     channel_id: int,
 ) -> None:
     entry = await add_entry(services, guild_id, alice.id, "Night drive", tracks=1)

@@ -35,16 +35,23 @@ async def database_url(stack_env: dict[str, str]) -> AsyncIterator[str]:
 
 
 async def test_two_clicks_at_once_make_one_import_every_time(
-    driver: InteractionDriver, fake_discord: FakeDiscord, fake_spotify: FakeSpotify,
-    services: BotServices, guild_id: int, channel_id: int, alice: Member,
+    driver: InteractionDriver,
+    fake_discord: FakeDiscord,
+    fake_spotify: FakeSpotify,
+    services: BotServices,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
 ) -> None:
     entry = await add_entry(services, guild_id, alice.id, "Raced", tracks=3)
     for round_ in range(ROUNDS):
         fake_spotify.add_user(f"racer{round_}")
         member = Member(FakeUser(alice.id + 1 + round_, f"m{round_}"), f"racer{round_}")
         await link_directly(services, fake_spotify, member)
-        clicks = [await driver.slash("import", {"playlist": pick(entry)}, user=member.user)
-                  for _ in range(2)]
+        clicks = [
+            await driver.slash("import", {"playlist": pick(entry)}, user=member.user)
+            for _ in range(2)
+        ]
 
         answers = await asyncio.gather(*(_answer(h) for h in clicks))
 

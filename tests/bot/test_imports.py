@@ -62,8 +62,9 @@ async def start_import(driver: InteractionDriver, entry: int, **kwargs: Any) -> 
     return await handle.original(until=done_thinking)
 
 
-async def run_to_answer(driver: InteractionDriver, name: str, options: dict[str, Any],
-                        **kwargs: Any) -> str:
+async def run_to_answer(
+    driver: InteractionDriver, name: str, options: dict[str, Any], **kwargs: Any
+) -> str:
     """Run a command that may refuse at once or defer, and return the text it ends with."""
     handle = await driver.slash(name, options, **kwargs)
     reply = await handle.response()
@@ -143,10 +144,14 @@ async def test_import_acks_posts_records_the_ledger_and_dispatches_once(
 
     [imp] = await import_rows(services)
     assert (imp.guild_id, imp.discord_user_id, imp.catalog_playlist_id) == (
-        guild_id, alice.id, entry
+        guild_id,
+        alice.id,
+        entry,
     )
     assert (imp.status, imp.channel_id, imp.message_id) == (
-        ImportStatus.QUEUED, channel_id, int(message["id"])
+        ImportStatus.QUEUED,
+        channel_id,
+        int(message["id"]),
     )
     assert (imp.playlist_name, imp.total) == ("Road trip", 4)
     async with services.sessions.begin() as session:
@@ -161,7 +166,9 @@ async def test_import_acks_posts_records_the_ledger_and_dispatches_once(
     assert run.workflow_run_external_id == imp.workflow_run_id
     assert run.additional_metadata is not None
     assert {k: v for k, v in run.additional_metadata.items() if k != "traceparent"} == {
-        "guild_id": str(guild_id), "user_id": str(alice.id), "import_id": str(imp.id)
+        "guild_id": str(guild_id),
+        "user_id": str(alice.id),
+        "import_id": str(imp.id),
     }
     sent = run.input["input"]
     assert set(sent) == {"import_id", "discord_user_id"}
@@ -330,11 +337,14 @@ async def test_a_dispatch_failure_marks_the_import_failed_and_gives_a_reference(
 
     match = re.search(r"reference `([0-9a-f]{8})`", answer)
     assert match is not None, answer
-    assert any(match.group(1) in r.getMessage() and "import" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        match.group(1) in r.getMessage() and "import" in r.getMessage() for r in caplog.records
+    )
     [imp] = await import_rows(services)
     assert (imp.status, imp.error, imp.workflow_run_id) == (
-        ImportStatus.FAILED, "could not be started", None
+        ImportStatus.FAILED,
+        "could not be started",
+        None,
     )
     [message] = public(fake_discord, channel_id)
     assert message["embeds"][0]["title"] == "Couldn't import Doomed"
@@ -404,8 +414,14 @@ async def test_imports_lists_state_and_counts_newest_first(
     elsewhere = await add_entry(services, guild_id + 1, bob.id, "Elsewhere", tracks=1)
     first = await add_import(services, guild_id, alice.id, done, channel_id)
     await progress(
-        services, first, added=(0,), present=(1,), not_found=(2,), failed=(3,),
-        finish=ImportStatus.COMPLETED, target_url="https://open.spotify.com/playlist/targetid",
+        services,
+        first,
+        added=(0,),
+        present=(1,),
+        not_found=(2,),
+        failed=(3,),
+        finish=ImportStatus.COMPLETED,
+        target_url="https://open.spotify.com/playlist/targetid",
     )
     second = await add_import(services, guild_id, alice.id, waiting, channel_id)
     await progress(services, second, added=(0,))
@@ -442,7 +458,10 @@ async def test_imports_lists_state_and_counts_newest_first(
 
 
 async def test_imports_pages_when_there_are_many(
-    driver: InteractionDriver, services: BotServices, alice: Member, guild_id: int,
+    driver: InteractionDriver,
+    services: BotServices,
+    alice: Member,
+    guild_id: int,
     channel_id: int,
 ) -> None:
     entry = await add_entry(services, guild_id, alice.id, "Often", tracks=1)
@@ -462,7 +481,8 @@ async def test_imports_pages_when_there_are_many(
     await (await driver.press(int(message["id"]), button_ids(message)["Next"])).response()
     second = await handle.original(until=lambda m: "Page 2" in m["embeds"][0]["footer"]["text"])
     assert [f["name"] for f in second["embeds"][0]["fields"]] == [
-        f"#{ids[1]} · Often", f"#{ids[0]} · Often"
+        f"#{ids[1]} · Often",
+        f"#{ids[0]} · Often",
     ]
 
 
@@ -505,7 +525,10 @@ async def test_cancel_by_the_owner_stops_the_run_and_updates_the_message(
     embed = message["embeds"][0]
     assert embed["title"] == "Import of Stop me cancelled"
     assert {f["name"]: f["value"] for f in embed["fields"]} == {
-        "Added": "1", "Already there": "0", "Not found": "0", "Failed": "0"
+        "Added": "1",
+        "Already there": "0",
+        "Not found": "0",
+        "Failed": "0",
     }
     assert "1 of 3 tracks" in embed["description"]
     edit = fake_discord.history(channel_id, int(message["id"]))[-1]
@@ -532,9 +555,7 @@ async def test_cancel_by_a_stranger_is_refused(
     [imp] = await import_rows(services)
     assert imp.workflow_run_id is not None
 
-    reply = await (
-        await driver.slash("cancel", {"import": pick(imp.id)}, user=bob.user)
-    ).response()
+    reply = await (await driver.slash("cancel", {"import": pick(imp.id)}, user=bob.user)).response()
 
     assert reply.ephemeral
     assert "Only the member who started importing **Alice's**" in embed_text(reply.embeds)
@@ -564,7 +585,11 @@ async def test_cancel_by_a_manager_is_allowed_and_they_can_find_it_by_id(
     assert imp.workflow_run_id is not None
 
     with InteractionDriver(
-        bot, fake_discord, user=bob.user, guild_id=guild_id, channel_id=channel_id,
+        bot,
+        fake_discord,
+        user=bob.user,
+        guild_id=guild_id,
+        channel_id=channel_id,
         permissions=MANAGER,
     ) as manager:
         choices = await (
@@ -583,8 +608,9 @@ async def test_cancel_by_a_manager_is_allowed_and_they_can_find_it_by_id(
 
     # An ordinary member typing someone else's id is offered nothing.
     plain = await (
-        await driver.autocomplete("cancel", {"import": pick(imp.id)}, focused="import",
-                                  user=bob.user)
+        await driver.autocomplete(
+            "cancel", {"import": pick(imp.id)}, focused="import", user=bob.user
+        )
     ).response()
     assert plain.choices == []
 
@@ -711,8 +737,15 @@ async def test_retry_requeues_only_what_is_not_added_and_dispatches_again(
     [imp] = await import_rows(services)
     first_run, first_message = imp.workflow_run_id, imp.message_id
     await progress(
-        services, imp.id, added=(0,), present=(1,), failed_with_uri=(2,), failed=(3,),
-        not_found=(4,), skipped=(5,), finish=ImportStatus.COMPLETED,
+        services,
+        imp.id,
+        added=(0,),
+        present=(1,),
+        failed_with_uri=(2,),
+        failed=(3,),
+        not_found=(4,),
+        skipped=(5,),
+        finish=ImportStatus.COMPLETED,
     )
     before = {row.position: row for row in await ledger(services, imp.id)}
 
@@ -725,20 +758,20 @@ async def test_retry_requeues_only_what_is_not_added_and_dispatches_again(
     second_message, first_public = public(fake_discord, channel_id)[::-1]
     assert int(first_public["id"]) == first_message
     assert second_message["embeds"][0]["title"] == "Importing Patchy — queued"
-    assert "retrying the 3 tracks not added yet, of 6" in second_message["embeds"][0][
-        "description"
-    ]
-    assert_no_mentions_allowed(
-        fake_discord.history(channel_id, int(second_message["id"]))[0].body
-    )
+    assert "retrying the 3 tracks not added yet, of 6" in second_message["embeds"][0]["description"]
+    assert_no_mentions_allowed(fake_discord.history(channel_id, int(second_message["id"]))[0].body)
     assert answer.strip() == (
         "Retrying **Patchy**: 3 tracks not added yet will be tried again; progress is posted "
         "here: " + jump(guild_id, channel_id, second_message)
     )
     after = {row.position: row for row in await ledger(services, imp.id)}
     assert {p: row.state for p, row in after.items()} == {
-        0: ItemState.ADDED, 1: ItemState.ADDED, 2: ItemState.RESOLVED,
-        3: ItemState.PENDING, 4: ItemState.PENDING, 5: ItemState.SKIPPED,
+        0: ItemState.ADDED,
+        1: ItemState.ADDED,
+        2: ItemState.RESOLVED,
+        3: ItemState.PENDING,
+        4: ItemState.PENDING,
+        5: ItemState.SKIPPED,
     }
     for position in (0, 1, 5):  # nothing settled was touched
         assert after[position].updated_at == before[position].updated_at
@@ -825,7 +858,11 @@ async def test_a_cancelled_import_is_retried_only_by_its_owner(
     await run_to_answer(driver, "cancel", {"import": pick(import_id)})
 
     with InteractionDriver(
-        bot, fake_discord, user=bob.user, guild_id=guild_id, channel_id=channel_id,
+        bot,
+        fake_discord,
+        user=bob.user,
+        guild_id=guild_id,
+        channel_id=channel_id,
         permissions=MANAGER,
     ) as manager:
         choices = await (
@@ -854,7 +891,11 @@ async def test_retry_with_nothing_left_says_so(
     entry = await add_entry(services, guild_id, alice.id, "Complete", tracks=3)
     import_id = await add_import(services, guild_id, alice.id, entry, channel_id)
     await progress(
-        services, import_id, added=(0,), present=(1,), skipped=(2,),
+        services,
+        import_id,
+        added=(0,),
+        present=(1,),
+        skipped=(2,),
         finish=ImportStatus.COMPLETED,
     )
 
@@ -870,7 +911,10 @@ async def test_retry_with_nothing_left_says_so(
 
 
 async def test_retry_of_a_running_import_is_refused(
-    driver: InteractionDriver, services: BotServices, alice: Member, guild_id: int,
+    driver: InteractionDriver,
+    services: BotServices,
+    alice: Member,
+    guild_id: int,
     channel_id: int,
 ) -> None:
     entry = await add_entry(services, guild_id, alice.id, "Busy", tracks=2)
@@ -885,16 +929,17 @@ async def test_retry_of_a_running_import_is_refused(
 
 
 async def test_retry_cannot_reach_another_servers_import(
-    driver: InteractionDriver, services: BotServices, alice: Member, guild_id: int,
+    driver: InteractionDriver,
+    services: BotServices,
+    alice: Member,
+    guild_id: int,
     channel_id: int,
 ) -> None:
     entry = await add_entry(services, guild_id + 1, alice.id, "Elsewhere", tracks=1)
     import_id = await add_import(services, guild_id + 1, alice.id, entry, channel_id)
     await progress(services, import_id, failed=(0,), finish=ImportStatus.FAILED)
 
-    answer = await run_to_answer(
-        driver, "retry", {"import": pick(import_id)}, permissions=MANAGER
-    )
+    answer = await run_to_answer(driver, "retry", {"import": pick(import_id)}, permissions=MANAGER)
 
     assert "couldn't find that import in this server" in answer
     assert (await get_import(services, import_id)).status is ImportStatus.FAILED
@@ -902,8 +947,15 @@ async def test_retry_cannot_reach_another_servers_import(
 
 def test_import_choice_labels_stay_within_discords_limit() -> None:
     imp = Import(
-        id=7, playlist_name="L" + "o" * 300, status=ImportStatus.PAUSED, total=1_000,
-        added=10, already_present=2, not_found=0, failed=0, catalog_playlist_id=1,
+        id=7,
+        playlist_name="L" + "o" * 300,
+        status=ImportStatus.PAUSED,
+        total=1_000,
+        added=10,
+        already_present=2,
+        not_found=0,
+        failed=0,
+        catalog_playlist_id=1,
     )
 
     mine = render.import_choice_name(imp)

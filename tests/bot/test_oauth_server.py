@@ -124,7 +124,9 @@ async def test_link_happy_path_stores_an_encrypted_grant(
     assert left == {}  # the browser's verifier is spent with the state
     [row] = await account_rows(services)
     assert (row.discord_user_id, row.spotify_user_id, row.display_name) == (
-        alice.id, "ada", "Ada Lovelace"
+        alice.id,
+        "ada",
+        "Ada Lovelace",
     )
     # What Spotify granted, and the country its /me answers only with user-read-private.
     assert (set(row.scopes), row.country) == (asked, fake_spotify.users["ada"].country)
@@ -252,7 +254,10 @@ async def test_development_mode_refusal_explains_and_waitlists(
     async with services.sessions.begin() as session:
         [entry] = (await session.scalars(select(LinkWaitlistEntry))).all()
     assert (entry.discord_user_id, entry.guild_id, entry.display_name, entry.attempts) == (
-        alice.id, guild_id, "alice", 1
+        alice.id,
+        guild_id,
+        "alice",
+        1,
     )
 
     # An admin sees Alice waiting; an ordinary member may not look.
@@ -474,8 +479,14 @@ async def test_idle_connections_cannot_starve_the_callback(
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (baseline + 250, hard))
     flood = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", FLOOD, settings.oauth_bind_host, str(settings.oauth_bind_port),
-        "300", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-c",
+        FLOOD,
+        settings.oauth_bind_host,
+        str(settings.oauth_bind_port),
+        "300",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
     )
     try:
         assert flood.stdout is not None

@@ -35,8 +35,9 @@ def test_urls_in_user_text_never_become_links_in_the_workers_embeds() -> None:
     )
 
     embeds = [
-        share_render.summary(name=lure, owner=lure, url=ours, track_count=1, duration_ms=1,
-                             skipped={}),
+        share_render.summary(
+            name=lure, owner=lure, url=ours, track_count=1, duration_ms=1, skipped={}
+        ),
         share_render.reading(lure, 1, 2),
         import_render.running(progress),
         import_render.finished(progress, url=ours, not_imported=[(lure, lure)]),

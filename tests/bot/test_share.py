@@ -127,7 +127,9 @@ async def test_someone_elses_playlist_is_refused(
     await link_directly(services, fake_spotify, alice)
     playlist = fake_spotify.add_playlist("bob", "Bob's public mix", public=True)
 
-    handle = await driver.slash("share", {"url": f"https://open.spotify.com/playlist/{playlist.id}"})
+    handle = await driver.slash(
+        "share", {"url": f"https://open.spotify.com/playlist/{playlist.id}"}
+    )
     deferred = await handle.response()
     answer = await handle.original(until=done_thinking)
 
@@ -186,7 +188,9 @@ async def test_valid_share_acks_posts_records_and_dispatches_once(
     assert f"/channels/{guild_id}/{channel_id}/{progress['id']}" in original_text(ack)
     [entry] = await catalog_rows(services)
     assert (entry.guild_id, entry.owner_discord_user_id, entry.provider_playlist_id) == (
-        guild_id, alice.id, playlist.id
+        guild_id,
+        alice.id,
+        playlist.id,
     )
     assert (entry.name, entry.status) == ("Road trip", PlaylistStatus.PENDING)
     [run] = await wait_for_runs(bot_hatchet, guild_id, 1)
@@ -197,7 +201,10 @@ async def test_valid_share_acks_posts_records_and_dispatches_once(
         "catalog_playlist_id": str(entry.id),
     }
     assert set(run.input["input"]) == {
-        "catalog_playlist_id", "sharer_discord_user_id", "channel_id", "message_id"
+        "catalog_playlist_id",
+        "sharer_discord_user_id",
+        "channel_id",
+        "message_id",
     }
     assert run.input["input"]["catalog_playlist_id"] == entry.id
     assert len(await settled_runs(bot_hatchet, services.dispatcher, guild_id)) == 1
@@ -305,8 +312,9 @@ async def test_a_dispatch_failure_is_reported_with_a_reference(
     match = re.search(r"reference `([0-9a-f]{8})`", original_text(answer))
     assert match is not None, original_text(answer)
     assert "Something went wrong on our side" in original_text(answer)
-    assert any(match.group(1) in r.getMessage() and "share" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        match.group(1) in r.getMessage() and "share" in r.getMessage() for r in caplog.records
+    )
     [entry] = await catalog_rows(services)
     assert entry.status is PlaylistStatus.FAILED
     [progress] = fake_discord.messages(channel_id, include_ephemeral=False)
@@ -356,9 +364,7 @@ async def test_unshare_by_a_manager(
 ) -> None:
     entry = await add_entry(services, guild_id, alice.id, "Alice's")
 
-    outcome = await unshare_confirmed(
-        driver, pick(entry), user=bob.user, permissions=MANAGE_GUILD
-    )
+    outcome = await unshare_confirmed(driver, pick(entry), user=bob.user, permissions=MANAGE_GUILD)
 
     assert outcome.startswith("Removed")
     assert await catalog_rows(services) == []

@@ -30,9 +30,7 @@ def me_id(sp: spotipy.Spotify) -> str:
 
 
 async def call(services: BotServices, member: Member, op: Any = me_id) -> Any:
-    return await call_as_member(
-        services.sessions, services.cipher, services.spotify, member.id, op
-    )
+    return await call_as_member(services.sessions, services.cipher, services.spotify, member.id, op)
 
 
 async def stored_refresh_token(services: BotServices, member: Member) -> tuple[bytes, str]:
@@ -68,9 +66,7 @@ def live_refresh_tokens(fake: FakeSpotify, spotify_user: str) -> list[str]:
     ]
 
 
-async def test_a_member_without_account_is_not_linked(
-    services: BotServices, carol: Member
-) -> None:
+async def test_a_member_without_account_is_not_linked(services: BotServices, carol: Member) -> None:
     with pytest.raises(NotLinked) as raised:
         await call(services, carol)
     assert "/link" in str(raised.value)
@@ -163,10 +159,17 @@ async def test_a_missing_access_token_is_fetched_first(
     assert grant.refresh_token is not None
     async with services.sessions.begin() as session:
         await accounts.save_linked_account(
-            session, services.cipher, discord_user_id=alice.id, spotify_user_id="ada",
+            session,
+            services.cipher,
+            discord_user_id=alice.id,
+            spotify_user_id="ada",
             refresh_token=grant.refresh_token,
-            scopes=["playlist-read-private", "playlist-read-collaborative",
-                    "playlist-modify-private", "playlist-modify-public"],
+            scopes=[
+                "playlist-read-private",
+                "playlist-read-collaborative",
+                "playlist-modify-private",
+                "playlist-modify-public",
+            ],
         )
 
     assert await call(services, alice) == "ada"
@@ -184,8 +187,12 @@ async def test_a_grant_missing_a_scope_asks_for_a_new_link(
     assert grant.refresh_token is not None
     async with services.sessions.begin() as session:
         await accounts.save_linked_account(
-            session, services.cipher, discord_user_id=alice.id, spotify_user_id="ada",
-            refresh_token=grant.refresh_token, scopes=["playlist-read-private"],
+            session,
+            services.cipher,
+            discord_user_id=alice.id,
+            spotify_user_id="ada",
+            refresh_token=grant.refresh_token,
+            scopes=["playlist-read-private"],
             access_token=grant.access_token,
             access_token_expires_at=datetime.now(UTC) + timedelta(hours=1),
         )

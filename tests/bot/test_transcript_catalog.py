@@ -77,17 +77,29 @@ async def test_a_summary_with_a_long_not_imported_list_fits_a_phone(
     fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
     progress = import_render.Progress(
-        name="Late Night Drive", total=300, added=240, already_present=0, not_found=45,
-        failed=15, per_minute=120.0,
+        name="Late Night Drive",
+        total=300,
+        added=240,
+        already_present=0,
+        not_found=45,
+        failed=15,
+        per_minute=120.0,
     )
-    missing = [(f"A rather long song title number {i} (Extended Remix)", "not found on Spotify")
-               for i in range(60)]
+    missing = [
+        (f"A rather long song title number {i} (Extended Remix)", "not found on Spotify")
+        for i in range(60)
+    ]
     embed = import_render.finished(
         progress, url="https://open.spotify.com/playlist/target", not_imported=missing
     )
     channel = fake_discord.channel_id
-    create_message(fake_discord, channel, {"embeds": [embed.to_dict()]}, [],
-                   "POST /channels/{channel_id}/messages")
+    create_message(
+        fake_discord,
+        channel,
+        {"embeds": [embed.to_dict()]},
+        [],
+        "POST /channels/{channel_id}/messages",
+    )
 
     looks = await _look(fake_discord, channel, {}, tmp_path / "summary.html")
 

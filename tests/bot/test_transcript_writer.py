@@ -36,15 +36,20 @@ async def test_each_visible_version_is_one_entry_in_order(tmp_path: Path) -> Non
         embed = _progress(f"{title} Late Night Drive", added)
         edit_message(store, stored, {"embeds": [embed]}, [], ROUTE)
     button = {"type": 2, "style": 1, "label": "Next page", "custom_id": "page:2"}
-    body = {"content": "Catalog <https://open.spotify.com/x>",
-            "components": [{"type": 1, "components": [button]}]}
+    body = {
+        "content": "Catalog <https://open.spotify.com/x>",
+        "components": [{"type": 1, "components": [button]}],
+    }
     create_message(store, channel, body, [], ROUTE)
 
-    titles = [v["embeds"][0]["title"] if v["embeds"] else v["content"]
-              for v in channel_versions(store, channel)]
+    titles = [
+        v["embeds"][0]["title"] if v["embeds"] else v["content"]
+        for v in channel_versions(store, channel)
+    ]
     # "is thinking…" and the edit that changed nothing are not entries.
     assert titles == [
-        "Importing Late Night Drive", "Imported Late Night Drive",
+        "Importing Late Night Drive",
+        "Imported Late Night Drive",
         "Catalog https://open.spotify.com/x",  # a no-preview link shows bare, as in Discord
     ]
 

@@ -91,7 +91,9 @@ async def test_only_the_invoker_can_answer(
 
     intruder = await (
         await driver.press(
-            int(prompt["id"]), button_ids(prompt)["Remove"], user=bob.user,
+            int(prompt["id"]),
+            button_ids(prompt)["Remove"],
+            user=bob.user,
             permissions=MANAGE_GUILD,
         )
     ).response()
@@ -102,7 +104,10 @@ async def test_only_the_invoker_can_answer(
 
 
 async def test_the_prompt_expires_with_its_buttons_disabled(
-    bot: MixtapeBot, driver: InteractionDriver, services: BotServices, alice: Member,
+    bot: MixtapeBot,
+    driver: InteractionDriver,
+    services: BotServices,
+    alice: Member,
     guild_id: int,
 ) -> None:
     cog = bot.get_cog("Share")  # loaded as an extension: a module object of its own
@@ -134,7 +139,10 @@ async def test_confirming_an_entry_removed_meanwhile_says_so(
 
 
 async def test_a_manager_who_lost_the_right_before_confirming_is_refused(
-    driver: InteractionDriver, services: BotServices, alice: Member, bob: Member,
+    driver: InteractionDriver,
+    services: BotServices,
+    alice: Member,
+    bob: Member,
     guild_id: int,
 ) -> None:
     entry = await add_entry(services, guild_id, alice.id, "Alice's")

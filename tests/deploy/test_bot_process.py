@@ -52,8 +52,13 @@ class Bot:
         self.log, self.port = log, port
         with log.open("ab") as out:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "bot"], cwd=REPO_ROOT, env=env, stdout=out,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                [sys.executable, "-m", "bot"],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
 
     def log_text(self) -> str:
@@ -79,13 +84,16 @@ def world(tmp_path: Path) -> Iterator[OfflineWorld]:
 
 
 @pytest.fixture
-def bot_env(
-    stack_env: dict[str, str], world: OfflineWorld
-) -> Iterator[dict[str, str]]:
+def bot_env(stack_env: dict[str, str], world: OfflineWorld) -> Iterator[dict[str, str]]:
     """The bot's settings: the fakes, the engine and a PostgreSQL database of its own."""
     with fresh_database(stack_env["MIXTAPE_TEST_PG_URL"], "bot") as (_, url):
-        yield {**os.environ, **stack_env, **world.env(), "DATABASE_URL": url,
-               "PYTHONUNBUFFERED": "1"}
+        yield {
+            **os.environ,
+            **stack_env,
+            **world.env(),
+            "DATABASE_URL": url,
+            "PYTHONUNBUFFERED": "1",
+        }
 
 
 @pytest.fixture
@@ -111,7 +119,9 @@ def test_healthz_reports_the_gateway_and_the_database(
 
     database = bot_env["DATABASE_URL"].rsplit("/", 1)[1]
     pg = stack_env["MIXTAPE_TEST_PG_URL"]
-    terminate = f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"  # noqa: S608, E501 - our own database
+    terminate = (
+        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"  # noqa: S608, E501 - our own database
+    )
     admin(pg, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false', terminate)
     try:
         assert healthz(bot.port) == (503, {"gateway": True, "database": False})
@@ -120,12 +130,16 @@ def test_healthz_reports_the_gateway_and_the_database(
     wait_for(lambda: healthz(bot.port)[0] == 200, 30, "the database to count again")
 
     world.discord.stop()  # the gateway goes away; the bot keeps trying to reconnect
-    wait_for(lambda: healthz(bot.port) == (503, {"gateway": False, "database": True}), 30,
-             "/healthz to report the gateway down")
+    wait_for(
+        lambda: healthz(bot.port) == (503, {"gateway": False, "database": True}),
+        30,
+        "/healthz to report the gateway down",
+    )
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT],
-                         ids=lambda s: signal.Signals(s).name)
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGINT], ids=lambda s: signal.Signals(s).name
+)
 def test_a_stop_signal_closes_everything_and_exits_at_once(
     signum: int, start_bot: type, world: OfflineWorld
 ) -> None:

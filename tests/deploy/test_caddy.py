@@ -47,9 +47,11 @@ class Upstream(ThreadingHTTPServer):
 def caddy_env(tmp_path: Path, public_base_url: str, bot: str) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"),
+        "HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "PUBLIC_BASE_URL": public_base_url, "BOT_ADDRESS": bot,
+        "PUBLIC_BASE_URL": public_base_url,
+        "BOT_ADDRESS": bot,
         "CADDY_ADMIN": f"127.0.0.1:{free_port()}",
     }
 
@@ -75,8 +77,13 @@ def test_only_the_link_pages_are_forwarded_to_the_bot(tmp_path: Path, upstream: 
     port = free_port()
     env = caddy_env(tmp_path, f"http://127.0.0.1:{port}", f"127.0.0.1:{upstream.server_port}")
     with (tmp_path / "caddy.log").open("wb") as log:
-        caddy = subprocess.Popen([str(CADDY), "run", "--config", str(CADDYFILE)], env=env,
-                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        caddy = subprocess.Popen(
+            [str(CADDY), "run", "--config", str(CADDYFILE)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_for(lambda: port_open(port) or caddy.poll() is not None, 30, "Caddy to listen")
         assert caddy.poll() is None, (tmp_path / "caddy.log").read_text()[-2000:]
@@ -94,8 +101,14 @@ def test_only_the_link_pages_are_forwarded_to_the_bot(tmp_path: Path, upstream: 
 
 def test_an_https_base_url_gets_automatic_certificates_for_its_domain(tmp_path: Path) -> None:
     env = caddy_env(tmp_path, "https://mixtape.example.org", "bot:8765")
-    adapted = subprocess.run([str(CADDY), "adapt", "--config", str(CADDYFILE)], env=env,
-                             capture_output=True, text=True, timeout=30, check=True)
+    adapted = subprocess.run(
+        [str(CADDY), "adapt", "--config", str(CADDYFILE)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     config = json.loads(adapted.stdout)
     [server] = config["apps"]["http"]["servers"].values()
     assert server["listen"] == [":443"]

@@ -51,8 +51,12 @@ pytestmark = pytest.mark.engine
 ADD = "POST /v1/playlists/{id}/items"
 ADA, BEA = FakeUser(10**17 + 11, "ada"), FakeUser(10**17 + 12, "bea")
 #: hatchet-lite's image ENV (build/package/lite.dockerfile of the pinned module)
-LITE_IMAGE_ENV = {"LITE_STATIC_ASSET_DIR": "/static-assets", "LITE_FRONTEND_BASE_PATH": "/",
-                  "LITE_FRONTEND_PORT": "8081", "LITE_RUNTIME_PORT": "8888"}
+LITE_IMAGE_ENV = {
+    "LITE_STATIC_ASSET_DIR": "/static-assets",
+    "LITE_FRONTEND_BASE_PATH": "/",
+    "LITE_FRONTEND_PORT": "8081",
+    "LITE_RUNTIME_PORT": "8888",
+}
 #: hatchet-lite's entrypoint (hack/lite/start.sh of the pinned module), run from `/`
 LITE_ENTRYPOINT = (
     "./hatchet-migrate && "
@@ -90,16 +94,30 @@ class Host:
 
     def run(self, name: str, command: str, env: dict[str, str], cwd: Path) -> None:
         """A one-shot, as compose runs it before the services that wait for it."""
-        done = subprocess.run(["sh", "-c", command], env=env, cwd=cwd, capture_output=True,
-                              text=True, timeout=300, check=False)
+        done = subprocess.run(
+            ["sh", "-c", command],
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert done.returncode == 0, f"{name}: {done.stderr[-3000:]}"
 
-    def start(self, name: str, command: str, env: dict[str, str],
-              cwd: Path) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, command: str, env: dict[str, str], cwd: Path
+    ) -> subprocess.Popen[bytes]:
         with (self.root / f"{name}.log").open("ab") as log:
-            proc = subprocess.Popen(["sh", "-c", command], env=env, cwd=cwd, stdout=log,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                ["sh", "-c", command],
+                env=env,
+                cwd=cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.procs.append(proc)
         return proc
 
@@ -112,8 +130,10 @@ class Host:
         argv = ["sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
         argv = [self.localize(a) for a in argv]
         for container, host in self.ports.items():
-            argv = [re.sub(rf"(127\.0\.0\.1|localhost):{container}\b", f"127.0.0.1:{host}", a)
-                    for a in argv]
+            argv = [
+                re.sub(rf"(127\.0\.0\.1|localhost):{container}\b", f"127.0.0.1:{host}", a)
+                for a in argv
+            ]
         done = subprocess.run(argv, env=env, capture_output=True, timeout=30, check=False)
         return done.returncode == 0
 
@@ -138,8 +158,11 @@ def postgres(tmp_path: Path, host: Host) -> Iterator[None]:
     try:
         superuser = cluster.start_postgres()
         password = FILLED["POSTGRES_PASSWORD"]
-        admin(superuser, f"CREATE ROLE mixtape LOGIN SUPERUSER PASSWORD '{password}'",
-              "CREATE DATABASE mixtape OWNER mixtape")
+        admin(
+            superuser,
+            f"CREATE ROLE mixtape LOGIN SUPERUSER PASSWORD '{password}'",
+            "CREATE DATABASE mixtape OWNER mixtape",
+        )
         port = int(superuser.rsplit(":", 1)[1].split("/")[0])
         init = (REPO_ROOT / "deploy" / "postgres-init.sql").read_text()
         admin(f"postgresql://mixtape:{password}@127.0.0.1:{port}/mixtape", init)
@@ -151,7 +174,9 @@ def postgres(tmp_path: Path, host: Host) -> Iterator[None]:
 
 
 def test_the_compose_services_as_compose_configures_them(
-    tmp_path: Path, host: Host, postgres: None,
+    tmp_path: Path,
+    host: Host,
+    postgres: None,
 ) -> None:
     oauth_port = host.port("8765")
     with OfflineWorld(tmp_path / "world", oauth_port=oauth_port) as world:
@@ -166,14 +191,16 @@ def test_the_compose_services_as_compose_configures_them(
         (tmp_path / "hatchet-token").mkdir()
         app = tmp_path / "app"  # the image's workdir: no .env in it (env_file is read by compose)
         app.mkdir()
-        host.paths.update({
-            "./hatchet-": f"{BIN_DIR}/hatchet-",  # the image's binaries, in its workdir /
-            "/static-assets": str(engine_root / "static-assets"),
-            "./config": str(engine_root / "config"),  # the entrypoint's, from its workdir /
-            "/config": str(engine_root / "config"),
-            "/run/hatchet": str(tmp_path / "hatchet-token"),
-            "/opt/mixtape/bin:": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-        })
+        host.paths.update(
+            {
+                "./hatchet-": f"{BIN_DIR}/hatchet-",  # the image's binaries, in its workdir /
+                "/static-assets": str(engine_root / "static-assets"),
+                "./config": str(engine_root / "config"),  # the entrypoint's, from its workdir /
+                "/config": str(engine_root / "config"),
+                "/run/hatchet": str(tmp_path / "hatchet-token"),
+                "/opt/mixtape/bin:": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            }
+        )
         host.hosts["hatchet:7070"] = f"127.0.0.1:{host.port('7070')}"
         host.hosts["http://hatchet:8888"] = f"http://127.0.0.1:{host.port('8888')}"
         tools = {"PATH": "/usr/bin:/bin"}
@@ -181,59 +208,93 @@ def test_the_compose_services_as_compose_configures_them(
         # hatchet: the image's ENV and entrypoint with compose's environment
         engine_env = host.env(
             {**LITE_IMAGE_ENV, **services["hatchet"]["environment"], "SERVER_PORT": "8080"},
-            ("LITE_FRONTEND_PORT", "LITE_RUNTIME_PORT", "SERVER_GRPC_PORT",
-             "SERVER_HEALTHCHECK_PORT", "SERVER_PORT"),
+            (
+                "LITE_FRONTEND_PORT",
+                "LITE_RUNTIME_PORT",
+                "SERVER_GRPC_PORT",
+                "SERVER_HEALTHCHECK_PORT",
+                "SERVER_PORT",
+            ),
         )
         assert engine_env["SERVER_URL"] == "http://localhost:8888"  # as in the container
-        engine = host.start("hatchet", host.localize(LITE_ENTRYPOINT),
-                            {**tools, **engine_env}, engine_root)
-        wait_for(lambda: engine.poll() is None and host.healthy(services["hatchet"], tools), 180,
-                 "the engine's compose health check")
+        engine = host.start(
+            "hatchet", host.localize(LITE_ENTRYPOINT), {**tools, **engine_env}, engine_root
+        )
+        wait_for(
+            lambda: engine.poll() is None and host.healthy(services["hatchet"], tools),
+            180,
+            "the engine's compose health check",
+        )
 
         # hatchet-token and migrate: the one-shots
         token = services["hatchet-token"]
-        host.run("hatchet-token", host.localize(" ".join(token["command"])),
-                 {**tools, **host.env(token["environment"])}, engine_root)
+        host.run(
+            "hatchet-token",
+            host.localize(" ".join(token["command"])),
+            {**tools, **host.env(token["environment"])},
+            engine_root,
+        )
         migrate_env = host.env(service_env(compose, "migrate", dotenv))
         host.run("migrate", shlex.join(services["migrate"]["command"]), migrate_env, app)
 
         # worker and bot: their commands read the token the one-shot left in the volume
-        worker_env = host.env(service_env(compose, "worker", dotenv),
-                              ("HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT",))
+        worker_env = host.env(
+            service_env(compose, "worker", dotenv), ("HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT",)
+        )
         bot_env = host.env(service_env(compose, "bot", dotenv), ("OAUTH_BIND_PORT",))
         assert bot_env["OAUTH_BIND_PORT"] == str(oauth_port)
-        worker = host.start("worker", host.localize(services["worker"]["command"][2]),
-                            worker_env, app)
+        worker = host.start(
+            "worker", host.localize(services["worker"]["command"][2]), worker_env, app
+        )
         bot = host.start("bot", host.localize(services["bot"]["command"][2]), bot_env, app)
         for name, env in (("worker", worker_env), ("bot", bot_env)):
-            wait_for(lambda n=name, e=env: host.healthy(services[n], e) or
-                     any(p.poll() is not None for p in (worker, bot)), 120,
-                     f"the {name}'s compose health check")
+            wait_for(
+                lambda n=name, e=env: (
+                    host.healthy(services[n], e) or any(p.poll() is not None for p in (worker, bot))
+                ),
+                120,
+                f"the {name}'s compose health check",
+            )
         assert worker.poll() is None and bot.poll() is None, host.log("bot") + host.log("worker")
 
         run_id = asyncio.run(link_share_import_cancel(world, host))
 
-        hatchet = Hatchet(config=ClientConfig(
-            token=(tmp_path / "hatchet-token" / "token").read_text().strip(),
-            server_url=host.hosts["http://hatchet:8888"],
-            host_port=host.hosts["hatchet:7070"], tls_config=ClientTLSConfig(strategy="none")))
-        wait_for(lambda: hatchet.runs.get_status(run_id) == V1TaskStatus.CANCELLED, 30,
-                 "the engine to report the import's run cancelled")
+        hatchet = Hatchet(
+            config=ClientConfig(
+                token=(tmp_path / "hatchet-token" / "token").read_text().strip(),
+                server_url=host.hosts["http://hatchet:8888"],
+                host_port=host.hosts["hatchet:7070"],
+                tls_config=ClientTLSConfig(strategy="none"),
+            )
+        )
+        wait_for(
+            lambda: hatchet.runs.get_status(run_id) == V1TaskStatus.CANCELLED,
+            30,
+            "the engine to report the import's run cancelled",
+        )
         assert "engine did not take the cancel" not in host.log("bot")
 
         # docker stop: SIGTERM to each container's main process (tini passes it on)
-        for proc, grace in ((bot, services["bot"]["stop_grace_period"]),
-                            (worker, services["worker"]["stop_grace_period"])):
+        for proc, grace in (
+            (bot, services["bot"]["stop_grace_period"]),
+            (worker, services["worker"]["stop_grace_period"]),
+        ):
             os.kill(proc.pid, signal.SIGTERM)
             proc.wait(timeout=int(grace.rstrip("s")))
-            wait_for(lambda p=proc: not group_members(p.pid), 5,
-                     f"the processes of {proc.args} to exit: {cmdlines(group_members(proc.pid))}")
+            wait_for(
+                lambda p=proc: not group_members(p.pid),
+                5,
+                f"the processes of {proc.args} to exit: {cmdlines(group_members(proc.pid))}",
+            )
         assert not port_open(oauth_port)
 
 
 def cmdlines(pids: set[int]) -> list[str]:
-    return [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            for pid in pids if Path(f"/proc/{pid}").exists()]
+    return [
+        Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        for pid in pids
+        if Path(f"/proc/{pid}").exists()
+    ]
 
 
 def operators_dotenv(tmp_path: Path, world: OfflineWorld, oauth_port: int) -> dict[str, str]:
@@ -244,10 +305,19 @@ def operators_dotenv(tmp_path: Path, world: OfflineWorld, oauth_port: int) -> di
         **FILLED,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{oauth_port}",  # what Caddy serves, in a test
         "PROGRESS_INTERVAL_SECONDS": "1",
-        **{key: fakes[key] for key in (
-            "DISCORD_TOKEN", "DISCORD_API_BASE", "DISCORD_GATEWAY_URL", "SPOTIFY_CLIENT_ID",
-            "SPOTIFY_CLIENT_SECRET", "SPOTIFY_API_BASE", "SPOTIFY_ACCOUNTS_BASE",
-            "TOKEN_ENCRYPTION_KEYS")},
+        **{
+            key: fakes[key]
+            for key in (
+                "DISCORD_TOKEN",
+                "DISCORD_API_BASE",
+                "DISCORD_GATEWAY_URL",
+                "SPOTIFY_CLIENT_ID",
+                "SPOTIFY_CLIENT_SECRET",
+                "SPOTIFY_API_BASE",
+                "SPOTIFY_ACCOUNTS_BASE",
+                "TOKEN_ENCRYPTION_KEYS",
+            )
+        },
     }
     text = (tmp_path / ".env").read_text()
     for key, value in values.items():
@@ -261,8 +331,10 @@ def operators_dotenv(tmp_path: Path, world: OfflineWorld, oauth_port: int) -> di
 async def link_share_import_cancel(world: OfflineWorld, host: Host) -> str:
     """Ada links and shares; Bea links, imports (adds slowed) and cancels; the run's id."""
     assert world.source is not None
-    with InteractionDriver.over_gateway(world.discord, user=ADA) as ada, \
-            InteractionDriver.over_gateway(world.discord, user=BEA) as bea:
+    with (
+        InteractionDriver.over_gateway(world.discord, user=ADA) as ada,
+        InteractionDriver.over_gateway(world.discord, user=BEA) as bea,
+    ):
         for driver, account in ((ada, SHARER), (bea, IMPORTER)):
             await link(world, driver, account)
         await ada.slash("share", {"url": f"https://open.spotify.com/playlist/{world.source.id}"})
@@ -285,9 +357,13 @@ async def link(world: OfflineWorld, driver: InteractionDriver, account: str) -> 
     [url] = [b["url"] for row in reply.data["components"] for b in row["components"]]
     assert url.startswith(f"{world.redirect_uri.rsplit('/', 1)[0]}/link?")
     async with Browser() as browser:
-        page = await browser.follow(await browser.open(
-            world.spotify.consent_url((await browser.submit(await browser.open(url))).location,
-                                      account)))
+        page = await browser.follow(
+            await browser.open(
+                world.spotify.consent_url(
+                    (await browser.submit(await browser.open(url))).location, account
+                )
+            )
+        )
     assert page.status == 200 and "Linked as" in page.text, page.text[:500]
 
 
@@ -304,9 +380,11 @@ async def until(check: Any, within: float, what: str, host: Host) -> None:
     deadline = time.monotonic() + within
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n--- bot ---\n"
-                                 f"{host.log('bot')[-2000:]}\n--- worker ---\n"
-                                 f"{host.log('worker')[-2000:]}")
+            raise AssertionError(
+                f"timed out waiting for {what}\n--- bot ---\n"
+                f"{host.log('bot')[-2000:]}\n--- worker ---\n"
+                f"{host.log('worker')[-2000:]}"
+            )
         await asyncio.sleep(0.2)
 
 
@@ -314,11 +392,20 @@ def run_id_of_import(host: Host) -> str:
     """The import's run, as the database has it (`imports.workflow_run_id`)."""
     url = host.localize(f"postgresql://mixtape:{FILLED['POSTGRES_PASSWORD']}@postgres:5432/mixtape")
     done = subprocess.run(
-        [sys.executable, "-c",
-         "import asyncio, asyncpg, sys\n"
-         "async def main():\n"
-         "    c = await asyncpg.connect(sys.argv[1])\n"
-         "    print(await c.fetchval('SELECT workflow_run_id FROM imports ORDER BY id LIMIT 1'))\n"
-         "asyncio.run(main())", url],
-        capture_output=True, text=True, timeout=30, check=True)
+        [
+            sys.executable,
+            "-c",
+            "import asyncio, asyncpg, sys\n"
+            "async def main():\n"
+            "    c = await asyncpg.connect(sys.argv[1])\n"
+            "    q = 'SELECT workflow_run_id FROM imports ORDER BY id LIMIT 1'\n"
+            "    print(await c.fetchval(q))\n"
+            "asyncio.run(main())",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     return done.stdout.strip()

@@ -62,11 +62,17 @@ def test_the_file_is_valid_compose_as_written_and_as_interpolated(
 ) -> None:
     validator = jsonschema.Draft7Validator(json.loads(SCHEMA_FILE.read_text()))
     for document in (load_compose(), compose):
-        errors = [f"{'/'.join(map(str, e.path))}: {e.message}"
-                  for e in validator.iter_errors(document)]
+        errors = [
+            f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(document)
+        ]
         assert errors == []
-    broken = {**compose, "services": {**compose["services"], "bot": {
-        **compose["services"]["bot"], "stop_grace_period": 15}}}
+    broken = {
+        **compose,
+        "services": {
+            **compose["services"],
+            "bot": {**compose["services"]["bot"], "stop_grace_period": 15},
+        },
+    }
     assert not validator.is_valid(broken)  # the schema is live: a number is no duration
 
 
@@ -108,7 +114,8 @@ def test_the_token_is_minted_on_every_start_for_years(compose: dict[str, Any]) -
 
 
 def test_bot_and_workers_start_after_the_token_and_the_migrations(
-    compose: dict[str, Any], dotenv: dict[str, str],
+    compose: dict[str, Any],
+    dotenv: dict[str, str],
 ) -> None:
     services = compose["services"]
     assert services["migrate"]["command"] == ["python", "-m", "storage.migrate"]
@@ -126,7 +133,8 @@ def test_bot_and_workers_start_after_the_token_and_the_migrations(
 
 
 def test_health_checks_probe_the_bot_and_the_worker_where_they_listen(
-    compose: dict[str, Any], dotenv: dict[str, str],
+    compose: dict[str, Any],
+    dotenv: dict[str, str],
 ) -> None:
     bot, worker = (service_env(compose, n, dotenv) for n in ("bot", "worker"))
     bot_check = compose["services"]["bot"]["healthcheck"]["test"]
@@ -134,12 +142,14 @@ def test_health_checks_probe_the_bot_and_the_worker_where_they_listen(
     assert bot_check[-1] == f"http://127.0.0.1:{bot['OAUTH_BIND_PORT']}/healthz"
     assert worker["HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED"] == "true"
     assert worker_check[-1] == (
-        f"http://127.0.0.1:{worker['HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT']}/health")
+        f"http://127.0.0.1:{worker['HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT']}/health"
+    )
     assert bot_check[1:4] == worker_check[1:4] == ["python", "-m", "mixtape.probe"]
 
 
 def test_workers_run_as_replicas_and_drain_within_their_grace(
-    compose: dict[str, Any], dotenv: dict[str, str],
+    compose: dict[str, Any],
+    dotenv: dict[str, str],
 ) -> None:
     worker = compose["services"]["worker"]
     assert load_compose()["services"]["worker"]["deploy"]["replicas"] == "${WORKER_REPLICAS:-2}"
@@ -150,11 +160,14 @@ def test_workers_run_as_replicas_and_drain_within_their_grace(
 
 
 def test_only_the_https_front_door_is_published_beyond_loopback(
-    compose: dict[str, Any], dotenv: dict[str, str],
+    compose: dict[str, Any],
+    dotenv: dict[str, str],
 ) -> None:
     published = {
-        (name, port) for name, service in compose["services"].items()
-        for port in service.get("ports", []) if not str(port).startswith("127.0.0.1:")
+        (name, port)
+        for name, service in compose["services"].items()
+        for port in service.get("ports", [])
+        if not str(port).startswith("127.0.0.1:")
     }
     assert published == {("caddy", "80:80"), ("caddy", "443:443"), ("caddy", "443:443/udp")}
     caddy = compose["services"]["caddy"]
@@ -163,7 +176,13 @@ def test_only_the_https_front_door_is_published_beyond_loopback(
     assert caddy["image"] == "caddy:" + ".".join(CADDY_VERSION.lstrip("v").split(".")[:2])
     bot = service_env(compose, "bot", dotenv)
     assert bot["PUBLIC_BASE_URL"] == FILLED["PUBLIC_BASE_URL"]
-    settings = Settings(_env_file=None, public_base_url=bot["PUBLIC_BASE_URL"],
-                        **({"spotify_redirect_uri": bot["SPOTIFY_REDIRECT_URI"]}
-                           if bot["SPOTIFY_REDIRECT_URI"] else {}))
+    settings = Settings(
+        _env_file=None,
+        public_base_url=bot["PUBLIC_BASE_URL"],
+        **(
+            {"spotify_redirect_uri": bot["SPOTIFY_REDIRECT_URI"]}
+            if bot["SPOTIFY_REDIRECT_URI"]
+            else {}
+        ),
+    )
     assert settings.spotify_redirect_uri == "https://mixtape.example.org/spotify/callback"

@@ -83,8 +83,14 @@ def test_the_build_context_has_no_secret_and_no_development_tool() -> None:
     assert not [f for f in files if f.split("/")[0] in DEV_ONLY or f.startswith(".git/")]
     assert not [f for f in files if f.startswith("mixtape/") and Path(f).stem in DEV_MODULES]
     assert not [f for f in files if "__pycache__" in f]
-    for wanted in ("bot/__main__.py", "workflows/__main__.py", "storage/migrate.py",
-                   "mixtape/probe.py", "requirements.lock", "pyproject.toml"):
+    for wanted in (
+        "bot/__main__.py",
+        "workflows/__main__.py",
+        "storage/migrate.py",
+        "mixtape/probe.py",
+        "requirements.lock",
+        "pyproject.toml",
+    ):
         assert wanted in files
     assert any(f.startswith("storage/migrations/versions/") for f in files)
 
@@ -99,13 +105,15 @@ def test_the_image_code_imports_with_runtime_dependencies_only(tmp_path: Path) -
             shutil.copy(REPO_ROOT / rel, image / rel)
     runtime = _lock_names(REPO_ROOT / "requirements.lock")
     provided = {
-        top for top, dists in metadata.packages_distributions().items()
+        top
+        for top, dists in metadata.packages_distributions().items()
         if any(canonicalize_name(d) in runtime for d in dists)
     }
     ours = sorted({p.relative_to(image).parts[0] for p in image.rglob("*.py")})
     modules = sorted(
         ".".join(p.relative_to(image).with_suffix("").parts).removesuffix(".__init__")
-        for p in image.rglob("*.py") if "migrations" not in p.parts
+        for p in image.rglob("*.py")
+        if "migrations" not in p.parts
     )
     script = f"""
 import importlib, importlib.abc, importlib.machinery, os, sys, sysconfig
@@ -131,7 +139,11 @@ for module in {modules!r}:
 print(len({modules!r}), "modules imported")
 """
     done = subprocess.run(
-        [sys.executable, "-c", script], cwd=image, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", script],
+        cwd=image,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"PYTHONPATH": str(image), "PATH": "/usr/bin:/bin", "PYTHONSAFEPATH": ""},
     )
     assert done.returncode == 0, done.stderr[-3000:]

@@ -27,14 +27,22 @@ def test_the_redirect_uri_and_the_link_page_follow_from_the_public_base_url() ->
 
 
 def test_an_explicit_redirect_uri_wins_and_without_either_the_loopback_default_holds() -> None:
-    both = settings(public_base_url="https://a.example.org",
-                    spotify_redirect_uri="https://b.example.org/cb")
+    both = settings(
+        public_base_url="https://a.example.org", spotify_redirect_uri="https://b.example.org/cb"
+    )
     assert both.spotify_redirect_uri == "https://b.example.org/cb"
     assert settings().spotify_redirect_uri == "http://127.0.0.1:8765/spotify/callback"
 
 
-@pytest.mark.parametrize("refused", ["http://mixtape.example.org", "http://localhost:8765",
-                                     "mixtape.example.org", "https://x.org/?a=1"])
+@pytest.mark.parametrize(
+    "refused",
+    [
+        "http://mixtape.example.org",
+        "http://localhost:8765",
+        "mixtape.example.org",
+        "https://x.org/?a=1",
+    ],
+)
 def test_an_address_spotify_would_refuse_is_refused_at_start(refused: str) -> None:
     with pytest.raises(ValidationError, match="PUBLIC_BASE_URL"):
         settings(public_base_url=refused)

@@ -33,15 +33,28 @@ time.sleep(600)
 """
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP],
-                         ids=lambda s: signal.Signals(s).name)
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: signal.Signals(s).name
+)
 def test_a_stop_signal_leaves_nothing_running(signum: int, tmp_path: Path) -> None:
     marker = tmp_path / "child.json"
     with (tmp_path / "stack.log").open("wb") as log:
         stack = subprocess.Popen(
-            [sys.executable, "-m", "mixtape.stack", "exec", "--",
-             sys.executable, "-c", CHILD, str(marker)],
-            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "mixtape.stack",
+                "exec",
+                "--",
+                sys.executable,
+                "-c",
+                CHILD,
+                str(marker),
+            ],
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     try:

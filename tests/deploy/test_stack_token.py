@@ -47,9 +47,23 @@ def test_a_kept_expired_token_is_replaced_by_a_long_lived_one(tmp_path: Path) ->
     try:
         first = stack.start()
         minted = subprocess.run(
-            [str(BIN_DIR / "hatchet-admin"), "--config", first.config_dir, "token", "create",
-             "--name", "short", "--expiresIn", "1s"],
-            env=stack._lite_env, capture_output=True, text=True, timeout=60, check=True)
+            [
+                str(BIN_DIR / "hatchet-admin"),
+                "--config",
+                first.config_dir,
+                "token",
+                "create",
+                "--name",
+                "short",
+                "--expiresIn",
+                "1s",
+            ],
+            env=stack._lite_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         expired = minted.stdout.strip().splitlines()[-1]
         time.sleep(2)
         assert status_with(expired, first.api_url) in (401, 403)  # the engine refuses it

@@ -21,8 +21,14 @@ def test_quick_bench_measures_every_design(stack_env: dict[str, str], tmp_path: 
     env = {**os.environ, **stack_env}
     env.pop("HATCHET_CLIENT_NAMESPACE", None)  # the bench gives each design its own
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)], cwd=REPO_ROOT,
-        env=env, capture_output=True, text=True, timeout=600, check=False)
+        [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
     runs = json.loads((tmp_path / "latest.json").read_text())["runs"]
@@ -43,14 +49,17 @@ def test_quick_bench_measures_every_design(stack_env: dict[str, str], tmp_path: 
     killed = by[("plain script", "worker SIGKILL")]
     assert killed["restarts"] == 1 and killed["duplicates"] > 0
     # the chaos fired at a third of the tracks for every design
-    assert all(r["chaos_at"] is not None for r in runs
-               if r["scenario"] in ("worker SIGKILL", "429 burst"))
+    assert all(
+        r["chaos_at"] is not None for r in runs if r["scenario"] in ("worker SIGKILL", "429 burst")
+    )
     burst = by[("mixtape", "429 burst")]
     assert any(status == 429 for _, _, status in burst["timeline"])  # and it was waited out
     # the match cache: the second import of the same songs searches nothing
     assert by[("mixtape", "search, 1st import")]["calls_by_route"]["GET /v1/search"] == 20
-    assert "GET /v1/search" not in by[("mixtape", "search, 2nd import (match cache)")][
-        "calls_by_route"]
+    assert (
+        "GET /v1/search"
+        not in by[("mixtape", "search, 2nd import (match cache)")]["calls_by_route"]
+    )
     assert "10 members at once" in done.stdout and "mixtape: members finished" in done.stdout
     # Discord answering 429 to every progress edit: measured, and the import still complete
     assert by[("mixtape", "Discord 429s on edits")]["chaos_at"] is not None

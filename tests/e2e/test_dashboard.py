@@ -59,8 +59,10 @@ def test_an_operator_finds_the_demo_import_by_guild_and_member(
 
             # The operator's filter: this guild and this member (as the UI writes it).
             filters = {"m": [f"guild_id:{wanted['guild_id']}", f"user_id:{wanted['user_id']}"]}
-            page.goto(f"{runs_url(dashboard, tenant)}?"
-                      + urllib.parse.urlencode({_FILTERS_PARAM: json.dumps(filters)}))
+            page.goto(
+                f"{runs_url(dashboard, tenant)}?"
+                + urllib.parse.urlencode({_FILTERS_PARAM: json.dumps(filters)})
+            )
             rows = page.get_by_role("row").filter(has_text=IMPORT_PLAYLIST)
             link = page.locator(f'a[href$="/runs/{run_id}"]')
             expect(link).to_have_count(1)
@@ -121,8 +123,13 @@ def _play_demo(stack_env: dict[str, str]) -> None:
     an operator looks for."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OUR_SETTINGS)}
     done = subprocess.run(
-        [sys.executable, "-m", "mixtape"], cwd=REPO_ROOT, env={**env, **stack_env},
-        capture_output=True, text=True, timeout=600, check=False,  # a hang guard
+        [sys.executable, "-m", "mixtape"],
+        cwd=REPO_ROOT,
+        env={**env, **stack_env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,  # a hang guard
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
 
@@ -136,8 +143,9 @@ def _import_run(since: datetime) -> tuple[str, dict[str, str], list[str]]:
     run_id = imports[0].metadata.id
     metadata = {k: str(v) for k, v in (imports[0].additional_metadata or {}).items()}
     # as the run page asks: with only_tasks the engine ignores the parent filter
-    children = runs.list(since=since, only_tasks=False, limit=500,
-                         parent_task_external_id=run_id).rows
+    children = runs.list(
+        since=since, only_tasks=False, limit=500, parent_task_external_id=run_id
+    ).rows
     return run_id, metadata, [str(c.workflow_name) for c in children]
 
 

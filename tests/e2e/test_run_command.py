@@ -24,8 +24,13 @@ _OUR_SETTINGS = ("DISCORD_", "SPOTIFY_", "TOKEN_ENCRYPTION_KEYS", "DATABASE_URL"
 
 def _run(env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mixtape"], cwd=REPO_ROOT, env=env, capture_output=True,
-        text=True, timeout=timeout, check=False,
+        [sys.executable, "-m", "mixtape"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -48,10 +53,18 @@ def test_offline_run_plays_the_demo_script_to_a_checked_end(stack_env: dict[str,
     assert "the engine's API lists them: GET http://127.0.0.1:" in out
 
     # The script's steps, in order.
-    steps = ["Ada runs /link", "\"Linked as Ada\"", "Ada runs /share", "Bea runs /link",
-             "\"Linked as Bea\"", "Bea runs /import", "killing the worker",
-             "starting a new worker", "the new worker resumed the import",
-             "429 burst on the add route"]
+    steps = [
+        "Ada runs /link",
+        '"Linked as Ada"',
+        "Ada runs /share",
+        "Bea runs /link",
+        '"Linked as Bea"',
+        "Bea runs /import",
+        "killing the worker",
+        "starting a new worker",
+        "the new worker resumed the import",
+        "429 burst on the add route",
+    ]
     positions = [out.find(step) for step in steps]
     assert -1 not in positions, [s for s, p in zip(steps, positions, strict=True) if p == -1]
     assert positions == sorted(positions), positions
@@ -76,8 +89,12 @@ def test_offline_run_plays_the_demo_script_to_a_checked_end(stack_env: dict[str,
 
 def test_offline_serve_comes_up_and_stops_on_ctrl_c(stack_env: dict[str, str]) -> None:
     child = subprocess.Popen(
-        [sys.executable, "-m", "mixtape", "--serve"], cwd=REPO_ROOT, env=_clean_env(stack_env),
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0,
+        [sys.executable, "-m", "mixtape", "--serve"],
+        cwd=REPO_ROOT,
+        env=_clean_env(stack_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        bufsize=0,
     )
     assert child.stdout is not None
     seen = b""

@@ -34,8 +34,13 @@ def test_the_demo_transcript_shows_every_state_and_fits_a_phone(
     transcript = tmp_path / "demo-transcript.html"
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OUR_SETTINGS)}
     done = subprocess.run(
-        [sys.executable, "-m", "mixtape"], cwd=REPO_ROOT, capture_output=True, text=True,
-        env={**env, **stack_env, TRANSCRIPT_ENV: str(transcript)}, timeout=600, check=False,
+        [sys.executable, "-m", "mixtape"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env={**env, **stack_env, TRANSCRIPT_ENV: str(transcript)},
+        timeout=600,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
     # The demo's last lines name the file.
@@ -43,8 +48,9 @@ def test_the_demo_transcript_shows_every_state_and_fits_a_phone(
     assert any(str(transcript) in line for line in tail), tail
 
     shots_dir = DOCS if os.environ.get("MIXTAPE_DOCS_SHOTS") else tmp_path
-    in_progress = Shot("Importing Late Night Drive", shots_dir / "import-progress.png",
-                       width=PHONE, middle=True)
+    in_progress = Shot(
+        "Importing Late Night Drive", shots_dir / "import-progress.png", width=PHONE, middle=True
+    )
     summary = Shot("Imported Late Night Drive", shots_dir / "import-summary.png", width=PHONE)
     looks = look_at(transcript, tmp_path, widths=(DESKTOP, PHONE), shots=(in_progress, summary))
 

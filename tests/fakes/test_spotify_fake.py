@@ -858,15 +858,20 @@ def test_deleting_a_playlist_unfollows_it_as_spotify_does(fake: FakeSpotify) -> 
 
 def test_pkce_binds_the_code_to_its_verifier(fake: FakeSpotify) -> None:
     verifier = "v" * 43 + "-._~" + "0" * 10
-    url = fake.oauth().get_authorize_url() + "&" + "&".join(
-        [f"code_challenge={pkce_challenge(verifier)}", "code_challenge_method=S256"]
+    url = (
+        fake.oauth().get_authorize_url()
+        + "&"
+        + "&".join([f"code_challenge={pkce_challenge(verifier)}", "code_challenge_method=S256"])
     )
     codes = [query_of(fake.consent(url, "ada"))["code"] for _ in range(4)]
     app = fake.default_app
 
     def exchange(code: str, **extra: str) -> requests.Response:
-        form = {"grant_type": "authorization_code", "code": code,
-                "redirect_uri": sorted(app.redirect_uris)[0]} | extra
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": sorted(app.redirect_uris)[0],
+        } | extra
         return requests.post(
             fake.token_url, data=form, auth=(app.client_id, app.client_secret), timeout=5
         )
@@ -876,10 +881,12 @@ def test_pkce_binds_the_code_to_its_verifier(fake: FakeSpotify) -> None:
     right = exchange(codes[2], code_verifier=verifier)
 
     assert (missing.status_code, missing.json()) == (
-        400, {"error": "invalid_request", "error_description": "code_verifier required"}
+        400,
+        {"error": "invalid_request", "error_description": "code_verifier required"},
     )
     assert (wrong.status_code, wrong.json()) == (
-        400, {"error": "invalid_grant", "error_description": "code_verifier was incorrect"}
+        400,
+        {"error": "invalid_grant", "error_description": "code_verifier was incorrect"},
     )
     assert right.status_code == 200 and right.json()["refresh_token"]
     # Spotify supports S256 only.

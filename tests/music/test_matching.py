@@ -10,8 +10,9 @@ from music.matching import CONFIDENCE_BAR, best_match, match_key, normalise, sco
 from music.models import Track
 
 
-def track(title: str, artist: str, ms: int = 200_000, isrc: str | None = None,
-          tid: str = "x" * 22) -> Track:
+def track(
+    title: str, artist: str, ms: int = 200_000, isrc: str | None = None, tid: str = "x" * 22
+) -> Track:
     return Track(title, (artist,), "Album", ms, isrc, tid, f"spotify:track:{tid}")
 
 
@@ -23,26 +24,29 @@ def test_normalise_drops_decorations_and_accents() -> None:
     assert normalise("Don't Stop") == normalise("Dont Stop") == "dont stop"
 
 
-@pytest.mark.parametrize(("title", "expected"), [
-    ("東京フラッシュ", "東京フラッシュ"),  # Vaundy
-    ("夜に駆ける", "夜に駆ける"),  # YOASOBI
-    ("ｶﾞｯﾂ", "ガッツ"),  # half-width katakana, the voiced mark kept
-    ("봄날", "봄날"),  # BTS
-    ("좋은 날", "좋은 날"),  # IU
-    ("晴天", "晴天"),  # Jay Chou
-    ("告白气球", "告白气球"),
-    ("Группа крови", "группа крови"),  # Кино
-    ("Звезда по имени Солнце", "звезда по имени солнце"),
-    ("Мой друг", "мой друг"),  # "й" is a letter of its own, not an accented "и"
-    ("تملي معاك", "تملي معاك"),  # Amr Diab
-    ("तुम ही हो", "तुम ही हो"),  # Arijit Singh: the vowel signs stay
-    ("Bésame Mucho", "besame mucho"),
-    ("Déjà Vu", "deja vu"),
-    ("Mañana (Remastered 2014)", "manana"),
-    ("ＴＯＫＹＯ　ＤＲＩＦＴ", "tokyo drift"),  # full-width letters and space
-    ("Song (Live)", "song live"),
-    ("Love Story (Taylor’s Version)", "love story taylors version"),
-])
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("東京フラッシュ", "東京フラッシュ"),  # Vaundy
+        ("夜に駆ける", "夜に駆ける"),  # YOASOBI
+        ("ｶﾞｯﾂ", "ガッツ"),  # half-width katakana, the voiced mark kept
+        ("봄날", "봄날"),  # BTS
+        ("좋은 날", "좋은 날"),  # IU
+        ("晴天", "晴天"),  # Jay Chou
+        ("告白气球", "告白气球"),
+        ("Группа крови", "группа крови"),  # Кино
+        ("Звезда по имени Солнце", "звезда по имени солнце"),
+        ("Мой друг", "мой друг"),  # "й" is a letter of its own, not an accented "и"
+        ("تملي معاك", "تملي معاك"),  # Amr Diab
+        ("तुम ही हो", "तुम ही हो"),  # Arijit Singh: the vowel signs stay
+        ("Bésame Mucho", "besame mucho"),
+        ("Déjà Vu", "deja vu"),
+        ("Mañana (Remastered 2014)", "manana"),
+        ("ＴＯＫＹＯ　ＤＲＩＦＴ", "tokyo drift"),  # full-width letters and space
+        ("Song (Live)", "song live"),
+        ("Love Story (Taylor’s Version)", "love story taylors version"),
+    ],
+)
 def test_normalise_keeps_every_script(title: str, expected: str) -> None:
     assert normalise(title) == expected
 
@@ -55,7 +59,8 @@ def test_normalise_is_the_same_for_composed_and_decomposed_text() -> None:
 def test_keys_prefer_isrc() -> None:
     assert match_key("A", ("B",), 200_000, "usrc17607839") == "isrc:USRC17607839"
     assert match_key("A - 2011 Remaster", ("B",), 201_000, None) == match_key(
-        "a", ["b"], 209_000, None)
+        "a", ["b"], 209_000, None
+    )
 
 
 # Two songs of one artist that look alike; each pair is two different recordings.
@@ -79,8 +84,7 @@ LOOKALIKES = [
 
 @pytest.mark.parametrize(("first", "second", "artist"), LOOKALIKES)
 def test_two_songs_that_look_alike_get_two_keys(first: str, second: str, artist: str) -> None:
-    assert match_key(first, (artist,), 200_000, None) != match_key(
-        second, (artist,), 200_000, None)
+    assert match_key(first, (artist,), 200_000, None) != match_key(second, (artist,), 200_000, None)
 
 
 @pytest.mark.parametrize(("first", "second", "artist"), LOOKALIKES)
@@ -96,15 +100,18 @@ def test_a_key_is_never_built_from_an_empty_title() -> None:
     assert tokyo == "meta2:vaundy|東京フラッシュ|20"
 
 
-@pytest.mark.parametrize(("wanted", "found", "artist"), [
-    ("東京フラッシュ", "東京フラッシュ", "Vaundy"),
-    ("ｶﾞｯﾂ", "ガッツ", "Artist"),
-    ("봄날", unicodedata.normalize("NFD", "봄날"), "방탄소년단"),
-    ("Группа крови", "Группа Крови - Remastered 2019", "Кино"),
-    ("Déjà Vu", "Deja Vu", "Beyoncé"),
-    ("Don't Stop Me Now", "Don’t Stop Me Now - Remastered 2011", "Queen"),
-    ("Heroes", "Heroes (feat. Someone)", "David Bowie"),
-])
+@pytest.mark.parametrize(
+    ("wanted", "found", "artist"),
+    [
+        ("東京フラッシュ", "東京フラッシュ", "Vaundy"),
+        ("ｶﾞｯﾂ", "ガッツ", "Artist"),
+        ("봄날", unicodedata.normalize("NFD", "봄날"), "방탄소년단"),
+        ("Группа крови", "Группа Крови - Remastered 2019", "Кино"),
+        ("Déjà Vu", "Deja Vu", "Beyoncé"),
+        ("Don't Stop Me Now", "Don’t Stop Me Now - Remastered 2011", "Queen"),
+        ("Heroes", "Heroes (feat. Someone)", "David Bowie"),
+    ],
+)
 def test_the_same_song_written_differently_matches(wanted: str, found: str, artist: str) -> None:
     candidate = track(found, artist, 201_000)
     assert best_match(track(wanted, artist), [candidate]) == (candidate, 1.0)

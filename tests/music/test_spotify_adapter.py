@@ -27,20 +27,29 @@ def fake() -> Iterator[FakeSpotify]:
 @pytest.fixture
 def adapter(fake: FakeSpotify) -> Iterator[SpotifyAdapter]:
     app = fake.apps[fake.default_client_id]
-    adapter = SpotifyAdapter(SpotifyConfig(
-        client_id=app.client_id, client_secret=app.client_secret,
-        redirect_uri=sorted(app.redirect_uris)[0], api_base=fake.api_base,
-        accounts_base=fake.accounts_base, timeout_seconds=2,
-    ))
+    adapter = SpotifyAdapter(
+        SpotifyConfig(
+            client_id=app.client_id,
+            client_secret=app.client_secret,
+            redirect_uri=sorted(app.redirect_uris)[0],
+            api_base=fake.api_base,
+            accounts_base=fake.accounts_base,
+            timeout_seconds=2,
+        )
+    )
     yield adapter
     adapter.close()
 
 
 def _token(fake: FakeSpotify, user: str = "alice") -> dict[str, Any]:
     grant = fake.issue_token(user, SCOPES)
-    return {"access_token": grant.access_token, "refresh_token": grant.refresh_token,
-            "expires_at": int(time.time()) + grant.expires_in, "scope": " ".join(SCOPES),
-            "token_type": "Bearer"}
+    return {
+        "access_token": grant.access_token,
+        "refresh_token": grant.refresh_token,
+        "expires_at": int(time.time()) + grant.expires_in,
+        "scope": " ".join(SCOPES),
+        "token_type": "Bearer",
+    }
 
 
 async def test_reads_pages_as_the_member(fake: FakeSpotify, adapter: SpotifyAdapter) -> None:
@@ -79,7 +88,8 @@ async def test_dropped_write_is_ambiguous(fake: FakeSpotify, adapter: SpotifyAda
     fake.inject(ADD, "drop")
     with pytest.raises(Transient) as err:
         await adapter.as_user(
-            _token(fake), lambda sp: add_items(sp, playlist.id, [t.uri for t in tracks]),
+            _token(fake),
+            lambda sp: add_items(sp, playlist.id, [t.uri for t in tracks]),
             write=True,
         )
     assert err.value.ambiguous is True

@@ -177,7 +177,9 @@ async def test_page_by_page_writes_equal_one_replace(
     assert paged_rows == whole_rows
     assert entry is not None
     assert (entry.track_count, entry.total_duration_ms, entry.skipped) == (
-        3, 381_000, {"local file": 1}
+        3,
+        381_000,
+        {"local file": 1},
     )
 
 
@@ -335,9 +337,14 @@ async def _claim(
 ) -> int:
     async with sessions.begin() as session:
         return await claim_share(
-            session, guild_id=GUILD, owner_discord_user_id=owner,
-            provider_playlist_id=provider_id, url=f"https://open.spotify.com/playlist/{provider_id}",
-            name="Shared", stale_before=utcnow() - stale_after, max_entries=max_entries,
+            session,
+            guild_id=GUILD,
+            owner_discord_user_id=owner,
+            provider_playlist_id=provider_id,
+            url=f"https://open.spotify.com/playlist/{provider_id}",
+            name="Shared",
+            stale_before=utcnow() - stale_after,
+            max_entries=max_entries,
         )
 
 

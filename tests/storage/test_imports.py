@@ -434,8 +434,9 @@ async def test_two_imports_at_the_same_instant_make_one_and_a_clear_refusal(
         refused = [r for r in results if isinstance(r, ActiveImportExists)]
         assert (len(made), len(refused)) == (1, 1), results
         async with sessions.begin() as session:
-            rows = (await session.scalars(
-                select(Import).where(Import.discord_user_id == user))).all()
+            rows = (
+                await session.scalars(select(Import).where(Import.discord_user_id == user))
+            ).all()
             assert [r.id for r in rows] == [made[0].id]
             assert (await counts_by_state(session, made[0].id)).total == 5
 
@@ -488,13 +489,16 @@ async def test_a_retry_searches_not_found_tracks_again(sessions: Sessions) -> No
         assert states == [ItemState.PENDING, ItemState.ADDED, ItemState.PENDING]
 
 
-async def _finish_days_ago(sessions: Sessions, import_id: int, days: int,
-                           status: ImportStatus = ImportStatus.COMPLETED) -> None:
+async def _finish_days_ago(
+    sessions: Sessions, import_id: int, days: int, status: ImportStatus = ImportStatus.COMPLETED
+) -> None:
     async with sessions.begin() as session:
-        await finish_import(session, import_id, status,
-                            error="stopped" if status is ImportStatus.FAILED else None)
+        await finish_import(
+            session, import_id, status, error="stopped" if status is ImportStatus.FAILED else None
+        )
         await session.execute(
-            update(Import).where(Import.id == import_id)
+            update(Import)
+            .where(Import.id == import_id)
             .values(finished_at=datetime.now(UTC) - timedelta(days=days))
         )
 
@@ -530,7 +534,11 @@ async def test_ledgers_of_imports_finished_long_ago_are_pruned_in_chunks(
     assert pruned is not None and kept is not None
     assert pruned.ledger_pruned_at is not None and kept.ledger_pruned_at is None
     assert (pruned.status, pruned.total, pruned.added, pruned.failed) == (
-        ImportStatus.FAILED, 5, 1, 1)  # the record and its counters stay
+        ImportStatus.FAILED,
+        5,
+        1,
+        1,
+    )  # the record and its counters stay
     with pytest.raises(ImportLedgerPruned):
         async with sessions.begin() as session:
             await reset_unadded_for_retry(session, old.id)

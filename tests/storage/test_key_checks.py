@@ -19,8 +19,12 @@ USER = 123_456_789_012_345_678
 async def _link(sessions: Sessions, cipher: TokenCipher) -> None:
     async with sessions.begin() as session:
         await save_linked_account(
-            session, cipher, discord_user_id=USER, spotify_user_id="ada",
-            refresh_token="refresh-plaintext", scopes=["playlist-modify-private"],
+            session,
+            cipher,
+            discord_user_id=USER,
+            spotify_user_id="ada",
+            refresh_token="refresh-plaintext",
+            scopes=["playlist-modify-private"],
             access_token="access-plaintext",
         )
 

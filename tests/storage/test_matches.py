@@ -113,7 +113,8 @@ async def test_a_miss_expires_and_a_hit_does_not(
     assert expired is None
     assert hit is not None and hit.spotify_uri == "spotify:track:1"
     assert {key: row.spotify_uri for key, row in both.items()} == {
-        "meta2:a|hit|20": "spotify:track:1"}
+        "meta2:a|hit|20": "spotify:track:1"
+    }
     assert by_default is not None and by_default.spotify_uri is None  # a week is not over
     assert await _keys(sessions) == {"meta2:a|miss|20": None, "meta2:a|hit|20": "spotify:track:1"}
 
@@ -150,10 +151,13 @@ async def test_forget_misses_drops_only_the_named_misses(
 
     async with sessions.begin() as session:
         forgotten = await forget_misses(
-            session, [*misses[:550], misses[0], "meta2:a|hit|20", "meta2:a|never saved|20"])
+            session, [*misses[:550], misses[0], "meta2:a|hit|20", "meta2:a|never saved|20"]
+        )
     async with sessions.begin() as session:
         nothing_left = await forget_misses(session, misses[:550])
 
     assert (forgotten, nothing_left) == (550, 0)
     assert await _keys(sessions) == {
-        **{key: None for key in misses[550:]}, "meta2:a|hit|20": "spotify:track:1"}
+        **{key: None for key in misses[550:]},
+        "meta2:a|hit|20": "spotify:track:1",
+    }

@@ -34,7 +34,10 @@ async def _create(
 ) -> str:
     async with sessions.begin() as session:
         return await create_state(
-            session, user, guild, TTL,
+            session,
+            user,
+            guild,
+            TTL,
             display_name="Alice" if user == ALICE else None,
             username="alice" if user == ALICE else None,
             guild_name="Jazz Club" if guild else None,
@@ -43,7 +46,9 @@ async def _create(
 
 
 async def _bind(
-    sessions: async_sessionmaker[AsyncSession], raw: str, challenge: str = MINE,
+    sessions: async_sessionmaker[AsyncSession],
+    raw: str,
+    challenge: str = MINE,
     now: datetime = NOW,
 ) -> LinkRequest | StateRejection:
     async with sessions.begin() as session:
@@ -51,7 +56,9 @@ async def _bind(
 
 
 async def _consume(
-    sessions: async_sessionmaker[AsyncSession], raw: str, challenge: str | None = MINE,
+    sessions: async_sessionmaker[AsyncSession],
+    raw: str,
+    challenge: str | None = MINE,
     now: datetime = NOW,
 ) -> LinkRequest | StateRejection:
     async with sessions.begin() as session:

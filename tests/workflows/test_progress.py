@@ -91,8 +91,9 @@ async def test_an_hour_old_message_moves_to_a_fresh_one(
     async def remember(new_id: int) -> None:
         moved.append(new_id)
 
-    progress = ChannelProgress(client, fake.channel_id, message_id, interval=0,
-                               on_new_message=remember)
+    progress = ChannelProgress(
+        client, fake.channel_id, message_id, interval=0, on_new_message=remember
+    )
     fake.age_message(fake.channel_id, message_id, 3_700)
 
     assert await progress.update(_embed("still going"))

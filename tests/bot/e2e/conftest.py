@@ -49,6 +49,7 @@ def start_mixtape_worker(
         "PROGRESS_INTERVAL_SECONDS": "0.5",
         "SPOTIFY_BACKOFF_MAX_SECONDS": "2",
     }
+
     def start(overrides: dict[str, str] | None = None) -> Awaitable[WorkerProcess]:
         return asyncio.to_thread(start_worker, {**env, **(overrides or {})})
 

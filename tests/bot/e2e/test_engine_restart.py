@@ -57,7 +57,8 @@ async def current(services: BotServices, import_id: int) -> Import:
 
 @pytest.fixture
 async def services(
-    settings: Settings, private_stack: tuple[LocalStack, StackInfo],
+    settings: Settings,
+    private_stack: tuple[LocalStack, StackInfo],
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[BotServices]:
     """The bot's dispatcher talks to the private engine."""
@@ -68,11 +69,15 @@ async def services(
 
 
 async def test_engine_restart_mid_import_ends_exactly_once(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
     private_stack: tuple[LocalStack, StackInfo],
-    start_mixtape_worker: Callable[..., Awaitable[WorkerProcess]], guild_id: int,
+    start_mixtape_worker: Callable[..., Awaitable[WorkerProcess]],
+    guild_id: int,
     channel_id: int,
-    alice: Member, bob: Member,
+    alice: Member,
+    bob: Member,
 ) -> None:
     stack, info = private_stack
     songs = fake_spotify.generate_tracks(600, seed=51)

@@ -37,15 +37,19 @@ OVERTAKEN_AT_MOST = 40  # measured: 20 with the per-guild key, 65 without
 
 
 async def timed_small_import(
-    services: BotServices, fake_discord: FakeDiscord, fake_spotify: FakeSpotify,
-    member: Member, seed: int,
+    services: BotServices,
+    fake_discord: FakeDiscord,
+    fake_spotify: FakeSpotify,
+    member: Member,
+    seed: int,
 ) -> float:
     """Seconds a fresh 20-track import in a guild of its own takes, dispatch to finish."""
     guild = random.randrange(10**17, 10**18)
     channel = fake_discord.add_channel(guild_id=guild, name="general")
     songs = fake_spotify.generate_tracks(20, seed=seed)
-    entry = await catalog_entry(services, fake_spotify, guild, member.id, songs,
-                                name=f"Small {seed}")
+    entry = await catalog_entry(
+        services, fake_spotify, guild, member.id, songs, name=f"Small {seed}"
+    )
     started = time.monotonic()
     import_id = await start_import(services, fake_discord, guild, channel, member, entry)
     row = await wait_finished(services, import_id, within=120)
@@ -66,9 +70,15 @@ async def resolving(services: BotServices, import_id: int) -> None:
 
 
 async def test_a_big_import_does_not_starve_another_guilds_small_one(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    start_mixtape_worker: Callable[..., Awaitable[WorkerProcess]], guild_id: int,
-    channel_id: int, alice: Member, bob: Member, carol: Member,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    start_mixtape_worker: Callable[..., Awaitable[WorkerProcess]],
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
+    carol: Member,
 ) -> None:
     await start_mixtape_worker(SMALL_WORKER)
     fake_spotify.set_latency(LATENCY)
@@ -80,24 +90,34 @@ async def test_a_big_import_does_not_starve_another_guilds_small_one(
     big_songs = fake_spotify.generate_tracks(5_000, seed=32)
     big = await catalog_entry(services, fake_spotify, guild_id, carol.id, big_songs, name="Big")
     async with services.sessions.begin() as s:  # as if shared from another service: searched
-        await catalog.replace_catalog_tracks(s, big, [
-            TrackData(title=t.name, artists=names(t), duration_ms=t.duration_ms, isrc=t.isrc)
-            for t in big_songs])
+        await catalog.replace_catalog_tracks(
+            s,
+            big,
+            [
+                TrackData(title=t.name, artists=names(t), duration_ms=t.duration_ms, isrc=t.isrc)
+                for t in big_songs
+            ],
+        )
     big_import = await start_import(services, fake_discord, guild_id, channel_id, alice, big)
     await resolving(services, big_import)
     before = time.monotonic()
     contended = await timed_small_import(services, fake_discord, fake_spotify, bob, seed=33)
     after = time.monotonic()
     # What ran while the small import waited: the big one's searches, counted at the fake.
-    overtaken = sum(1 for c in fake_spotify.calls
-                    if c.user_id == "ada" and c.route == SEARCH and before <= c.at <= after)
+    overtaken = sum(
+        1
+        for c in fake_spotify.calls
+        if c.user_id == "ada" and c.route == SEARCH and before <= c.at <= after
+    )
 
     async with services.sessions.begin() as s:
         counts = await imports.counts_by_state(s, big_import)
         await imports.cancel_import(s, big_import)
-    print(f"20-track import alone: {alone:.1f}s; just after another guild's 5,000-track "
-          f"import: {contended:.1f}s, while {overtaken} of its searches ran (it had "
-          f"{counts.pending:,} songs left to search)")
+    print(
+        f"20-track import alone: {alone:.1f}s; just after another guild's 5,000-track "
+        f"import: {contended:.1f}s, while {overtaken} of its searches ran (it had "
+        f"{counts.pending:,} songs left to search)"
+    )
     assert counts.pending > 0  # it really was running meanwhile
     # Not timed (figures belong to bench/): counted. Without the per-guild key the small
     # import waited behind a long queue of the big one's searches; with it, the guilds'

@@ -36,42 +36,78 @@ def names(track: Any) -> tuple[str, ...]:
     return tuple(artist.name for artist in track.artists)
 
 
-async def catalog_entry(services: BotServices, fake: FakeSpotify, guild_id: int, owner: int,
-                        tracks: list[Any], name: str = "Summer") -> int:
+async def catalog_entry(
+    services: BotServices,
+    fake: FakeSpotify,
+    guild_id: int,
+    owner: int,
+    tracks: list[Any],
+    name: str = "Summer",
+) -> int:
     """A shared playlist as the share workflow leaves it."""
     async with services.sessions.begin() as s:
         entry = await catalog.upsert_catalog_playlist(
-            s, guild_id=guild_id, owner_discord_user_id=owner,
-            provider_playlist_id="p" * 22, url="https://open.spotify.com/playlist/" + "p" * 22,
-            name=name, status=PlaylistStatus.READY)
+            s,
+            guild_id=guild_id,
+            owner_discord_user_id=owner,
+            provider_playlist_id="p" * 22,
+            url="https://open.spotify.com/playlist/" + "p" * 22,
+            name=name,
+            status=PlaylistStatus.READY,
+        )
         await catalog.update_catalog_metadata(s, entry, name=name)
-        await catalog.replace_catalog_tracks(s, entry, [
-            TrackData(title=t.name, artists=names(t), duration_ms=t.duration_ms,
-                      isrc=t.isrc, provider_track_id=t.id, provider_uri=t.uri)
-            for t in tracks])
+        await catalog.replace_catalog_tracks(
+            s,
+            entry,
+            [
+                TrackData(
+                    title=t.name,
+                    artists=names(t),
+                    duration_ms=t.duration_ms,
+                    isrc=t.isrc,
+                    provider_track_id=t.id,
+                    provider_uri=t.uri,
+                )
+                for t in tracks
+            ],
+        )
     return entry
 
 
-async def start_import(services: BotServices, fake_discord: FakeDiscord, guild_id: int,
-                       channel_id: int, member: Member, entry: int) -> int:
+async def start_import(
+    services: BotServices,
+    fake_discord: FakeDiscord,
+    guild_id: int,
+    channel_id: int,
+    member: Member,
+    entry: int,
+) -> int:
     """What /import does: the import and its ledger, a progress message, a dispatched run."""
     async with services.sessions.begin() as s:
         row = await imports.create_import_with_ledger(
-            s, guild_id=guild_id, discord_user_id=member.id, catalog_playlist_id=entry,
-            channel_id=channel_id)
+            s,
+            guild_id=guild_id,
+            discord_user_id=member.id,
+            catalog_playlist_id=entry,
+            channel_id=channel_id,
+        )
     message = await asyncio.to_thread(post_message, fake_discord, channel_id, "Importing…")
     async with services.sessions.begin() as s:
         await imports.set_message_id(s, row.id, int(message["id"]))
     await services.dispatcher.import_playlist(
-        ImportInput(import_id=row.id, discord_user_id=member.id), guild_id=guild_id)
+        ImportInput(import_id=row.id, discord_user_id=member.id), guild_id=guild_id
+    )
     return row.id
 
 
 def post_message(fake: FakeDiscord, channel_id: int, content: str) -> dict[str, Any]:
     """A channel message posted over the fake's REST API, as the bot would post it."""
     response = requests.post(
-        f"{fake.api_base}/channels/{channel_id}/messages", json={"content": content},
-        headers={"Authorization": f"Bot {fake.token}"}, timeout=5)
+        f"{fake.api_base}/channels/{channel_id}/messages",
+        json={"content": content},
+        headers={"Authorization": f"Bot {fake.token}"},
+        timeout=5,
+    )
     response.raise_for_status()
     return dict(response.json())
 
@@ -93,8 +129,14 @@ def target_uris(fake: FakeSpotify, row: Import) -> list[str | None]:
 
 
 async def test_a_1000_track_import_lands_once_in_order(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(1_000, seed=21)
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
@@ -113,8 +155,11 @@ async def test_a_1000_track_import_lands_once_in_order(
     print(f"calls by route for a 1,000-track import: {calls}")
     [message] = fake_discord.messages(channel_id, include_ephemeral=False)
     await fake_discord.async_wait_for(
-        lambda: "Imported" in embed_text(fake_discord.message(channel_id, int(message["id"]))
-                                         ["embeds"]), within=10)
+        lambda: (
+            "Imported" in embed_text(fake_discord.message(channel_id, int(message["id"]))["embeds"])
+        ),
+        within=10,
+    )
 
     # Importing the same playlist again adds nothing: it is all already there.
     fake_spotify.reset_calls()
@@ -127,8 +172,14 @@ async def test_a_1000_track_import_lands_once_in_order(
 
 
 async def test_429_storm_and_dropped_adds_never_duplicate(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(450, seed=22)
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
@@ -147,19 +198,35 @@ async def test_429_storm_and_dropped_adds_never_duplicate(
 
 
 async def test_tracks_without_uri_are_searched_and_cached(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(6, seed=23)
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
     async with services.sessions.begin() as s:  # as if shared from another service
-        await catalog.replace_catalog_tracks(s, entry, [
-            *[TrackData(title=t.name, artists=names(t), duration_ms=t.duration_ms, isrc=t.isrc)
-              for t in songs[:3]],
-            *[TrackData(title=t.name, artists=names(t), duration_ms=t.duration_ms)
-              for t in songs[3:5]],
-            TrackData(title="No Such Song Anywhere", artists=("Nobody",), duration_ms=1_000),
-        ])
+        await catalog.replace_catalog_tracks(
+            s,
+            entry,
+            [
+                *[
+                    TrackData(
+                        title=t.name, artists=names(t), duration_ms=t.duration_ms, isrc=t.isrc
+                    )
+                    for t in songs[:3]
+                ],
+                *[
+                    TrackData(title=t.name, artists=names(t), duration_ms=t.duration_ms)
+                    for t in songs[3:5]
+                ],
+                TrackData(title="No Such Song Anywhere", artists=("Nobody",), duration_ms=1_000),
+            ],
+        )
     await link_directly(services, fake_spotify, bob)
 
     import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
@@ -175,9 +242,14 @@ async def test_tracks_without_uri_are_searched_and_cached(
 
 
 async def test_a_long_retry_after_pauses_visibly_then_resumes(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    start_mixtape_worker: Callable[..., Awaitable[WorkerProcess]], guild_id: int,
-    channel_id: int, alice: Member, bob: Member,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    start_mixtape_worker: Callable[..., Awaitable[WorkerProcess]],
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(150, seed=24)
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
@@ -187,8 +259,12 @@ async def test_a_long_retry_after_pauses_visibly_then_resumes(
 
     import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
     [message] = fake_discord.messages(channel_id, include_ephemeral=False)
-    await fake_discord.async_wait_for(lambda: "Paused" in embed_text(
-        fake_discord.message(channel_id, int(message["id"]))["embeds"]), within=30)
+    await fake_discord.async_wait_for(
+        lambda: (
+            "Paused" in embed_text(fake_discord.message(channel_id, int(message["id"]))["embeds"])
+        ),
+        within=30,
+    )
     async with services.sessions.begin() as s:
         paused = await imports.get_import(s, import_id)
     assert paused is not None and paused.status is ImportStatus.PAUSED
@@ -201,15 +277,22 @@ async def test_a_long_retry_after_pauses_visibly_then_resumes(
 
 
 async def test_a_target_near_spotifys_limit_gets_what_fits_and_says_why(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(10_010, seed=25)
     wanted, filler = songs[:20], songs[20:]  # 9,990 unrelated entries already in the target
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, wanted)
     await link_directly(services, fake_spotify, bob)
-    fake_spotify.add_playlist("bob", "Summer", filler,
-                              description=f"Imported with Mixtape. {marker(guild_id, entry)}")
+    fake_spotify.add_playlist(
+        "bob", "Summer", filler, description=f"Imported with Mixtape. {marker(guild_id, entry)}"
+    )
 
     import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
     row = await wait_finished(services, import_id, within=120)
@@ -218,24 +301,45 @@ async def test_a_target_near_spotifys_limit_gets_what_fits_and_says_why(
     assert target_uris(fake_spotify, row) == [s.uri for s in filler + wanted[:10]]
     assert (row.added, row.failed) == (10, 10)
     [message] = fake_discord.messages(channel_id, include_ephemeral=False)
-    await fake_discord.async_wait_for(lambda: "10,000 tracks" in embed_text(
-        fake_discord.message(channel_id, int(message["id"]))["embeds"]), within=10)
+    await fake_discord.async_wait_for(
+        lambda: (
+            "10,000 tracks"
+            in embed_text(fake_discord.message(channel_id, int(message["id"]))["embeds"])
+        ),
+        within=10,
+    )
 
 
 async def test_tracks_that_wont_play_in_the_members_country_are_reported_before_adding(
-    driver: InteractionDriver, fake_spotify: FakeSpotify, fake_discord: FakeDiscord,
-    services: BotServices, worker: WorkerProcess, guild_id: int, channel_id: int,
-    alice: Member, bob: Member,
+    driver: InteractionDriver,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
 ) -> None:
     fake_spotify.add_user("dora", "Dora", country="DE")
     songs = fake_spotify.generate_tracks(5, seed=26)
     entry = await catalog_entry(services, fake_spotify, guild_id, bob.id, songs)
     async with services.sessions.begin() as s:  # as the share read them: two are US-only
-        await catalog.replace_catalog_tracks(s, entry, [
-            TrackData(title=t.name, artists=names(t), duration_ms=t.duration_ms,
-                      provider_track_id=t.id, provider_uri=t.uri,
-                      markets=["US"] if i in (1, 3) else ["DE", "US"])
-            for i, t in enumerate(songs)])
+        await catalog.replace_catalog_tracks(
+            s,
+            entry,
+            [
+                TrackData(
+                    title=t.name,
+                    artists=names(t),
+                    duration_ms=t.duration_ms,
+                    provider_track_id=t.id,
+                    provider_uri=t.uri,
+                    markets=["US"] if i in (1, 3) else ["DE", "US"],
+                )
+                for i, t in enumerate(songs)
+            ],
+        )
     await link(driver, fake_spotify, "dora")  # Alice links Dora's Spotify account
     async with services.sessions.begin() as s:  # the country came from /me, through /link
         account = await accounts.get_account(s, alice.id)

@@ -49,8 +49,9 @@ class KillPoint:
 
 def _answered(fake: FakeSpotify, point: KillPoint) -> bool:
     """Whether the fault's call has been answered (calls are recorded when answered)."""
-    return any(c.fault == point.fault.kind and c.user_id == point.member.spotify_id
-               for c in fake.calls)
+    return any(
+        c.fault == point.fault.kind and c.user_id == point.member.spotify_id for c in fake.calls
+    )
 
 
 async def _until(check: Callable[[], bool], within: float, what: str) -> None:
@@ -62,40 +63,58 @@ async def _until(check: Callable[[], bool], within: float, what: str) -> None:
 
 
 async def test_sigkill_at_four_points_then_a_new_worker_finishes_exactly_once(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    start_mixtape_worker: Callable[[], Awaitable[WorkerProcess]], guild_id: int, channel_id: int,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    start_mixtape_worker: Callable[[], Awaitable[WorkerProcess]],
+    guild_id: int,
+    channel_id: int,
     alice: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(TRACKS, seed=31)
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
     for name in ("dee", "eve", "fay", "gus"):
         fake_spotify.add_user(name, name.title())
-    members = [Member(FakeUser(10**17 + i, name), name)
-               for i, name in enumerate(("dee", "eve", "fay", "gus"))]
+    members = [
+        Member(FakeUser(10**17 + i, name), name)
+        for i, name in enumerate(("dee", "eve", "fay", "gus"))
+    ]
     for member in members:
         await link_directly(services, fake_spotify, member)
     points = [
         # the create lands after the kill: the new worker must find it, not make another
-        KillPoint("before the target is recorded", members[0],
-                  fake_spotify.inject(CREATE, "delay", seconds=12, user="dee")),
+        KillPoint(
+            "before the target is recorded",
+            members[0],
+            fake_spotify.inject(CREATE, "delay", seconds=12, user="dee"),
+        ),
         # the first add hangs and dies unapplied: the re-check finds nothing, adds once
-        KillPoint("mid-batch", members[1],
-                  fake_spotify.inject(ADD, "stall", seconds=60, user="eve")),
+        KillPoint(
+            "mid-batch", members[1], fake_spotify.inject(ADD, "stall", seconds=60, user="eve")
+        ),
         # the add lands after the kill, before the ledger heard of it
-        KillPoint("after a batch landed, before the ledger commit", members[2],
-                  fake_spotify.inject(ADD, "delay", seconds=12, user="fay")),
+        KillPoint(
+            "after a batch landed, before the ledger commit",
+            members[2],
+            fake_spotify.inject(ADD, "delay", seconds=12, user="fay"),
+        ),
     ]
     worker = await start_mixtape_worker()
     for point in points:
-        point.import_id = await start_import(services, fake_discord, guild_id, channel_id,
-                                             point.member, entry)
+        point.import_id = await start_import(
+            services, fake_discord, guild_id, channel_id, point.member, entry
+        )
     await _until(lambda: all(p.reached(fake_spotify) for p in points), 30, "three kill points")
     # Last, as a 429 holds back every import (Spotify's limits are per app): a 40 s
     # Retry-After that the parent sleeps out durably, on the engine, through the kill.
-    sleeper = KillPoint("during a durable sleep", members[3],
-                        fake_spotify.inject(ADD, "429", retry_after=40, user="gus"))
-    sleeper.import_id = await start_import(services, fake_discord, guild_id, channel_id,
-                                           sleeper.member, entry)
+    sleeper = KillPoint(
+        "during a durable sleep",
+        members[3],
+        fake_spotify.inject(ADD, "429", retry_after=40, user="gus"),
+    )
+    sleeper.import_id = await start_import(
+        services, fake_discord, guild_id, channel_id, sleeper.member, entry
+    )
     points.append(sleeper)
     await _until(lambda: sleeper.reached(fake_spotify), 30, "the 429")
     await asyncio.sleep(0.5)  # let the durable sleep be registered with the engine
@@ -118,8 +137,10 @@ async def test_sigkill_at_four_points_then_a_new_worker_finishes_exactly_once(
         after_kill = [c.at for c in fake_spotify.calls if c.user_id == user and c.at > killed_at]
         assert after_kill, f"{point.name}: no call after the kill"
         resumed = min(after_kill) - killed_at
-        report.append(f"{point.name}: {calls} calls ({calls - BASELINE_CALLS} extra), "
-                      f"resumed {resumed:.1f}s after the kill")
+        report.append(
+            f"{point.name}: {calls} calls ({calls - BASELINE_CALLS} extra), "
+            f"resumed {resumed:.1f}s after the kill"
+        )
         assert calls - BASELINE_CALLS <= MAX_EXTRA_CALLS, (point.name, calls)
     assert fake_spotify.calls_inside_retry_after_windows() == []
     print("\n" + "\n".join(report))

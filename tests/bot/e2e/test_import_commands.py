@@ -34,9 +34,14 @@ async def only_import(services: BotServices, member: Member) -> Import:
 
 
 async def test_import_cancel_then_retry_lands_everything_once(
-    driver: InteractionDriver, fake_spotify: FakeSpotify, fake_discord: FakeDiscord,
-    services: BotServices, start_mixtape_worker: Callable[[], Awaitable[WorkerProcess]],
-    guild_id: int, channel_id: int, alice: Member,
+    driver: InteractionDriver,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    start_mixtape_worker: Callable[[], Awaitable[WorkerProcess]],
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(500, seed=41)
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs, name="Long")
@@ -60,7 +65,7 @@ async def test_import_cancel_then_retry_lands_everything_once(
     async with services.sessions.begin() as s:
         items = await ledger.list_items(s, row.id)
     added = [i for i in items if i.state is ItemState.ADDED]
-    assert [i.resolved_uri for i in added] == [s.uri for s in songs[:len(added)]]
+    assert [i.resolved_uri for i in added] == [s.uri for s in songs[: len(added)]]
     assert len(added) <= settled  # an add cut short by the cancel may have landed unrecorded
 
     fake_spotify.clear_faults()
@@ -75,5 +80,10 @@ async def test_import_cancel_then_retry_lands_everything_once(
     assert row.status is ImportStatus.COMPLETED, row.error
     assert target_uris(fake_spotify, row) == [s.uri for s in songs]  # exactly once, in order
     messages = fake_discord.messages(channel_id, include_ephemeral=False)
-    await fake_discord.async_wait_for(lambda: "Imported" in embed_text(
-        fake_discord.message(channel_id, int(messages[-1]["id"]))["embeds"]), within=10)
+    await fake_discord.async_wait_for(
+        lambda: (
+            "Imported"
+            in embed_text(fake_discord.message(channel_id, int(messages[-1]["id"]))["embeds"])
+        ),
+        within=10,
+    )

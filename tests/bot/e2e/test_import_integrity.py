@@ -38,14 +38,23 @@ CREATE = "POST /v1/me/playlists"
 
 
 async def test_a_reimport_after_the_member_edited_the_copy_never_goes_beyond_the_source(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(20, seed=61)
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
     await link_directly(services, fake_spotify, bob)
-    first = await wait_finished(services, await start_import(
-        services, fake_discord, guild_id, channel_id, bob, entry), within=60)
+    first = await wait_finished(
+        services,
+        await start_import(services, fake_discord, guild_id, channel_id, bob, entry),
+        within=60,
+    )
     assert first.status is ImportStatus.COMPLETED and first.target_playlist_id
     # The member removes the fifth song and adds one of their own at the front.
     own = fake_spotify.generate_tracks(1, seed=62)[0]
@@ -54,8 +63,11 @@ async def test_a_reimport_after_the_member_edited_the_copy_never_goes_beyond_the
         del target.entries[4]
     fake_spotify.insert_entries(target.id, fake_spotify.resolve_uris([own.uri], "bob"), 0)
 
-    again = await wait_finished(services, await start_import(
-        services, fake_discord, guild_id, channel_id, bob, entry), within=60)
+    again = await wait_finished(
+        services,
+        await start_import(services, fake_discord, guild_id, channel_id, bob, entry),
+        within=60,
+    )
 
     assert again.status is ImportStatus.COMPLETED, again.error
     assert again.target_playlist_id == first.target_playlist_id
@@ -66,8 +78,14 @@ async def test_a_reimport_after_the_member_edited_the_copy_never_goes_beyond_the
 
 
 async def test_retry_after_the_member_deleted_the_target_fills_a_new_one(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(250, seed=63)
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
@@ -92,7 +110,8 @@ async def test_retry_after_the_member_deleted_the_target_fills_a_new_one(
     async with services.sessions.begin() as s:
         await imports.reset_unadded_for_retry(s, import_id)
     await services.dispatcher.import_playlist(
-        ImportInput(import_id=import_id, discord_user_id=bob.id), guild_id=guild_id)
+        ImportInput(import_id=import_id, discord_user_id=bob.id), guild_id=guild_id
+    )
     row = await wait_finished(services, import_id, within=60)
 
     assert row.status is ImportStatus.COMPLETED, row.error
@@ -100,14 +119,24 @@ async def test_retry_after_the_member_deleted_the_target_fills_a_new_one(
     assert target_uris(fake_spotify, row) == [s.uri for s in songs]  # all of them, once
     assert (row.added, row.already_present) == (250, 0)
     [message] = fake_discord.messages(channel_id, include_ephemeral=False)
-    await fake_discord.async_wait_for(lambda: LOST_TARGET_NOTE[:40] in embed_text(
-        fake_discord.message(channel_id, int(message["id"]))["embeds"]), within=10)
+    await fake_discord.async_wait_for(
+        lambda: (
+            LOST_TARGET_NOTE[:40]
+            in embed_text(fake_discord.message(channel_id, int(message["id"]))["embeds"])
+        ),
+        within=10,
+    )
 
 
 async def test_an_import_saved_but_never_started_is_started_by_the_watchdog(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    start_mixtape_worker: Callable[..., Awaitable[WorkerProcess]], guild_id: int,
-    channel_id: int, alice: Member, bob: Member,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    start_mixtape_worker: Callable[..., Awaitable[WorkerProcess]],
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(30, seed=64)
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
@@ -115,8 +144,12 @@ async def test_an_import_saved_but_never_started_is_started_by_the_watchdog(
     await start_mixtape_worker({"IMPORT_STALL_SECONDS": "1"})
     async with services.sessions.begin() as s:  # the bot stopped right after saving it
         saved = await imports.create_import_with_ledger(
-            s, guild_id=guild_id, discord_user_id=bob.id, catalog_playlist_id=entry,
-            channel_id=channel_id)
+            s,
+            guild_id=guild_id,
+            discord_user_id=bob.id,
+            catalog_playlist_id=entry,
+            channel_id=channel_id,
+        )
 
     # The watchdog is a cron (every minute); run it now, as the engine would.
     await asyncio.sleep(1.1)  # older than IMPORT_STALL_SECONDS, by the row's own clock
@@ -129,8 +162,14 @@ async def test_an_import_saved_but_never_started_is_started_by_the_watchdog(
 
 
 async def test_a_run_acting_as_another_member_is_refused_before_any_spotify_call(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
 ) -> None:
     """A forged run: Bob's import id with Alice's member id must not write into Alice's
     account (nor touch Bob's import)."""
@@ -140,14 +179,18 @@ async def test_a_run_acting_as_another_member_is_refused_before_any_spotify_call
     await link_directly(services, fake_spotify, bob)
     async with services.sessions.begin() as s:
         bobs = await imports.create_import_with_ledger(
-            s, guild_id=guild_id, discord_user_id=bob.id, catalog_playlist_id=entry,
-            channel_id=channel_id)
+            s,
+            guild_id=guild_id,
+            discord_user_id=bob.id,
+            catalog_playlist_id=entry,
+            channel_id=channel_id,
+        )
     fake_spotify.reset_calls()
 
     run_id = await services.dispatcher.import_playlist(
-        ImportInput(import_id=bobs.id, discord_user_id=alice.id), guild_id=guild_id)
-    await wait_for_run_status(services_hatchet(services), run_id, V1TaskStatus.FAILED,
-                              within=60)
+        ImportInput(import_id=bobs.id, discord_user_id=alice.id), guild_id=guild_id
+    )
+    await wait_for_run_status(services_hatchet(services), run_id, V1TaskStatus.FAILED, within=60)
 
     assert fake_spotify.calls == []  # not a single call, as anyone
     assert fake_spotify.playlists_of("ada") == [] and fake_spotify.playlists_of("bob") == []
@@ -159,25 +202,39 @@ async def test_a_run_acting_as_another_member_is_refused_before_any_spotify_call
 
 
 async def test_a_share_run_for_someone_elses_private_playlist_puts_nothing_in_the_catalog(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
 ) -> None:
     """A forged share: Alice as the sharer of Bob's private playlist, which her grant can
     see the name of but neither owns nor collaborates on."""
-    private = fake_spotify.add_playlist("bob", "Diary", fake_spotify.generate_tracks(3, seed=66),
-                                        public=False)
+    private = fake_spotify.add_playlist(
+        "bob", "Diary", fake_spotify.generate_tracks(3, seed=66), public=False
+    )
     await link_directly(services, fake_spotify, alice)
     async with services.sessions.begin() as s:
         entry = await catalog.upsert_catalog_playlist(
-            s, guild_id=guild_id, owner_discord_user_id=alice.id,
-            provider_playlist_id=private.id, url=f"https://open.spotify.com/playlist/{private.id}",
-            name="Diary")
+            s,
+            guild_id=guild_id,
+            owner_discord_user_id=alice.id,
+            provider_playlist_id=private.id,
+            url=f"https://open.spotify.com/playlist/{private.id}",
+            name="Diary",
+        )
 
     run_id = await services.dispatcher.share_playlist(
-        ShareInput(catalog_playlist_id=entry, sharer_discord_user_id=alice.id,
-                   channel_id=channel_id), guild_id=guild_id, user_id=alice.id)
-    await wait_for_run_status(services_hatchet(services), run_id, V1TaskStatus.COMPLETED,
-                              within=60)
+        ShareInput(
+            catalog_playlist_id=entry, sharer_discord_user_id=alice.id, channel_id=channel_id
+        ),
+        guild_id=guild_id,
+        user_id=alice.id,
+    )
+    await wait_for_run_status(services_hatchet(services), run_id, V1TaskStatus.COMPLETED, within=60)
 
     async with services.sessions.begin() as s:
         row = await catalog.get_catalog_playlist(s, entry)
@@ -189,8 +246,14 @@ async def test_a_share_run_for_someone_elses_private_playlist_puts_nothing_in_th
 
 
 async def test_a_copy_the_member_deleted_on_spotify_is_not_written_into_again(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
 ) -> None:
     """Spotify's "delete" is an unfollow: the owner could still add to the playlist, so an
     import that found it by id or marker would silently fill a playlist the member no
@@ -198,14 +261,20 @@ async def test_a_copy_the_member_deleted_on_spotify_is_not_written_into_again(
     songs = fake_spotify.generate_tracks(20, seed=67)
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
     await link_directly(services, fake_spotify, bob)
-    first = await wait_finished(services, await start_import(
-        services, fake_discord, guild_id, channel_id, bob, entry), within=60)
+    first = await wait_finished(
+        services,
+        await start_import(services, fake_discord, guild_id, channel_id, bob, entry),
+        within=60,
+    )
     assert first.status is ImportStatus.COMPLETED and first.target_playlist_id
     bobs = fake_spotify.spotify_client(fake_spotify.issue_token("bob").access_token)
     bobs.current_user_unfollow_playlist(first.target_playlist_id)  # the member deletes it
 
-    again = await wait_finished(services, await start_import(
-        services, fake_discord, guild_id, channel_id, bob, entry), within=60)
+    again = await wait_finished(
+        services,
+        await start_import(services, fake_discord, guild_id, channel_id, bob, entry),
+        within=60,
+    )
 
     assert again.status is ImportStatus.COMPLETED, again.error
     assert again.target_playlist_id not in (None, first.target_playlist_id)

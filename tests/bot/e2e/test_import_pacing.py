@@ -26,15 +26,25 @@ LIST = "GET /v1/me/playlists"
 
 
 async def test_rechecking_a_10000_track_copy_at_250_ms_a_call_reads_each_page_once(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(10_000, seed=71)
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
     await link_directly(services, fake_spotify, bob)
     copy = fake_spotify.add_playlist(  # an earlier import's complete copy
-        "bob", "Summer", songs, public=False,
-        description=f"Imported with Mixtape. {marker(guild_id, entry)}")
+        "bob",
+        "Summer",
+        songs,
+        public=False,
+        description=f"Imported with Mixtape. {marker(guild_id, entry)}",
+    )
     fake_spotify.reset_calls()
     fake_spotify.set_latency(0.25)
 

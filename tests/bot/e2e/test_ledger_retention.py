@@ -24,26 +24,40 @@ from workflows.ledger_retention import LEDGER_RETENTION, RetentionOutput
 pytestmark = pytest.mark.engine
 
 
-async def finished_import(services: BotServices, guild_id: int, channel_id: int, member: Member,
-                          entry: int, days_ago: int) -> int:
+async def finished_import(
+    services: BotServices, guild_id: int, channel_id: int, member: Member, entry: int, days_ago: int
+) -> int:
     """An import that added its first track, failed the rest, and finished `days_ago`."""
     async with services.sessions.begin() as s:
         row = await imports.create_import_with_ledger(
-            s, guild_id=guild_id, discord_user_id=member.id, catalog_playlist_id=entry,
-            channel_id=channel_id)
+            s,
+            guild_id=guild_id,
+            discord_user_id=member.id,
+            catalog_playlist_id=entry,
+            channel_id=channel_id,
+        )
         await imports.mark_item_resolved(s, row.id, 0, "spotify:track:" + "a" * 22)
         await imports.mark_items_added(s, row.id, [0])
         await imports.mark_items_failed(s, row.id, [1, 2], "Spotify refused it")
         await imports.counts_by_state(s, row.id)
         await imports.finish_import(s, row.id, ImportStatus.FAILED, error="stopped")
-        await s.execute(update(Import).where(Import.id == row.id).values(
-            finished_at=datetime.now(UTC) - timedelta(days=days_ago)))
+        await s.execute(
+            update(Import)
+            .where(Import.id == row.id)
+            .values(finished_at=datetime.now(UTC) - timedelta(days=days_ago))
+        )
         return row.id
 
 
 async def test_old_ledgers_are_pruned_and_their_imports_not_retried(
-    driver: InteractionDriver, fake_spotify: FakeSpotify, services: BotServices,
-    worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member, bob: Member,
+    driver: InteractionDriver,
+    fake_spotify: FakeSpotify,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(3, seed=71)
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs, name="Old")
@@ -52,7 +66,8 @@ async def test_old_ledgers_are_pruned_and_their_imports_not_retried(
 
     # An hourly cron; run it now, as the engine would.
     sweep = services_hatchet(services).stubs.task(
-        name=LEDGER_RETENTION, output_validator=RetentionOutput)
+        name=LEDGER_RETENTION, output_validator=RetentionOutput
+    )
     out = await sweep.aio_run()
     answer = await (await driver.slash("retry", {"import": pick(old)})).response()
 
@@ -63,12 +78,18 @@ async def test_old_ledgers_are_pruned_and_their_imports_not_retried(
         pruned = await imports.get_import(s, old)
     assert pruned is not None and pruned.ledger_pruned_at is not None
     assert (pruned.status, pruned.added, pruned.failed, pruned.total) == (
-        ImportStatus.FAILED, 1, 2, 3)  # the record and its counts stay
+        ImportStatus.FAILED,
+        1,
+        2,
+        3,
+    )  # the record and its counts stay
     assert answer.ephemeral
     assert embed_text(answer.embeds).strip() == (
         "The import of **Old** is too old to retry: import it again with `/import` (songs "
-        "already in your playlist are not added twice).")
+        "already in your playlist are not added twice)."
+    )
     assert await settled_runs(services_hatchet(services), services.dispatcher, guild_id) == []
-    choices = await (await driver.autocomplete("retry", {"import": "old"},
-                                               focused="import")).response()
+    choices = await (
+        await driver.autocomplete("retry", {"import": "old"}, focused="import")
+    ).response()
     assert choices.choices == []

@@ -57,8 +57,12 @@ async def stored_uris(services: BotServices, playlist_id: int) -> list[str | Non
 
 
 async def share_and_wait(
-    driver: InteractionDriver, fake_discord: FakeDiscord, services: BotServices,
-    playlist_id: str, guild_id: int, channel_id: int,
+    driver: InteractionDriver,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    playlist_id: str,
+    guild_id: int,
+    channel_id: int,
 ) -> tuple[Any, dict[str, Any]]:
     before = len(fake_discord.messages(channel_id, include_ephemeral=False))
     handle = await driver.slash(
@@ -72,15 +76,23 @@ async def share_and_wait(
     entry = await wait_until_shared(services, guild_id, within=120)
     progress = fake_discord.messages(channel_id, include_ephemeral=False)[-1]
     await fake_discord.async_wait_for(
-        lambda: "Tracks" in embed_text(fake_discord.message(channel_id, int(progress["id"]))
-                                       ["embeds"]), within=10,
+        lambda: (
+            "Tracks" in embed_text(fake_discord.message(channel_id, int(progress["id"]))["embeds"])
+        ),
+        within=10,
     )
     return entry, fake_discord.message(channel_id, int(progress["id"]))
 
 
 async def test_link_then_share_a_1250_track_playlist(
-    driver: InteractionDriver, fake_spotify: FakeSpotify, fake_discord: FakeDiscord,
-    services: BotServices, worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member,
+    driver: InteractionDriver,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(TRACKS, seed=11)
     entries: list[Any] = [*songs[:600], LocalFile("Home demo", "Ada"), Removed(), *songs[600:]]
@@ -115,8 +127,13 @@ async def test_link_then_share_a_1250_track_playlist(
 
 
 async def test_share_survives_429s_and_5xx_without_calling_inside_retry_after(
-    driver: InteractionDriver, fake_spotify: FakeSpotify, fake_discord: FakeDiscord,
-    services: BotServices, worker: WorkerProcess, guild_id: int, channel_id: int,
+    driver: InteractionDriver,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
 ) -> None:
     songs = fake_spotify.generate_tracks(300, seed=12)
     playlist = fake_spotify.add_playlist("ada", "Stormy", songs)
@@ -137,9 +154,13 @@ async def test_share_survives_429s_and_5xx_without_calling_inside_retry_after(
 
 
 async def test_a_deleted_playlist_fails_fast_with_a_clear_message(
-    driver: InteractionDriver, fake_spotify: FakeSpotify, fake_discord: FakeDiscord,
-    services: BotServices, start_mixtape_worker: Callable[[], Awaitable[WorkerProcess]],
-    guild_id: int, channel_id: int,
+    driver: InteractionDriver,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    start_mixtape_worker: Callable[[], Awaitable[WorkerProcess]],
+    guild_id: int,
+    channel_id: int,
 ) -> None:
     songs = fake_spotify.generate_tracks(5, seed=13)
     playlist = fake_spotify.add_playlist("ada", "Soon gone", songs)
@@ -157,14 +178,23 @@ async def test_a_deleted_playlist_fails_fast_with_a_clear_message(
     assert fake_spotify.count(PLAYLIST, status=404) == 1  # permanent: not retried
     [progress] = fake_discord.messages(channel_id, include_ephemeral=False)
     await fake_discord.async_wait_for(
-        lambda: "Could not share" in embed_text(
-            fake_discord.message(channel_id, int(progress["id"]))["embeds"]), within=10,
+        lambda: (
+            "Could not share"
+            in embed_text(fake_discord.message(channel_id, int(progress["id"]))["embeds"])
+        ),
+        within=10,
     )
 
 
 async def test_a_url_in_the_owners_display_name_is_shown_not_linked(
-    driver: InteractionDriver, fake_spotify: FakeSpotify, fake_discord: FakeDiscord,
-    services: BotServices, worker: WorkerProcess, guild_id: int, channel_id: int, alice: Member,
+    driver: InteractionDriver,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
 ) -> None:
     fake_spotify.users["ada"].display_name = "Free Nitro https://evil.example/nitro"
     playlist = fake_spotify.add_playlist("ada", "Bait", fake_spotify.generate_tracks(3, seed=14))

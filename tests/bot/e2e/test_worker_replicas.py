@@ -57,9 +57,13 @@ async def _members(services: BotServices, fake: FakeSpotify, count: int) -> list
 
 
 async def test_three_workers_one_killed_mid_import_every_target_exact(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    start_mixtape_worker: Callable[..., Awaitable[WorkerProcess]], guild_id: int,
-    channel_id: int, alice: Member,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    start_mixtape_worker: Callable[..., Awaitable[WorkerProcess]],
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(TRACKS, seed=53)
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
@@ -67,15 +71,22 @@ async def test_three_workers_one_killed_mid_import_every_target_exact(
     workers = [await start_mixtape_worker() for _ in range(3)]
     # Slow adds, so every import is still adding when the kill comes.
     fake_spotify.inject(ADD, "delay", times=None, seconds=1.5)
-    imports = [await start_import(services, fake_discord, guild_id, channel_id, m, entry)
-               for m in members]
+    imports = [
+        await start_import(services, fake_discord, guild_id, channel_id, m, entry) for m in members
+    ]
 
     def adding(member: Member) -> bool:
         return fake_spotify.count(ADD, user=member.spotify_id) >= 1
 
-    await _until(lambda: all(adding(m) for m in members), 120, "every import to be adding",
-                 lambda: ({m.spotify_id: fake_spotify.count(user=m.spotify_id) for m in members},
-                          [w.log_tail(5) for w in workers]))
+    await _until(
+        lambda: all(adding(m) for m in members),
+        120,
+        "every import to be adding",
+        lambda: (
+            {m.spotify_id: fake_spotify.count(user=m.spotify_id) for m in members},
+            [w.log_tail(5) for w in workers],
+        ),
+    )
     victim = workers[0]
     victim.kill()
     assert group_members(victim.pid) == set()
@@ -91,9 +102,14 @@ async def test_three_workers_one_killed_mid_import_every_target_exact(
 
 
 async def test_a_sigtermed_worker_drains_within_its_bound_then_the_work_moves_on(
-    fake_spotify: FakeSpotify, fake_discord: FakeDiscord, services: BotServices,
-    start_mixtape_worker: Callable[..., Awaitable[WorkerProcess]], guild_id: int,
-    channel_id: int, alice: Member, bob: Member,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    start_mixtape_worker: Callable[..., Awaitable[WorkerProcess]],
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(150, seed=59)
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
@@ -102,7 +118,8 @@ async def test_a_sigtermed_worker_drains_within_its_bound_then_the_work_moves_on
     # wait for to the end.
     stall = fake_spotify.inject(ADD, "delay", seconds=60, user=bob.spotify_id)
     draining = await start_mixtape_worker(
-        {"WORKER_DRAIN_SECONDS": "3", "HTTP_TIMEOUT_SECONDS": "120"})
+        {"WORKER_DRAIN_SECONDS": "3", "HTTP_TIMEOUT_SECONDS": "120"}
+    )
     import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
     await _until(lambda: stall.fired >= 1, 60, "the add to hang")
 
