@@ -75,6 +75,10 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+#: How soon after a new connection the cap is checked again (a burst is set up by then).
+_CAP_CHECK_SECONDS = 0.02
+
+
 class _Refused(asyncio.Protocol):
     """A connection over the cap while every open one is busy: closed at once."""
 
@@ -116,6 +120,7 @@ class OAuthCallbackServer:
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
         self._busy: set[asyncio.BaseTransport] = set()
+        self._cap_check: asyncio.TimerHandle | None = None
 
     def link_url(self, state: str) -> str:
         """The address /link gives the member: our page, which names them."""
@@ -157,6 +162,9 @@ class OAuthCallbackServer:
 
     async def stop(self) -> None:
         """Stop serving; safe to call twice."""
+        if self._cap_check is not None:
+            self._cap_check.cancel()
+            self._cap_check = None
         if self._listener is not None:
             self._listener.close()
             self._listener = None
@@ -176,16 +184,36 @@ class OAuthCallbackServer:
         Idle (no request being handled) includes a connection still sending its headers,
         so slow or silent clients are shed first and a real callback still gets in. asyncio
         accepts up to a listen backlog (100) at once before setting any of them up, so a
-        burst can pass the cap by that much until the next connection sheds it.
+        burst can pass the cap by that much for a moment: a check just after it sheds the
+        surplus.
         """
         assert self._runner is not None and self._runner.server is not None
         server = self._runner.server
+        excess = self._shed_idle(room_for=1)
+        if self._cap_check is None:  # once the burst is set up, bring it back to the cap
+            self._cap_check = asyncio.get_running_loop().call_later(
+                _CAP_CHECK_SECONDS, self._enforce_cap
+            )
+        return server() if excess <= 0 else _Refused()
+
+    def _shed_idle(self, *, room_for: int) -> int:
+        """Close the oldest idle connections beyond the cap (leaving `room_for` places);
+        returns how many are still too many."""
+        server = self._runner.server if self._runner is not None else None
+        if server is None:
+            return 0
         open_ = [c for c in server.connections if c.transport is not None]
-        excess = len(open_) + 1 - self.services.settings.oauth_max_connections
+        excess = len(open_) + room_for - self.services.settings.oauth_max_connections
         for idle in [c for c in open_ if c.transport not in self._busy][: max(excess, 0)]:
             idle.force_close()
             excess -= 1
-        return server() if excess <= 0 else _Refused()
+        return excess
+
+    def _enforce_cap(self) -> None:
+        """The cap after a burst: asyncio sets up a whole accept backlog before any of them
+        is counted, so a flood can pass the cap until this runs, moments later."""
+        self._cap_check = None
+        self._shed_idle(room_for=0)
 
     @web.middleware
     async def _track(self, request: web.Request, handler: Handler) -> web.StreamResponse:
