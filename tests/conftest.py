@@ -31,18 +31,15 @@ _STACK_KEYS = ("HATCHET_CLIENT_TOKEN", "MIXTAPE_TEST_PG_URL")
 
 
 @pytest.fixture(scope="session")
-def stack_env() -> Iterator[dict[str, str]]:
-    """Client settings of a running stack, exported to this process's environment."""
-    namespace = {"HATCHET_CLIENT_NAMESPACE": f"t{uuid.uuid4().hex[:8]}_"}
+def stack_session() -> Iterator[dict[str, str]]:
+    """Client settings of a running stack (started here unless the environment names one),
+    exported to this process's environment for the whole session."""
     if all(os.environ.get(key) for key in _STACK_KEYS):
         prefixes = ("HATCHET_", "MIXTAPE_")
-        env = {key: value for key, value in os.environ.items() if key.startswith(prefixes)}
-        env.update(namespace)
-        os.environ.update(namespace)
-        yield env
+        yield {key: value for key, value in os.environ.items() if key.startswith(prefixes)}
         return
     with running_stack() as info:
-        env = {**info.client_env(), **namespace}
+        env = info.client_env()
         saved = {key: os.environ.get(key) for key in env}
         os.environ.update(env)
         try:
@@ -53,6 +50,19 @@ def stack_env() -> Iterator[dict[str, str]]:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+
+@pytest.fixture
+def stack_env(stack_session: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The stack's client settings in a Hatchet namespace of this test's own.
+
+    Workflow names, and so concurrency groups and run assignment, are per namespace: a run
+    an earlier test left behind (its worker stopped mid-share) must not hold this test's
+    share of "entry 1" in its concurrency group, nor be handed to this test's worker.
+    """
+    namespace = f"t{uuid.uuid4().hex[:8]}_"
+    monkeypatch.setenv("HATCHET_CLIENT_NAMESPACE", namespace)
+    return {**stack_session, "HATCHET_CLIENT_NAMESPACE": namespace}
 
 
 @pytest.fixture

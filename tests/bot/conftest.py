@@ -11,6 +11,7 @@ does, and no worker of another test can pick them up.
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,9 @@ CALLBACK_PATH = "/spotify/callback"
 
 
 @pytest.fixture(scope="session")
-def bot_hatchet(stack_env: dict[str, str]) -> Hatchet:
+def bot_hatchet(stack_session: dict[str, str]) -> Hatchet:
     """A client in a namespace of the bot tests' own, with both workflows registered."""
-    namespace = f"{stack_env['HATCHET_CLIENT_NAMESPACE']}bot"
+    namespace = f"t{uuid.uuid4().hex[:8]}_bot_"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HATCHET_CLIENT_NAMESPACE", namespace)
         hatchet = create_hatchet()

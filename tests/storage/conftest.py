@@ -52,7 +52,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'data' / 'mixtape.db'}"
         return
-    request.getfixturevalue("stack_env")  # starts the private cluster unless one is named
+    request.getfixturevalue("stack_session")  # starts the private cluster unless one is named
     async with fresh_pg_database("mixtape_test") as url:
         yield url
 
