@@ -11,6 +11,7 @@ COPY requirements.lock /tmp/requirements.lock
 RUN /opt/mixtape/bin/pip install -r /tmp/requirements.lock
 COPY pyproject.toml README.md /src/
 COPY bot /src/bot
+COPY voice /src/voice
 COPY workflows /src/workflows
 COPY storage /src/storage
 COPY music /src/music

@@ -16,10 +16,10 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot import render
 from bot.errors import UserFacingError
 from mixtape.spotify_tokens import LinkExpired, NotLinked, NotRegistered
 from music.errors import RateLimited, Transient
+from voice import replies
 
 log = logging.getLogger(__name__)
 
@@ -37,23 +37,23 @@ def message_for(error: BaseException) -> str | None:
         case UserFacingError():
             return error.message
         case NotLinked():
-            return render.NOT_LINKED
+            return replies.NOT_LINKED
         case LinkExpired():
-            return render.LINK_EXPIRED
+            return replies.LINK_EXPIRED
         case NotRegistered():
-            return render.NOT_REGISTERED
+            return replies.NOT_REGISTERED
         case RateLimited():
-            return render.spotify_rate_limited(error.retry_after)
+            return replies.spotify_rate_limited(error.retry_after)
         case Transient():
-            return render.SPOTIFY_DOWN
+            return replies.SPOTIFY_DOWN
         case app_commands.MissingPermissions() if "manage_guild" in error.missing_permissions:
-            return render.MISSING_MANAGE_GUILD
+            return replies.MISSING_MANAGE_GUILD
         case app_commands.CommandOnCooldown():
-            return render.on_cooldown(error.retry_after)
+            return replies.on_cooldown(error.retry_after)
         case app_commands.NoPrivateMessage():
-            return render.GUILD_ONLY
+            return replies.GUILD_ONLY
         case app_commands.CheckFailure():
-            return str(error) or render.MISSING_MANAGE_GUILD
+            return str(error) or replies.MISSING_MANAGE_GUILD
     return None
 
 
@@ -75,14 +75,14 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
             error,
             exc_info=error,
         )
-        message = render.unexpected_error(reference)
+        message = replies.unexpected_error(reference)
     if interaction.type is discord.InteractionType.autocomplete:
         return  # autocomplete can only answer choices; the log above is all we can do
     await _reply(interaction, message)
 
 
 async def _reply(interaction: discord.Interaction, message: str) -> None:
-    embed = render.error_embed(message)
+    embed = replies.error_embed(message)
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(embed=embed, ephemeral=True)

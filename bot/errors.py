@@ -1,7 +1,7 @@
 """Expected refusals, each carrying the sentence the member reads.
 
 Handlers raise these and stop; `bot.error_handler` turns them into an ephemeral reply, so
-no command repeats the "reply or follow up" dance. The texts come from `bot.render`.
+no command repeats the "reply or follow up" dance. The texts come from `voice.replies`.
 """
 
 from __future__ import annotations

@@ -20,13 +20,11 @@ URLs carry one-time secrets).
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import posixpath
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -35,7 +33,6 @@ import spotipy
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot import render
 from bot.services import BotServices
 from mixtape.spotify_tokens import is_unregistered_user
 from music.errors import AuthExpired, MusicServiceError, RateLimited, Transient
@@ -51,6 +48,7 @@ from storage.oauth_states import (
     hash_state,
 )
 from storage.types import utcnow
+from voice import pages
 
 log = logging.getLogger(__name__)
 
@@ -236,10 +234,10 @@ class OAuthCallbackServer:
         """The page a /link URL opens: whose link this is, and a button to go on."""
         return await self._answer(self._show_link(request))
 
-    async def _show_link(self, request: web.Request) -> render.Page:
+    async def _show_link(self, request: web.Request) -> pages.Page:
         raw = request.query.get("state")
         if not raw:
-            return render.page_missing_state()
+            return pages.page_missing_state()
         async with self.services.sessions.begin() as session:
             found = await find_state(session, raw, now=self.clock())
         if isinstance(found, StateRejection):
@@ -247,24 +245,24 @@ class OAuthCallbackServer:
         verifier = self._verifier(request, raw)
         mine = verifier is not None and code_challenge(verifier) == found.code_challenge
         if found.code_challenge is not None and not mine:
-            return page_opened_elsewhere()
-        return page_confirm(found, raw)
+            return pages.page_opened_elsewhere()
+        return pages.page_confirm(found, raw)
 
     async def start_link(self, request: web.Request) -> web.Response:
         """The button: bind the state to this browser (cookie), then on to Spotify."""
         return await self._answer(self._start_link(request))
 
-    async def _start_link(self, request: web.Request) -> render.Page | web.Response:
+    async def _start_link(self, request: web.Request) -> pages.Page | web.Response:
         if not self._same_origin(request):
-            return page_not_from_our_page()
+            return pages.page_not_from_our_page()
         try:
             async with asyncio.timeout(self.services.settings.oauth_idle_timeout_seconds):
                 form = await request.post()
         except TimeoutError:
-            return page_not_from_our_page()
+            return pages.page_not_from_our_page()
         raw = form.get("state")
         if not isinstance(raw, str) or not raw:
-            return render.page_missing_state()
+            return pages.page_missing_state()
         verifier = self._verifier(request, raw) or new_code_verifier()
         challenge = code_challenge(verifier)
         async with self.services.sessions.begin() as session:
@@ -303,21 +301,21 @@ class OAuthCallbackServer:
         """One browser arriving from Spotify."""
         return await self._answer(self._callback(request))
 
-    async def _callback(self, request: web.Request) -> render.Page | web.Response:
+    async def _callback(self, request: web.Request) -> pages.Page | web.Response:
         """Spend the state only in the browser bound to it, then link; a spent or dead
         state's cookie is dropped, a Spotify refusal leaves both for another try."""
         query = request.query
         error = query.get("error")
         if error is not None:
             if error == "access_denied":
-                return render.page_denied()
-            return render.page_spotify_error(error[:100])
+                return pages.page_denied()
+            return pages.page_spotify_error(error[:100])
         state = query.get("state")
         if not state:
-            return render.page_missing_state()
+            return pages.page_missing_state()
         code = query.get("code")
         if not code:
-            return render.page_missing_code()
+            return pages.page_missing_code()
         verifier = self._verifier(request, state)
         challenge = code_challenge(verifier) if verifier is not None else None
         async with self.services.sessions.begin() as session:
@@ -325,7 +323,7 @@ class OAuthCallbackServer:
         if isinstance(consumed, StateRejection):
             log.info("OAuth callback with a %s state", consumed.value)
             if consumed is StateRejection.OTHER_BROWSER:
-                return page_other_browser()
+                return pages.page_other_browser()
             page = self._rejection(consumed)
         else:
             assert verifier is not None  # a state is only spent with its browser's verifier
@@ -334,29 +332,29 @@ class OAuthCallbackServer:
         response.del_cookie(self._cookie_name(state), path=self._cookie_path)
         return response
 
-    def _rejection(self, rejection: StateRejection) -> render.Page:
+    def _rejection(self, rejection: StateRejection) -> pages.Page:
         if rejection is StateRejection.EXPIRED:
-            return render.page_expired_state(self.services.settings.oauth_state_ttl_seconds)
+            return pages.page_expired_state(self.services.settings.oauth_state_ttl_seconds)
         if rejection is StateRejection.USED:
-            return render.page_used_state()
+            return pages.page_used_state()
         if rejection is StateRejection.OTHER_BROWSER:
-            return page_opened_elsewhere()
-        return render.page_unknown_state()
+            return pages.page_opened_elsewhere()
+        return pages.page_unknown_state()
 
-    async def _link(self, who: LinkRequest, code: str, verifier: str) -> render.Page:
+    async def _link(self, who: LinkRequest, code: str, verifier: str) -> pages.Page:
         spotify = self.services.spotify
         try:
             token_info = await spotify.exchange_code(code, verifier)
             result = await spotify.as_user(token_info, _me)
         except AuthExpired:
-            return render.page_code_refused()
+            return pages.page_code_refused()
         except (Transient, RateLimited):
-            return render.page_spotify_down()
+            return pages.page_spotify_down()
         except MusicServiceError as exc:
             if not is_unregistered_user(exc):
                 raise
             await self._wait_list(who)
-            return render.page_not_registered()
+            return pages.page_not_registered()
         me, tokens = result.value, result.token_info
         display_name = str(me.get("display_name") or me["id"])
         try:
@@ -380,9 +378,9 @@ class OAuthCallbackServer:
                 who.discord_user_id,
                 me["id"],
             )
-            return page_taken(display_name)
+            return pages.page_taken(display_name)
         log.info("member %s linked Spotify account %s", who.discord_user_id, me["id"])
-        return page_linked(display_name, who)
+        return pages.page_linked(display_name, who)
 
     async def _wait_list(self, who: LinkRequest) -> None:
         async with self.services.sessions.begin() as session:
@@ -395,7 +393,7 @@ class OAuthCallbackServer:
             entry.attempts,
         )
 
-    async def _answer(self, answer: Awaitable[render.Page | web.Response]) -> web.Response:
+    async def _answer(self, answer: Awaitable[pages.Page | web.Response]) -> web.Response:
         """A page as a response; a bug becomes a page with a reference for the logs."""
         try:
             shown = await answer
@@ -404,131 +402,11 @@ class OAuthCallbackServer:
         except Exception:
             reference = secrets.token_hex(4)
             log.exception("OAuth page failed (reference %s)", reference)
-            shown = render.page_unexpected(reference)
+            shown = pages.page_unexpected(reference)
         return shown if isinstance(shown, web.Response) else _response(shown)
 
 
-def _response(page: render.Page) -> web.Response:
+def _response(page: pages.Page) -> web.Response:
     return web.Response(
         status=page.status, text=page.html(), content_type="text/html", charset="utf-8"
-    )
-
-
-# -- pages -----------------------------------------------------------------------------------
-# TODO(render): these belong in bot/render.py with the other pages (being edited elsewhere).
-
-
-@dataclass(frozen=True)
-class FormPage(render.Page):
-    """A page with one button that posts `state` back to our page."""
-
-    state: str = ""
-    button: str = ""
-
-    def html(self) -> str:
-        """The page with its form before the closing body tag."""
-        form = (
-            '<form method=post><input type=hidden name=state value="'
-            f'{html.escape(self.state)}"><button type=submit>'
-            f"{html.escape(self.button)}</button></form>"
-        )
-        return super().html().replace("</body>", f"{form}</body>")
-
-
-def member_label(who: LinkRequest) -> str:
-    """The Discord member as our pages name them: display name and unique username."""
-    if not who.username:
-        return f"the Discord member with id {who.discord_user_id}"
-    if who.display_name and who.display_name != who.username:
-        return f"{who.display_name} (@{who.username})"
-    return f"@{who.username}"
-
-
-def _where(who: LinkRequest) -> str:
-    if who.guild_name:
-        return f"the Discord server {who.guild_name}"
-    return "a Discord server" if who.guild_id is not None else "a direct message"
-
-
-def page_confirm(who: LinkRequest, state: str) -> FormPage:
-    """Before Spotify: whose link this is, and what continuing gives them."""
-    member = member_label(who)
-    return FormPage(
-        200,
-        f"Link Spotify to {member}?",
-        (
-            f"This link was made by /link for {member} in {_where(who)}.",
-            f"If you continue, {member} can read the playlists of the Spotify account you "
-            "sign in with next, share them and import into it.",
-            "If someone sent you this link, close this tab: a /link link is only for the "
-            "member who ran /link.",
-        ),
-        state=state,
-        button="Continue to Spotify",
-    )
-
-
-def page_linked(spotify_name: str, who: LinkRequest) -> render.Page:
-    """Success, naming both sides of the link."""
-    return render.Page(
-        200,
-        "Spotify linked",
-        (
-            f"Linked as {spotify_name}: the Discord member {member_label(who)} now uses "
-            "this Spotify account with Mixtape.",
-            "You can close this tab.",
-        ),
-    )
-
-
-def page_taken(spotify_name: str) -> render.Page:
-    """The Spotify account belongs to another member's link."""
-    return render.Page(
-        409,
-        "Spotify account already linked",
-        (
-            f"The Spotify account {spotify_name} is linked to another Discord member, and a "
-            "Spotify account can be linked to one member only, so nothing changed.",
-            "If it is yours, run /unlink from the Discord account that has it first. If it "
-            "isn't, sign out of Spotify, run /link in Discord again and sign in with your own "
-            "account.",
-        ),
-    )
-
-
-def page_other_browser() -> render.Page:
-    """A callback in a browser that did not press our page's button."""
-    return render.Page(
-        400,
-        "Finish where you started",
-        (
-            "This sign-in started in another browser (or this one forgot its cookies), and a "
-            "link is only finished in the browser that opened it, so nothing changed.",
-            "Run /link in Discord again and open its link in this browser.",
-        ),
-    )
-
-
-def page_opened_elsewhere() -> render.Page:
-    """Our page, for a link another browser already went on with."""
-    return render.Page(
-        409,
-        "Link opened in another browser",
-        (
-            "This /link link was already opened in another browser, and only that browser "
-            "can finish it, so nothing changed.",
-            "If that wasn't you, run /link in Discord again: the new link replaces this one.",
-        ),
-    )
-
-
-def page_not_from_our_page() -> render.Page:
-    """A post that did not come from our page (another site's form, or no Origin)."""
-    return render.Page(
-        403,
-        "Open the link from Discord",
-        (
-            "This button only works on Mixtape's own page, so nothing changed.",
-            "Open the link from your /link answer in Discord.",
-        ),
     )

@@ -25,7 +25,8 @@ from typing import Any
 
 import discord
 
-from bot import error_handler, render
+from bot import error_handler
+from voice import replies
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ PREFIX = "mixtape"
 #: An interaction token lives 15 minutes; the pager must disable itself before that.
 MAX_TIMEOUT_SECONDS = 14 * 60.0
 
-PageLoader = Callable[[int], Awaitable[tuple[discord.Embed, render.PageInfo]]]
+PageLoader = Callable[[int], Awaitable[tuple[discord.Embed, replies.PageInfo]]]
 
 
 def custom_id(area: str, action: str, nonce: str) -> str:
@@ -66,7 +67,7 @@ class Pager(discord.ui.View):
         area: str,
         owner: discord.abc.User,
         load: PageLoader,
-        page: render.PageInfo,
+        page: replies.PageInfo,
         timeout: float,
     ) -> None:
         super().__init__(timeout=min(timeout, MAX_TIMEOUT_SECONDS))
@@ -76,8 +77,8 @@ class Pager(discord.ui.View):
         self.page = page
         self.origin: discord.Interaction | None = None
         nonce = secrets.token_hex(4)
-        self.previous = _PageButton(render.PREVIOUS, custom_id(area, "prev", nonce), step=-1)
-        self.next = _PageButton(render.NEXT, custom_id(area, "next", nonce), step=1)
+        self.previous = _PageButton(replies.PREVIOUS, custom_id(area, "prev", nonce), step=-1)
+        self.next = _PageButton(replies.NEXT, custom_id(area, "next", nonce), step=1)
         self.add_item(self.previous)
         self.add_item(self.next)
         self._sync_buttons()
@@ -101,7 +102,7 @@ class Pager(discord.ui.View):
         if interaction.user.id == self.owner_id:
             return True
         await interaction.response.send_message(
-            render.only_invoker_can_page(self.owner_name), ephemeral=True
+            replies.only_invoker_can_page(self.owner_name), ephemeral=True
         )
         return False
 
@@ -173,7 +174,7 @@ class Confirm(discord.ui.View):
             confirm_label, custom_id(area, "confirm", nonce), discord.ButtonStyle.danger, True
         )
         self.cancel = _DecisionButton(
-            render.CANCEL_BUTTON,
+            replies.CANCEL_BUTTON,
             custom_id(area, "cancel", nonce),
             discord.ButtonStyle.secondary,
             False,
@@ -196,7 +197,7 @@ class Confirm(discord.ui.View):
         if interaction.user.id == self.owner_id:
             return True
         await interaction.response.send_message(
-            render.only_invoker_can_answer(self.owner_name), ephemeral=True
+            replies.only_invoker_can_answer(self.owner_name), ephemeral=True
         )
         return False
 
@@ -237,5 +238,5 @@ class _DecisionButton(discord.ui.Button[Confirm]):
 def link_button(url: str) -> discord.ui.View:
     """A view holding one link button (links open in the browser, no callback)."""
     view = discord.ui.View(timeout=None)
-    view.add_item(discord.ui.Button(label=render.LINK_BUTTON, url=url))
+    view.add_item(discord.ui.Button(label=replies.LINK_BUTTON, url=url))
     return view

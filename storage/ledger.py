@@ -69,6 +69,32 @@ async def list_items(
     return list((await session.scalars(stmt)).all())
 
 
+#: The states of a track the import did not add: listed in its summary and in /imports.
+NOT_IMPORTED = (ItemState.NOT_FOUND, ItemState.FAILED, ItemState.SKIPPED)
+
+
+async def not_imported(
+    session: AsyncSession, import_id: int, *, offset: int = 0, limit: int | None = None
+) -> tuple[list[ImportItem], int]:
+    """The tracks an import did not add (from `offset`, at most `limit`), and how many."""
+    total = await session.scalar(
+        select(func.count())
+        .select_from(ImportItem)
+        .where(ImportItem.import_id == import_id, ImportItem.state.in_(NOT_IMPORTED))
+    )
+    stmt = (
+        select(ImportItem)
+        .options(joinedload(ImportItem.track))
+        .where(ImportItem.import_id == import_id, ImportItem.state.in_(NOT_IMPORTED))
+        .order_by(ImportItem.position)
+        .offset(offset)
+        .execution_options(populate_existing=True)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list((await session.scalars(stmt)).all()), int(total or 0)
+
+
 async def pending_items(
     session: AsyncSession, import_id: int, *, limit: int | None = None
 ) -> list[ImportItem]:

@@ -52,14 +52,15 @@ from music.errors import AuthExpired, Permanent, RateLimited
 from music.matching import best_match, match_key
 from music.models import Track, parse_track
 from music.spotify import add_items
-from storage import accounts, imports, ledger, matches
+from storage import accounts, catalog, imports, ledger, matches
 from storage.enums import ImportStatus, ItemState
 from storage.models import CatalogTrack, ImportItem
-from workflows import import_render
+from voice import import_progress
 from workflows.child_errors import EngineUnavailable, child_failure, run_child
 from workflows.contracts import IMPORT_PLAYLIST, ImportInput, ImportOutput, Snowflake
 from workflows.fairness import per_guild
 from workflows.lifespan import WorkerDeps, deps
+from workflows.notice import post_notice
 from workflows.progress import ChannelProgress
 from workflows.rate_limits import spotify_step
 from workflows.watchdog import build_watchdog
@@ -74,6 +75,8 @@ RESOLVE_PER_CHILD = 5  # songs one resolve child searches concurrently
 READ_PAGES = 5  # pages of the target one read child takes (each paced as one call)
 ADD_BATCHES = 5  # batches of 100 one add child appends (each paced as one call)
 MARKER_PREFIX = "mixtape-import"
+#: A pause at least this long pings the import's owner (once per run).
+LONG_PAUSE_SECONDS = 600.0
 LOST_TARGET_NOTE = (
     "The playlist this import wrote into was deleted on Spotify, so it goes "
     "into a new one; every track is added there."
@@ -557,6 +560,10 @@ class _Run:
         self.unplayable: tuple[str, ...] = ()
         self.notes: tuple[str, ...] = ()
         self.guild_id = 0
+        self.channel_id = 0
+        self.share_skips: dict[str, int] = {}
+        self.pace: import_progress.Pace | None = None
+        self.told_paused = False
 
     async def open(self) -> None:
         async with self.d.sessions.begin() as s:
@@ -572,7 +579,12 @@ class _Run:
             raise NonRetryableException(f"import {self.input.import_id} does not exist")
         require_owner(row.discord_user_id, self.input.discord_user_id, self.input.import_id)
         self.name = row.playlist_name or self.name
+        if row.catalog_playlist_id is not None:
+            async with self.d.sessions.begin() as s:
+                entry = await catalog.get_catalog_playlist(s, row.catalog_playlist_id)
+            self.share_skips = dict(entry.skipped or {}) if entry else {}
         self.guild_id = row.guild_id
+        self.channel_id = row.channel_id
         self.target_url = row.target_playlist_url
         self.settled_at_start = counts.total - counts.outstanding
         self.progress = ChannelProgress(
@@ -636,9 +648,11 @@ class _Run:
             resume_at = datetime.now(UTC) + timedelta(seconds=seconds)
             async with self.d.sessions.begin() as s:
                 await imports.pause_import(s, self.input.import_id, resume_at)
-            await self._edit(
-                import_render.paused(await self._progress(), resume_at, reason), final=True
-            )
+            view = await self._view()
+            await self._edit(import_progress.paused(view, resume_at, reason), final=True)
+            if seconds >= LONG_PAUSE_SECONDS and not self.told_paused:
+                self.told_paused = True
+                await self._tell_owner(import_progress.paused_notice(view, resume_at, reason))
         else:
             async with self.d.sessions.begin() as s:  # a short wait is no stall
                 await imports.touch_import(s, self.input.import_id)
@@ -648,26 +662,49 @@ class _Run:
             async with self.d.sessions.begin() as s:
                 await imports.start_import(s, self.input.import_id)
 
-    async def _progress(self) -> import_render.Progress:
+    async def _view(self) -> import_progress.View:
+        """The message's view as of now; `self.pace` is what this run settled, how fast."""
         async with self.d.sessions.begin() as s:
             c = await ledger.counts_by_state(s, self.input.import_id)
         settled = c.total - c.outstanding
-        minutes = max(time.monotonic() - self.started, 1.0) / 60
-        return import_render.Progress(
+        self.pace = import_progress.Pace(
+            settled=max(settled - self.settled_at_start, 0),
+            seconds=time.monotonic() - self.started,
+        )
+        return import_progress.View(
+            import_id=self.input.import_id,
+            owner_id=self.input.discord_user_id,
             name=self.name,
             total=c.total - c.skipped,
+            at=datetime.now(UTC),
             added=c.added,
             already_present=c.already_present,
             not_found=c.not_found,
             failed=c.failed,
-            per_minute=max(settled - self.settled_at_start, 0) / minutes,
+            url=self.target_url,
             country=self.country,
             unplayable=self.unplayable,
             notes=self.notes,
+            share_skips=self.share_skips,
         )
 
     async def report(self, *, final: bool = False) -> None:
-        await self._edit(import_render.running(await self._progress()), final=final)
+        view = await self._view()
+        await self._edit(import_progress.running(view, self.pace), final=final)
+
+    async def _tell_owner(self, content: str, attachment: tuple[str, str] | None = None) -> None:
+        """Ping the owner, and only them, in a reply under the progress message."""
+        if self.progress is None:
+            return  # no message of its own (a followed entry's update): nothing to reply to
+        await self.progress.flush(5.0)  # the state the notice speaks of is shown first
+        await post_notice(
+            self.d.discord,
+            self.channel_id,
+            content,
+            mentions=import_progress.owner_mentions(self.input.discord_user_id),
+            reply_to=self.progress.message_id,
+            attachment=attachment,
+        )
 
     async def _edit(self, embed: Any, final: bool = False) -> None:
         if self.progress is not None:
@@ -685,22 +722,18 @@ class _Run:
         )
         async with self.d.sessions.begin() as s:
             await imports.finish_import(s, self.input.import_id, status, error=error)
-            not_imported = [
-                (
-                    item.track.title if item.track else f"#{item.position + 1}",
-                    item.last_error or item.state.value.replace("_", " "),
-                )
-                for item in await ledger.list_items(
-                    s, self.input.import_id, states=[ItemState.NOT_FOUND, ItemState.FAILED]
-                )
-            ]
-        p = await self._progress()
-        await self._edit(
-            import_render.finished(
-                p, url=url, not_imported=not_imported, cancelled=cancelled, error=error
-            ),
-            final=True,
-        )
+            items, _ = await ledger.not_imported(s, self.input.import_id)
+        not_imported = [import_progress.missing(item) for item in items]
+        self.target_url = url or self.target_url
+        p = await self._view()
+        outcome = import_progress.outcome_of(status)
+        summary = import_progress.finished(p, outcome, not_imported, error=error)
+        await self._edit(summary.embed, final=True)
+        if outcome is not import_progress.Outcome.CANCELLED:
+            await self._tell_owner(
+                import_progress.finished_notice(p, outcome, len(not_imported)),
+                (summary.filename, summary.full_list) if summary.full_list else None,
+            )
         return ImportOutput(
             import_id=self.input.import_id,
             status=status.value,

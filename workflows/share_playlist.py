@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from hatchet_sdk import (
@@ -33,7 +33,7 @@ from music.models import parse_items_page, parse_playlist
 from storage import accounts, catalog
 from storage.catalog import TrackData
 from storage.enums import PlaylistStatus
-from workflows import share_render
+from voice import share_progress
 from workflows.child_errors import EngineUnavailable, child_failure, run_child
 from workflows.contracts import SHARE_PLAYLIST, ShareInput, ShareOutput, Snowflake
 from workflows.lifespan import WorkerDeps, deps
@@ -245,7 +245,8 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
     async def _share(
         ctx: DurableContext, d: WorkerDeps, input: ShareInput, progress: ChannelProgress
     ) -> ShareOutput:
-        waits = _Waits(ctx, progress, settings.max_rate_limit_waits)
+        sharer = input.sharer_discord_user_id
+        waits = _Waits(ctx, progress, settings.max_rate_limit_waits, sharer)
         name = "playlist"
         try:
             meta = await waits.run(
@@ -258,7 +259,9 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
                 name,
             )
             name = meta.name
-            await progress.update(share_render.reading(name, 0, meta.total), final=True)
+            await progress.update(
+                share_progress.reading(name, sharer, 0, meta.total, _now()), final=True
+            )
             kept, skipped, offset = 0, Counter[str](), 0
             while True:
                 page = await waits.run(
@@ -277,7 +280,9 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
                 skipped.update(page.skipped)
                 offset += PAGE_SIZE
                 done = min(offset, page.total)
-                await progress.update(share_render.reading(name, done, page.total))
+                await progress.update(
+                    share_progress.reading(name, sharer, done, page.total, _now())
+                )
                 if not page.has_next:
                     break
         except ShareFailed as exc:
@@ -290,8 +295,10 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
             entry = await catalog.get_catalog_playlist(s, input.catalog_playlist_id)
         duration_ms = entry.total_duration_ms if entry else 0
         await progress.update(
-            share_render.summary(
+            share_progress.summary(
                 name=name,
+                sharer_id=sharer,
+                at=_now(),
                 owner=meta.owner_name,
                 url=meta.url,
                 track_count=count,
@@ -311,11 +318,19 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
     return workflows
 
 
+def _now() -> datetime:
+    """When a progress state is written (its timestamp; not part of the durable replay)."""
+    return datetime.now(UTC)
+
+
 class _Waits:
     """Run a child; when it reports a 429, sleep durably for its Retry-After and ask again."""
 
-    def __init__(self, ctx: DurableContext, progress: ChannelProgress, limit: int) -> None:
+    def __init__(
+        self, ctx: DurableContext, progress: ChannelProgress, limit: int, sharer: int
+    ) -> None:
         self._ctx = ctx
+        self._sharer = sharer
         self._progress = progress
         self._limit = limit
 
@@ -336,7 +351,9 @@ class _Waits:
             if result.retry_after is None:
                 return result
             log.info("share child %s rate limited; durable sleep %.1fs", key, result.retry_after)
-            await self._progress.update(share_render.waiting(name, result.retry_after), final=True)
+            await self._progress.update(
+                share_progress.waiting(name, self._sharer, result.retry_after, _now()), final=True
+            )
             await self._ctx.aio_sleep_for(timedelta(seconds=result.retry_after))
         raise ShareFailed("Spotify kept asking us to slow down; try sharing again later.")
 
@@ -348,7 +365,9 @@ async def _fail(
         await catalog.mark_catalog_status(
             s, input.catalog_playlist_id, PlaylistStatus.FAILED, error=reason
         )
-    await progress.update(share_render.failed(name, reason), final=True)
+    await progress.update(
+        share_progress.failed(name, input.sharer_discord_user_id, reason, _now()), final=True
+    )
     return ShareOutput(
         catalog_playlist_id=input.catalog_playlist_id,
         track_count=0,

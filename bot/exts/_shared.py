@@ -23,10 +23,11 @@ import discord
 from discord import app_commands
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import errors, render
+from bot import errors
 from storage import catalog
 from storage.enums import PlaylistStatus
 from storage.models import CatalogPlaylist
+from voice import replies
 
 if TYPE_CHECKING:
     from bot.client import MixtapeBot
@@ -67,7 +68,7 @@ def import_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown |
 def require_guild(interaction: discord.Interaction) -> int:
     """The guild id, or the guild-only refusal (the catalog belongs to a server)."""
     if interaction.guild_id is None:
-        raise errors.GuildOnly(render.GUILD_ONLY)
+        raise errors.GuildOnly(replies.GUILD_ONLY)
     return interaction.guild_id
 
 
@@ -106,19 +107,19 @@ async def lookup_entry(session: AsyncSession, guild_id: int, raw: str) -> Catalo
     if entry_id is not None:
         entry = await catalog.get_guild_playlist(session, guild_id, entry_id)
         if entry is None:
-            raise errors.CatalogEntryNotFound(render.PICK_FROM_LIST)
+            raise errors.CatalogEntryNotFound(replies.PICK_FROM_LIST)
         return entry
     if not text:
-        raise errors.CatalogEntryNotFound(render.PICK_FROM_LIST)
+        raise errors.CatalogEntryNotFound(replies.PICK_FROM_LIST)
     named = await catalog.find_guild_playlists_named(session, guild_id, text, CANDIDATES)
     if len(named) == 1:
         return named[0]
     if named:
-        raise errors.PickOne(render.entries_named_alike(text, named))
+        raise errors.PickOne(replies.entries_named_alike(text, named))
     close = await catalog.autocomplete_guild_playlists(session, guild_id, text, CANDIDATES)
     if close:
-        raise errors.PickOne(render.entries_named_close(text, close))
-    raise errors.CatalogEntryNotFound(render.no_entry_named(text))
+        raise errors.PickOne(replies.entries_named_close(text, close))
+    raise errors.CatalogEntryNotFound(replies.no_entry_named(text))
 
 
 async def suggest_entries(
@@ -150,6 +151,6 @@ async def catalog_choices(
     async with mixtape(interaction).services.sessions.begin() as session:
         entries = await suggest_entries(session, interaction.guild_id, current)
     return [
-        app_commands.Choice(name=render.choice_name(entry), value=option_id(entry.id))
+        app_commands.Choice(name=replies.choice_name(entry), value=option_id(entry.id))
         for entry in entries
     ]

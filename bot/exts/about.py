@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
+from voice import replies
 
 
 class About(commands.Cog):
@@ -15,7 +15,7 @@ class About(commands.Cog):
     @app_commands.command(name="about", description="What Mixtape does and how to use it")
     async def about(self, interaction: discord.Interaction) -> None:
         """The introduction card, privately."""
-        await interaction.response.send_message(embed=render.about_embed(), ephemeral=True)
+        await interaction.response.send_message(embed=replies.about_embed(), ephemeral=True)
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -10,12 +10,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render, views
+from bot import views
 from bot.client import MixtapeBot
 from bot.exts._shared import require_guild
 from music.spotify import COUNTRY_SCOPE
 from storage import accounts, waitlist
 from storage.oauth_states import create_state, purge_expired_states
+from voice import replies
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class Accounts(commands.Cog):
                 guild_name=getattr(interaction.guild, "name", None),
             )
         url = self.bot.oauth_server.link_url(state)
-        embed = render.link_embed(ttl, account.display_name if account else None)
+        embed = replies.link_embed(ttl, account.display_name if account else None)
         if len(url) <= _BUTTON_URL_LIMIT:
             await interaction.response.send_message(
                 embed=embed, view=views.link_button(url), ephemeral=True
@@ -77,7 +78,7 @@ class Accounts(commands.Cog):
         if not ask:
             return
         try:
-            await interaction.followup.send(render.RELINK_FOR_COUNTRY, ephemeral=True)
+            await interaction.followup.send(replies.RELINK_FOR_COUNTRY, ephemeral=True)
         except discord.HTTPException as exc:
             log.info("could not ask member %s to link again: %s", user_id, exc)
 
@@ -86,7 +87,7 @@ class Accounts(commands.Cog):
         """Delete the stored tokens; Spotify-side access is the member's to revoke."""
         async with self.services.sessions.begin() as session:
             removed = await accounts.unlink_account(session, interaction.user.id)
-        await interaction.response.send_message(render.unlinked(removed), ephemeral=True)
+        await interaction.response.send_message(replies.unlinked(removed), ephemeral=True)
 
     @app_commands.command(
         name="waitlist", description="Members waiting for access to the Spotify app"
@@ -101,7 +102,7 @@ class Accounts(commands.Cog):
             entries = await waitlist.list_waiting(session, guild_id)
             total = await waitlist.count_waiting(session, guild_id)
         await interaction.response.send_message(
-            embed=render.waitlist_embed(entries, total), ephemeral=True
+            embed=replies.waitlist_embed(entries, total), ephemeral=True
         )
 
 

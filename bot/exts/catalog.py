@@ -14,12 +14,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import errors, render
+from bot import errors
 from bot.client import MixtapeBot
 from bot.exts._shared import catalog_choices, lookup_entry, option_text, require_guild
 from bot.services import BotServices
 from bot.views import PageLoader, Pager
 from storage import catalog
+from voice import replies as render
 
 CATALOG_PAGE_SIZE = 5
 TRACKS_PAGE_SIZE = 15

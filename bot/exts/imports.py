@@ -11,13 +11,14 @@ import logging
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Collection
+from datetime import datetime
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import errors, render
+from bot import errors
 from bot.client import MixtapeBot
 from bot.exts._shared import (
     CANDIDATES,
@@ -32,7 +33,7 @@ from bot.exts._shared import (
 )
 from bot.services import BotServices
 from bot.views import PageLoader, Pager
-from storage import accounts, imports
+from storage import accounts, catalog, imports, ledger
 from storage.enums import ImportStatus, PlaylistStatus
 from storage.errors import (
     ActiveImportExists,
@@ -43,6 +44,8 @@ from storage.errors import (
     PlaylistNotReady,
 )
 from storage.models import CatalogPlaylist, Import
+from voice import import_progress
+from voice import replies as render
 from workflows.contracts import ImportInput
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,8 @@ NO_MENTIONS = discord.AllowedMentions.none()
 ACTIVE = (ImportStatus.QUEUED, ImportStatus.RUNNING, ImportStatus.PAUSED)
 FINISHED = (ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED)
 IMPORTS_PAGE_SIZE = 5
+#: Tracks per page of one import's not-imported list (`/imports import:`).
+MISSING_PAGE_SIZE = 15
 #: `/imports` and the autocompletes look at this many of the member's newest imports.
 IMPORTS_LISTED = 100
 NOT_STARTED = "could not be started"
@@ -73,6 +78,37 @@ def imports_loader(services: BotServices, user_id: int, guild_id: int) -> PageLo
         return render.imports_page(shown, page, guild_id, capped=capped), page
 
     return load
+
+
+def not_imported_loader(services: BotServices, imp: Import) -> PageLoader:
+    """Render page `index` of the tracks one import did not add, and why (clamped)."""
+
+    async def load(index: int) -> tuple[discord.Embed, render.PageInfo]:
+        async with services.sessions.begin() as session:
+            _, total = await ledger.not_imported(session, imp.id, limit=0)
+            count = max(math.ceil(total / MISSING_PAGE_SIZE), 1)
+            index = min(max(index, 0), count - 1)
+            items, total = await ledger.not_imported(
+                session, imp.id, offset=index * MISSING_PAGE_SIZE, limit=MISSING_PAGE_SIZE
+            )
+            entry = (
+                await catalog.get_catalog_playlist(session, imp.catalog_playlist_id)
+                if imp.catalog_playlist_id
+                else None
+            )
+        page = render.PageInfo(index, count, total)
+        shown = [import_progress.missing(item) for item in items]
+        skipped = dict(entry.skipped or {}) if entry else {}
+        return render.not_imported_page(imp, shown, page, skipped), page
+
+    return load
+
+
+def progress_view(import_id: int, owner_id: int, name: str, total: int) -> import_progress.View:
+    """An import's progress message as the bot writes it (queued, or not started)."""
+    return import_progress.View(
+        import_id=import_id, owner_id=owner_id, name=name, total=total, at=discord.utils.utcnow()
+    )
 
 
 async def ready_catalog_choices(
@@ -138,7 +174,7 @@ def require_owner_or_manager(interaction: discord.Interaction, imp: Import, acti
     """The importer, or a member with Manage Server, may cancel or retry an import."""
     if imp.discord_user_id == interaction.user.id or interaction.permissions.manage_guild:
         return
-    raise errors.NotAllowed(render.import_action_refused(render.import_title(imp), action))
+    raise errors.NotAllowed(render.import_action_refused(import_progress.title(imp), action))
 
 
 def require_may_retry(interaction: discord.Interaction, imp: Import) -> None:
@@ -210,18 +246,29 @@ class Imports(commands.Cog):
                 raise errors.AlreadyImporting(render.already_importing(name)) from exc
             total = (await imports.counts_by_state(session, imp.id)).total
             import_id, channel_id = imp.id, imp.channel_id
-        embed = render.import_queued_embed(name, user.id, total, import_id)
+        embed = import_progress.queued(progress_view(import_id, user.id, name, total))
         url = await self._start(guild_id, import_id, channel_id, user.id, name, embed)
         await interaction.edit_original_response(content=render.import_ack(name, url))
 
     # -- /imports ----------------------------------------------------------------------
 
     @app_commands.command(name="imports", description="Your imports in this server and their state")
+    @app_commands.describe(import_="One import: list the tracks it did not add, and why")
+    @app_commands.rename(import_="import")
     @app_commands.guild_only()
-    async def list_imports(self, interaction: discord.Interaction) -> None:
-        """Private, newest first, five per page; pages are re-read on every press."""
+    async def list_imports(
+        self, interaction: discord.Interaction, import_: str | None = None
+    ) -> None:
+        """Private, newest first, five per page; pages are re-read on every press. With an
+        import, its not-imported tracks, fifteen per page."""
         guild_id = require_guild(interaction)
         load = imports_loader(self.services, interaction.user.id, guild_id)
+        if import_ is not None:
+            async with self.services.sessions.begin() as session:
+                imp = await lookup_import(
+                    session, guild_id, interaction.user.id, import_, ACTIVE + FINISHED
+                )
+            load = not_imported_loader(self.services, imp)
         embed, page = await load(0)
         if page.total == 0:
             await interaction.response.send_message(render.NO_IMPORTS, ephemeral=True)
@@ -238,6 +285,13 @@ class Imports(commands.Cog):
         )
         await interaction.response.send_message(embed=embed, view=pager, ephemeral=True)
         pager.attach(interaction)
+
+    @list_imports.autocomplete("import_")
+    async def list_imports_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The member's imports here, newest first."""
+        return await self._import_choices(interaction, current, ACTIVE + FINISHED, lambda imp: True)
 
     # -- /cancel -----------------------------------------------------------------------
 
@@ -262,7 +316,7 @@ class Imports(commands.Cog):
             imp = await imports.get_import(session, imp.id) or imp
         await self._cancel_run(imp)
         await self._edit_progress(
-            guild_id, imp, render.import_cancelled_embed(imp, interaction.user.id)
+            guild_id, imp, _cancelled_summary(imp, interaction.user.id, discord.utils.utcnow())
         )
         await interaction.edit_original_response(content=render.cancelled(imp))
 
@@ -320,9 +374,13 @@ class Imports(commands.Cog):
             except ImportLedgerPruned as exc:  # the retention sweep got there first
                 raise errors.TooOldToRetry(render.too_old_to_retry(imp)) from exc
             counts = await imports.counts_by_state(session, imp.id)
-            owner, name, channel_id = imp.discord_user_id, render.import_title(imp), imp.channel_id
-        embed = render.import_queued_embed(
-            name, owner, counts.total, imp.id, retrying=counts.outstanding
+            owner, name, channel_id = (
+                imp.discord_user_id,
+                import_progress.title(imp),
+                imp.channel_id,
+            )
+        embed = import_progress.queued(
+            progress_view(imp.id, owner, name, counts.total), retrying=counts.outstanding
         )
         url = await self._start(guild_id, imp.id, channel_id, owner, name, embed)
         await interaction.edit_original_response(
@@ -373,7 +431,9 @@ class Imports(commands.Cog):
             if progress is not None:
                 try:
                     await progress.edit(
-                        embed=render.import_not_started(name, owner_id, import_id),
+                        embed=import_progress.not_started(
+                            progress_view(import_id, owner_id, name, 0)
+                        ),
                         allowed_mentions=NO_MENTIONS,
                     )
                 except discord.HTTPException as exc:
@@ -470,6 +530,14 @@ class Imports(commands.Cog):
         self._names.move_to_end(user.id)
         while len(self._names) > _NAME_MEMORY:
             self._names.popitem(last=False)
+
+
+def _cancelled_summary(imp: Import, cancelled_by: int, at: datetime) -> discord.Embed:
+    """The cancelled state as /cancel writes it (the worker writes it with the same builder)."""
+    view = import_progress.view_of(imp, at)
+    return import_progress.finished(
+        view, import_progress.Outcome.CANCELLED, cancelled_by=cancelled_by
+    ).embed
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import errors, render
+from bot import errors
 from bot.client import MixtapeBot
 from bot.exts._shared import catalog_choices, lookup_entry, require_guild, share_cooldown
 from bot.views import Confirm
@@ -24,6 +24,7 @@ from storage.enums import PlaylistStatus
 from storage.errors import CatalogFull, ShareInProgress
 from storage.models import CatalogPlaylist
 from storage.types import utcnow
+from voice import replies, share_progress
 from workflows.contracts import ShareInput
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class Share(commands.Cog):
                 )
         await self._dispatch(interaction, guild_id, catalog_id, name, progress)
         await interaction.edit_original_response(
-            content=render.share_ack(name, progress.jump_url if progress else None)
+            content=replies.share_ack(name, progress.jump_url if progress else None)
         )
 
     def _stale_before(self) -> datetime:
@@ -86,7 +87,7 @@ class Share(commands.Cog):
             raise already_sharing(guild_id, entry)
         limit = self.services.settings.catalog_max_entries_per_guild
         if entry is None and await catalog.count_guild_catalog(session, guild_id) >= limit:
-            raise errors.CatalogFull(render.catalog_full(limit))
+            raise errors.CatalogFull(replies.catalog_full(limit))
 
     async def _claim(
         self, interaction: discord.Interaction, guild_id: int, ref: PlaylistRef, name: str
@@ -105,11 +106,11 @@ class Share(commands.Cog):
                     max_entries=self.services.settings.catalog_max_entries_per_guild,
                 )
             except CatalogFull as exc:
-                raise errors.CatalogFull(render.catalog_full(exc.limit)) from exc
+                raise errors.CatalogFull(replies.catalog_full(exc.limit)) from exc
             except ShareInProgress as exc:
                 entry = await catalog.get_guild_playlist(session, guild_id, exc.playlist_id)
                 if entry is None:  # unshared meanwhile
-                    raise errors.ShareInProgress(render.already_sharing(name, None)) from exc
+                    raise errors.ShareInProgress(replies.already_sharing(name, None)) from exc
                 raise already_sharing(guild_id, entry) from exc
 
     async def _readable_playlist(self, user_id: int, spotify_id: str, ref: PlaylistRef) -> str:
@@ -125,13 +126,13 @@ class Share(commands.Cog):
             )
         except Permanent as exc:
             if type(exc) is Permanent and exc.status in (400, 403, 404):
-                raise errors.PlaylistUnavailable(render.PLAYLIST_UNAVAILABLE) from exc
+                raise errors.PlaylistUnavailable(replies.PLAYLIST_UNAVAILABLE) from exc
             raise
         name = str(data.get("name") or "")
         owner = str((data.get("owner") or {}).get("id") or "")
         member = owner == spotify_id or isinstance(data.get("items"), dict)
         if not member:
-            raise errors.NotYourPlaylist(render.not_your_playlist(name))
+            raise errors.NotYourPlaylist(replies.not_your_playlist(name))
         return name
 
     async def _post_progress(
@@ -141,7 +142,7 @@ class Share(commands.Cog):
         channel = interaction.channel
         if not isinstance(channel, discord.abc.Messageable):
             return None
-        embed = render.share_progress_embed(name, interaction.user.id)
+        embed = share_progress.started(name, interaction.user.id, discord.utils.utcnow())
         try:
             return await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as exc:
@@ -173,7 +174,9 @@ class Share(commands.Cog):
                     session, catalog_id, PlaylistStatus.FAILED, error="could not be started"
                 )
             if progress is not None:
-                embed = render.share_not_started(name, interaction.user.id)
+                embed = share_progress.not_started(
+                    name, interaction.user.id, discord.utils.utcnow()
+                )
                 try:
                     await progress.edit(embed=embed, allowed_mentions=NO_MENTIONS)
                 except discord.HTTPException as exc:
@@ -193,27 +196,27 @@ class Share(commands.Cog):
         async with self.services.sessions.begin() as session:
             entry = await lookup_entry(session, guild_id, playlist)
         require_may_unshare(interaction, entry)
-        entry_id, title = entry.id, render.playlist_title(entry)
+        entry_id, title = entry.id, replies.playlist_title(entry)
 
         async def remove(press: discord.Interaction) -> str:
             """The entry as it is at the press: gone already, or still this member's to remove."""
             async with self.services.sessions.begin() as session:
                 current = await catalog.get_guild_playlist(session, guild_id, entry_id)
                 if current is None:
-                    return render.already_unshared(title)
+                    return replies.already_unshared(title)
                 require_may_unshare(press, current)
                 await catalog.delete_catalog_playlist(session, guild_id, entry_id)
             log.info("catalog entry %s unshared by user %s", entry_id, press.user.id)
-            return render.unshared(title)
+            return replies.unshared(title)
 
-        prompt = render.unshare_prompt(entry)
+        prompt = replies.unshare_prompt(entry)
         view = Confirm(
             area="unshare",
             owner=interaction.user,
-            confirm_label=render.UNSHARE_BUTTON,
+            confirm_label=replies.UNSHARE_BUTTON,
             on_confirm=remove,
-            cancelled=render.unshare_kept(title),
-            expired=render.unshare_expired(prompt),
+            cancelled=replies.unshare_kept(title),
+            expired=replies.unshare_expired(prompt),
             timeout=self.confirm_timeout,
         )
         await interaction.response.send_message(prompt, view=view, ephemeral=True)
@@ -224,15 +227,15 @@ def already_sharing(guild_id: int, entry: CatalogPlaylist) -> errors.ShareInProg
     """The refusal of a second share, pointing to the first one's progress message."""
     url = None
     if entry.share_channel_id is not None and entry.share_message_id is not None:
-        url = render.jump_url(guild_id, entry.share_channel_id, entry.share_message_id)
-    return errors.ShareInProgress(render.already_sharing(render.playlist_title(entry), url))
+        url = replies.jump_url(guild_id, entry.share_channel_id, entry.share_message_id)
+    return errors.ShareInProgress(replies.already_sharing(replies.playlist_title(entry), url))
 
 
 def require_may_unshare(interaction: discord.Interaction, entry: CatalogPlaylist) -> None:
     """The sharer, or a member with Manage Server, may remove an entry."""
     if entry.owner_discord_user_id == interaction.user.id or interaction.permissions.manage_guild:
         return
-    raise errors.NotAllowed(render.unshare_refused(render.playlist_title(entry)))
+    raise errors.NotAllowed(replies.unshare_refused(replies.playlist_title(entry)))
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -14,7 +14,6 @@ import pytest
 from hatchet_sdk import Hatchet
 from hatchet_sdk.clients.rest.models.v1_task_status import V1TaskStatus
 
-from bot import render
 from bot.client import MixtapeBot
 from bot.services import BotServices
 from fakes.discord_api import FakeDiscord
@@ -42,6 +41,7 @@ from tests.bot.support import (
     wait_for_runs,
 )
 from tests.bot.test_share import done_thinking, original_text
+from voice import replies as render
 
 pytestmark = pytest.mark.engine
 

@@ -9,6 +9,8 @@ width. Screenshots stay in the test's tmp dir.
 from __future__ import annotations
 
 import asyncio
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from fakes.interactions import InteractionDriver
 from fakes.transcript import write_transcript
 from fakes.transcript_browser import Look, look_at
 from tests.bot.support import Member, add_entry, button_ids, pick
-from workflows import import_render
+from voice import import_progress
 
 pytestmark = pytest.mark.engine
 
@@ -76,22 +78,25 @@ async def test_catalog_pages_and_their_buttons_fit_a_phone(
 async def test_a_summary_with_a_long_not_imported_list_fits_a_phone(
     fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
-    progress = import_render.Progress(
+    view = import_progress.View(
+        import_id=9,
+        owner_id=1,
         name="Late Night Drive",
         total=300,
+        at=datetime(2026, 1, 1, tzinfo=UTC),
         added=240,
-        already_present=0,
         not_found=45,
         failed=15,
-        per_minute=120.0,
+        url="https://open.spotify.com/playlist/target",
     )
     missing = [
-        (f"A rather long song title number {i} (Extended Remix)", "not found on Spotify")
+        import_progress.Missing(
+            i, f"A rather long song title number {i} (Extended Remix)", (), "not found on Spotify"
+        )
         for i in range(60)
     ]
-    embed = import_render.finished(
-        progress, url="https://open.spotify.com/playlist/target", not_imported=missing
-    )
+    summary = import_progress.finished(view, import_progress.Outcome.COMPLETED, missing)
+    embed = summary.embed
     channel = fake_discord.channel_id
     create_message(
         fake_discord,
@@ -106,4 +111,4 @@ async def test_a_summary_with_a_long_not_imported_list_fits_a_phone(
     _fits(looks)
     for look in looks:
         assert "Imported Late Night Drive" in look.text and "Not imported" in look.text
-        assert "…and 50 more (see /imports)" in look.text
+        assert re.search(r"and \d+ more \(attached\)", look.text)

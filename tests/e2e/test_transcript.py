@@ -69,5 +69,9 @@ def test_the_demo_transcript_shows_every_state_and_fits_a_phone(
         assert text.index("Importing Late Night Drive") < text.index("Imported Late Night Drive")
         assert re.search(r"Added\s+300", text), "the import's summary counts"
         assert "Open the playlist in Spotify" in text
+        # Every state of the import's message names its owner and number, stamped.
+        states = re.findall(r"Import #\d+ · /(?:cancel|retry) or /imports", text)
+        assert len(states) >= 3, states  # queued, part way, summary
+        assert text.count("Into @") >= 3, "the owner in every state"
     for shot in (in_progress, summary):
         assert shot.path.stat().st_size > 5_000, shot.path

@@ -365,3 +365,77 @@ async def _until_fired(fault: Any, within: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("the add never came")
         await asyncio.sleep(0.05)
+
+
+async def test_fifteen_songs_not_found_are_all_reported_and_the_owner_alone_is_told(
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
+) -> None:
+    songs = fake_spotify.generate_tracks(2, seed=31)
+    entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
+    async with services.sessions.begin() as s:
+        await catalog.replace_catalog_tracks(
+            s,
+            entry,
+            [
+                *[
+                    TrackData(
+                        title=t.name,
+                        artists=names(t),
+                        duration_ms=t.duration_ms,
+                        isrc=t.isrc,
+                        provider_track_id=t.id,
+                        provider_uri=t.uri,
+                    )
+                    for t in songs
+                ],
+                *[
+                    TrackData(title=f"No Such Song {i}", artists=("Nobody",), duration_ms=1_000)
+                    for i in range(15)
+                ],
+            ],
+            skipped={"local file": 2, "unavailable": 1},
+        )
+    await link_directly(services, fake_spotify, bob)
+
+    import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
+    row = await wait_finished(services, import_id, within=90)
+
+    assert row.status is ImportStatus.COMPLETED, row.error
+    assert (row.added, row.not_found) == (2, 15)
+    assert row.message_id is not None
+    message_id = row.message_id
+
+    def summary() -> str:
+        message = fake_discord.message(channel_id, message_id) or {}
+        return embed_text(message.get("embeds") or [])
+
+    await fake_discord.async_wait_for(lambda: "Imported Summer" in summary(), within=30)
+    shown = summary()
+    for i in range(15):
+        assert f"No Song {i}" not in shown and f"No Such Song {i} — Nobody" in shown
+    assert "Not imported (15)" in shown and "more" not in shown
+    assert f"Import #{import_id}" in shown and f"<@{bob.id}>" in shown
+    assert "2 local files, 1 song no longer on Spotify" in shown
+
+    def notices() -> list[Any]:
+        return [
+            c
+            for c in fake_discord.calls("POST /channels/{channel_id}/messages")
+            if c.status == 200 and str((c.request or {}).get("content", "")).startswith("<@")
+        ]
+
+    await fake_discord.async_wait_for(lambda: len(notices()) == 1, within=30)
+    [notice] = notices()
+    assert notice.request["content"].startswith(f"<@{bob.id}> your import of **Summer** is done")
+    assert notice.request["allowed_mentions"] == {"parse": [], "users": [str(bob.id)]} or (
+        notice.request["allowed_mentions"]["users"] in ([bob.id], [str(bob.id)])
+        and notice.request["allowed_mentions"]["parse"] == []
+    )
+    assert notice.request["message_reference"]["message_id"] in (message_id, str(message_id))

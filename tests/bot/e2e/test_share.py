@@ -114,7 +114,7 @@ async def test_link_then_share_a_1250_track_playlist(
     assert fake_spotify.count(TOKEN) == 0  # the token from /link was still fresh
     assert fake_spotify.count() == pages + 2
     text = embed_text(message["embeds"])
-    assert "Road trip" in text and "1,250" in text and "Skipped" in text
+    assert "Road trip" in text and "1,250" in text and "Not in the catalog" in text
     history = fake_discord.history(channel_id, int(message["id"]))
     assert any("Reading tracks" in embed_text(v.message["embeds"]) for v in history)
     assert all(v.body.get("allowed_mentions") == {"parse": []} for v in history[1:])

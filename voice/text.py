@@ -1,13 +1,16 @@
-"""Discord-safe text: user-controlled strings escaped and cut to Discord's limits.
+"""Discord-safe text: user-controlled strings escaped and cut, counts, times and lists.
 
 Shared by the bot's replies and the worker's progress messages, so a playlist called
 `@everyone **bold** <@123> https://evil.example` reads the same, pings nobody and links
-nowhere, wherever it appears.
+nowhere, wherever it appears; a count reads "1 song", "2 songs"; a list that does not fit
+ends with "and N more" after its last whole line.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from datetime import datetime
 
 import discord
 
@@ -61,3 +64,53 @@ def duration(ms: int) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def track_length(ms: int) -> str:
+    """A song's length as m:ss, or h:mm:ss past an hour."""
+    seconds = max(ms, 0) // 1000
+    if seconds >= 3600:
+        return duration(ms)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """`1 song`, `2 songs`, `1,034 songs`; `many` for words that do not just take an s."""
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
+def mention(user_id: int) -> str:
+    """A user mention; it renders as the name and pings only whom allowed_mentions names."""
+    return f"<@{user_id}>"
+
+
+def timestamp(moment: datetime) -> str:
+    """A relative Discord timestamp ("in 5 minutes"), in each member's own time zone."""
+    return discord.utils.format_dt(moment, "R")
+
+
+def clock(moment: datetime) -> str:
+    """A Discord time of day, shown in each member's own time zone."""
+    return discord.utils.format_dt(moment, "t")
+
+
+def listed(lines: Sequence[str], limit: int, more: str = "and {n:,} more") -> tuple[str, int]:
+    """As many whole lines as fit in `limit` characters, then `more` for the rest.
+
+    Returns the text and how many of `lines` it holds. Lines are kept whole: the first
+    that does not fit, with room for the tail, ends the list.
+    """
+    shown: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        left = len(lines) - index - 1
+        tail = len(more.format(n=left)) + 1 if left else 0
+        room = limit - used - (1 if shown else 0) - tail
+        if len(line) > room:
+            break
+        shown.append(line)
+        used += len(line) + (1 if len(shown) > 1 else 0)
+    rest = len(lines) - len(shown)
+    if rest:
+        shown.append(more.format(n=rest))
+    return truncate("\n".join(shown), limit), len(shown) - (1 if rest else 0)

@@ -1,14 +1,15 @@
-"""Pure rendering: escaping, truncation, durations, Discord's embed limits, HTML pages."""
+"""Pure wording: escaping, truncation, durations, plurals, lists, Discord's limits, pages."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import discord
 import pytest
 
-from bot import render
 from bot.views import custom_id, parse_custom_id
 from tests.bot.support import clickable_links, embed_text
-from workflows import import_render, share_render
+from voice import embeds, import_progress, pages, share_progress, text
 
 
 @pytest.mark.parametrize(
@@ -24,49 +25,58 @@ from workflows import import_render, share_render
     ],
 )
 def test_clean_escapes_markdown_and_mentions(raw: str, shown: str) -> None:
-    assert render.clean(raw, 256) == shown
+    assert text.clean(raw, 256) == shown
 
 
 def test_urls_in_user_text_never_become_links_in_the_workers_embeds() -> None:
     lure = "Free Nitro https://evil.example/claim and <https://evil.example>"
     ours = "https://open.spotify.com/playlist/37i9dQZF1DXcBWIGoYBM5M"
-    progress = import_render.Progress(
-        name=lure, total=2, added=1, already_present=0, not_found=1, failed=0, per_minute=1.0
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    view = import_progress.View(
+        import_id=1, owner_id=2, name=lure, total=2, at=when, added=1, not_found=1, url=ours
     )
+    missing = import_progress.Missing(0, lure, (lure,), lure)
 
-    embeds = [
-        share_render.summary(
-            name=lure, owner=lure, url=ours, track_count=1, duration_ms=1, skipped={}
+    embeds_ = [
+        share_progress.summary(
+            name=lure,
+            sharer_id=2,
+            owner=lure,
+            url=ours,
+            track_count=1,
+            duration_ms=1,
+            skipped={},
+            at=when,
         ),
-        share_render.reading(lure, 1, 2),
-        import_render.running(progress),
-        import_render.finished(progress, url=ours, not_imported=[(lure, lure)]),
+        share_progress.reading(lure, 2, 1, 2, when),
+        import_progress.running(view),
+        import_progress.finished(view, import_progress.Outcome.COMPLETED, [missing]).embed,
     ]
 
-    text = embed_text(embed.to_dict() for embed in embeds)
-    assert "https:\u200b//evil.example/claim" in text  # shown, as text
-    links = clickable_links(text)
+    shown = embed_text(embed.to_dict() for embed in embeds_)
+    assert "https:\u200b//evil.example/claim" in shown  # shown, as text
+    links = clickable_links(shown)
     assert links and all(link.startswith(ours) for link in links)  # only the one we made
 
 
 def test_clean_block_escapes_line_start_markup() -> None:
-    assert render.clean_block("# Big\n> quote\n- item\nok", 100) == (
+    assert text.clean_block("# Big\n> quote\n- item\nok", 100) == (
         "\\# Big\n\\> quote\n\\- item\nok"
     )
 
 
 def test_truncate_marks_the_cut_and_never_ends_mid_escape() -> None:
-    assert render.truncate("abcdef", 6) == "abcdef"
-    assert render.truncate("abcdefg", 6) == "abcde…"
-    cut = render.truncate("abcd\\*xyz", 6)
+    assert text.truncate("abcdef", 6) == "abcdef"
+    assert text.truncate("abcdefg", 6) == "abcde…"
+    cut = text.truncate("abcd\\*xyz", 6)
     assert cut == "abcd…" and len(cut) <= 6
 
 
 def test_durations() -> None:
-    assert render.duration(0) == "0:00:00"
-    assert render.duration(3_723_000) == "1:02:03"
-    assert render.track_length(61_000) == "1:01"
-    assert render.track_length(3_600_000) == "1:00:00"
+    assert text.duration(0) == "0:00:00"
+    assert text.duration(3_723_000) == "1:02:03"
+    assert text.track_length(61_000) == "1:01"
+    assert text.track_length(3_600_000) == "1:00:00"
 
 
 def test_fit_holds_every_limit() -> None:
@@ -75,7 +85,7 @@ def test_fit_holds_every_limit() -> None:
         embed.add_field(name="n" * 300, value="v" * 2000)
     embed.set_footer(text="f" * 3000)
 
-    fitted = render.fit(embed)
+    fitted = embeds.fit(embed)
 
     assert len(fitted.title or "") == 256 and len(fitted.footer.text or "") == 2048
     assert len(fitted.fields) <= 25
@@ -84,9 +94,9 @@ def test_fit_holds_every_limit() -> None:
 
 
 def test_oauth_pages_escape_everything() -> None:
-    page = render.page_linked("<b>Eve</b> & co").html()
+    page = pages.page_spotify_error("<b>Eve</b> & co").html()
 
-    assert "Linked as &lt;b&gt;Eve&lt;/b&gt; &amp; co. You can close this tab." in page
+    assert "Spotify reported an error: &lt;b&gt;Eve&lt;/b&gt; &amp; co." in page
     assert "<b>" not in page
 
 

@@ -13,10 +13,11 @@ import discord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import render
 from fakes.discord_forms import check_autocomplete, check_message_body
 from storage.enums import ImportStatus, PlaylistStatus
 from storage.models import CatalogPlaylist, CatalogTrack, Import, LinkWaitlistEntry
+from voice import import_progress, share_progress
+from voice import replies as render
 
 # Any text, and text made of what escaping lengthens (markdown, mentions) or blanks out.
 TEXT = st.text(max_size=3000) | st.text(alphabet="*_\\`~|<@#>[]()\n \u200b\x1c", max_size=3000)
@@ -99,7 +100,10 @@ def test_errors_and_accounts(
 @PROPERTY
 @given(TEXT, NUMBER, st.none() | TEXT)
 def test_shares_and_replies(name: str, user_id: int, url: str | None) -> None:
-    accepted(render.share_progress_embed(name, user_id), render.share_not_started(name, user_id))
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    accepted(
+        share_progress.started(name, user_id, when), share_progress.not_started(name, user_id, when)
+    )
     sendable(
         render.share_ack(name, url),
         render.import_ack(name, url),
@@ -160,10 +164,18 @@ def test_imports(
     owner: str | None,
 ) -> None:
     accepted(render.imports_page(imports, page, some_id, capped=True))
-    accepted(render.import_queued_embed(name, some_id, some_id, some_id, retrying=retrying))
-    accepted(render.import_not_started(name, some_id, some_id))
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    view = import_progress.View(
+        import_id=some_id, owner_id=some_id, name=name, total=some_id, at=when
+    )
+    accepted(import_progress.queued(view, retrying=retrying))
+    accepted(import_progress.not_started(view))
     for imp in imports:
-        accepted(render.import_cancelled_embed(imp, some_id))
+        cancelled = import_progress.finished(
+            import_progress.view_of(imp, when), import_progress.Outcome.CANCELLED, cancelled_by=1
+        )
+        accepted(cancelled.embed)
+        accepted(render.not_imported_page(imp, [], page, {"local file": some_id}))
         sendable(render.already_finished(imp))
     sendable(render.imports_named_close(name, imports), render.imports_named_alike(name, imports))
     choosable([render.import_choice_name(imp, owner) for imp in imports])

@@ -1,0 +1,126 @@
+"""What a share's public progress message says, one builder per state: started (posted by
+the bot), reading, waiting, summary and failed (edited by the worker); and how share-time
+skips (local files, episodes, unavailable songs) read wherever they are mentioned.
+
+Every state names the sharer and carries the time of its last update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+import discord
+
+from voice.embeds import COLOUR, ERROR_COLOUR, TITLE_LIMIT, bar, fit
+from voice.text import clean, clock, duration, mention, plural, timestamp
+
+#: A share-time skip reason (`music.models.SKIP_*`) and how one and many read.
+SKIP_WORDS: dict[str, tuple[str, str]] = {
+    "local file": ("local file", "local files"),
+    "podcast episode": ("podcast episode", "podcast episodes"),
+    "unavailable": ("song no longer on Spotify", "songs no longer on Spotify"),
+}
+
+
+def skip_counts(skipped: Mapping[str, int]) -> str:
+    """`2 local files, 1 podcast episode` (reasons in a fixed order; zero counts left out)."""
+    parts = []
+    for reason, count in sorted(skipped.items()):
+        if count <= 0:
+            continue
+        one, many = SKIP_WORDS.get(reason, (clean(reason, 60), clean(reason, 60)))
+        parts.append(plural(count, one, many))
+    return ", ".join(parts)
+
+
+def _shared_by(sharer_id: int) -> str:
+    return f"Shared by {mention(sharer_id)}"
+
+
+def _stamp(embed: discord.Embed, at: datetime) -> discord.Embed:
+    embed.timestamp = at
+    return fit(embed)
+
+
+def started(name: str, sharer_id: int, at: datetime) -> discord.Embed:
+    """The message the bot posts as the share starts; the worker edits it from then on."""
+    embed = discord.Embed(
+        title=clean(f"Reading {name}…", TITLE_LIMIT),
+        description=f"{_shared_by(sharer_id)}. The tracks appear in `/catalog` shortly.",
+        colour=COLOUR,
+    )
+    return _stamp(embed, at)
+
+
+def not_started(name: str, sharer_id: int, at: datetime) -> discord.Embed:
+    """The message, when the bot could not start the share's workflow."""
+    embed = discord.Embed(
+        title=clean(f"Couldn't share {name}", TITLE_LIMIT),
+        description=f"{_shared_by(sharer_id)}, but the work could not be started.",
+        colour=ERROR_COLOUR,
+    )
+    return _stamp(embed, at)
+
+
+def reading(name: str, sharer_id: int, done: int, total: int, at: datetime) -> discord.Embed:
+    """Pages read so far."""
+    embed = discord.Embed(title=clean(f"Sharing {name}", TITLE_LIMIT), colour=COLOUR)
+    embed.description = (
+        f"{_shared_by(sharer_id)}\n`{bar(done, total)}`\nReading tracks {done:,}/{total:,}"
+    )
+    return _stamp(embed, at)
+
+
+def waiting(name: str, sharer_id: int, seconds: float, at: datetime) -> discord.Embed:
+    """Spotify asked for a pause: when reading goes on, in plain words."""
+    until = at + timedelta(seconds=max(seconds, 0.0))
+    embed = discord.Embed(title=clean(f"Sharing {name}", TITLE_LIMIT), colour=COLOUR)
+    embed.description = (
+        f"{_shared_by(sharer_id)}\nSpotify asked Mixtape to slow down: reading goes on at "
+        f"{clock(until)} ({timestamp(until)})."
+    )
+    return _stamp(embed, at)
+
+
+def summary(
+    *,
+    name: str,
+    sharer_id: int,
+    owner: str,
+    url: str,
+    track_count: int,
+    duration_ms: int,
+    skipped: Mapping[str, int],
+    at: datetime,
+) -> discord.Embed:
+    """The share is in the catalog: its owner on Spotify, size, length and what was left out."""
+    embed = discord.Embed(
+        title=clean(name, TITLE_LIMIT, fallback="Spotify playlist"),
+        url=url or None,
+        colour=COLOUR,
+        description=(
+            f"{_shared_by(sharer_id)} to this server's catalog. Import it with `/import`."
+        ),
+    )
+    embed.add_field(name="Owner", value=clean(owner, 200) or "unknown")
+    embed.add_field(name="Tracks", value=f"{track_count:,}")
+    embed.add_field(name="Duration", value=duration(duration_ms))
+    left_out = skip_counts(skipped)
+    if left_out:
+        embed.add_field(
+            name="Not in the catalog",
+            value=f"{left_out}: Mixtape can't import these.",
+            inline=False,
+        )
+    return _stamp(embed, at)
+
+
+def failed(name: str, sharer_id: int, reason: str, at: datetime) -> discord.Embed:
+    """The share stopped; `reason` is already written for the member."""
+    embed = discord.Embed(
+        title=clean(f"Could not share {name}", TITLE_LIMIT),
+        colour=ERROR_COLOUR,
+        description=f"{_shared_by(sharer_id)}\n{clean(reason, 2000)}",
+    )
+    return _stamp(embed, at)
