@@ -169,6 +169,54 @@ def episode_json(api: str, episode: Episode, market: str | None) -> JSON:
     }
 
 
+def episode_as_track_json(api: str, episode: Episode, market: str | None) -> JSON:
+    """An episode for a client whose `additional_types` leaves out `episode`.
+
+    The spec's QueryAdditionalTypes: `track` is the default type and `episode` one a client
+    says it supports "besides" it, so a client that does not say so is not sent an
+    EpisodeObject. Spotify then sends the episode in a track-shaped legacy form
+    (spotify/web-api#1511, #1528): TrackObject's fields, the show as its `album`, the
+    publisher as its artist, zero disc and track numbers, `"episode": true, "track": false`,
+    and still `"type": "episode"` with the episode's own id and URI, which is what the spec
+    tells clients to check.
+    """
+    show = episode.show
+    album: JSON = {
+        **_links(api, "show", show.id),
+        "album_type": "show",
+        "total_tracks": 1,
+        "available_markets": list(episode.available_markets),
+        "images": _images(show.id),
+        "name": show.name,
+        "release_date": episode.release_date,
+        "release_date_precision": "day",
+        "type": "show",
+        "artists": [{"name": show.publisher, "type": "artist"}],
+    }
+    body: JSON = {
+        **_links(api, "episode", episode.id),
+        "album": album,
+        "artists": [{"name": show.publisher, "type": "artist"}],
+        "disc_number": 0,
+        "duration_ms": episode.duration_ms,
+        "episode": True,
+        "explicit": False,
+        "external_ids": {"spotify": f"https://open.spotify.com/episode/{episode.id}"},
+        "name": episode.name,
+        "popularity": 0,
+        "preview_url": None,
+        "track": False,
+        "track_number": 0,
+        "type": "episode",
+        "is_local": False,
+    }
+    if market is None:
+        body["available_markets"] = list(episode.available_markets)
+    else:
+        body["is_playable"] = market in episode.available_markets
+    return body
+
+
 def user_ref_json(api: str, user_id: str) -> JSON:
     """PlaylistUserObject (`added_by`)."""
     return {

@@ -16,10 +16,12 @@ from typing import Any
 from aiohttp import web
 
 from fakes import spotify_scopes as scopes
+from fakes.spotify_fields import FieldsError, Selection, apply_fields, parse_fields
 from fakes.spotify_model import AccessToken, Entry, Playlist, Track, User, is_base62_id
 from fakes.spotify_render import (
     JSON,
     entry_json,
+    episode_as_track_json,
     episode_json,
     error_body,
     local_track_json,
@@ -136,14 +138,37 @@ def _playlist(request: web.Request) -> Playlist:
     return playlist
 
 
-def _item(state: SpotifyState, api: str, entry: Entry, market: str | None) -> JSON | None:
+def _item(
+    state: SpotifyState, api: str, entry: Entry, market: str | None, episodes: bool
+) -> JSON | None:
     if entry.kind == "track":
         return track_json(api, state.tracks[entry.ref], market)
     if entry.kind == "episode":
-        return episode_json(api, state.episodes[entry.ref], market)
+        episode = state.episodes[entry.ref]
+        if episodes:
+            return episode_json(api, episode, market)
+        return episode_as_track_json(api, episode, market)
     if entry.kind == "local" and entry.local is not None:
         return local_track_json(entry.local)
     return None
+
+
+def wants_episodes(query: Mapping[str, str]) -> bool:
+    """Whether `additional_types` names `episode` (QueryAdditionalTypes: `track` is the
+    default, anything else a client must say it supports)."""
+    types = {t.strip() for t in query.get("additional_types", "").split(",")}
+    return "episode" in types
+
+
+def fields_of(query: Mapping[str, str]) -> Selection | None:
+    """The `fields` filter of the request, None without one; 400 if it does not parse."""
+    raw = query.get("fields")
+    if raw is None or raw == "":
+        return None
+    try:
+        return parse_fields(raw)
+    except FieldsError:
+        raise ApiError(400, "Invalid fields parameter") from None
 
 
 def items_page(
@@ -151,9 +176,10 @@ def items_page(
 ) -> JSON:
     """A PagingPlaylistTrackObject of the playlist's entries."""
     state, api = request.app[STATE], api_base(request)
+    episodes = wants_episodes(request.query)
     with state.lock:
         window = playlist.entries[offset : offset + limit]
-        items = [entry_json(api, e, _item(state, api, e, market)) for e in window]
+        items = [entry_json(api, e, _item(state, api, e, market, episodes)) for e in window]
         total = len(playlist.entries)
     kept = {
         k: request.query[k] for k in ("market", "fields", "additional_types") if k in request.query
@@ -172,11 +198,13 @@ async def get_playlist(request: web.Request) -> web.Response:
     may read the entries."""
     grant = bearer(request)
     playlist, market = _playlist(request), market_of(request, grant)
+    selection = fields_of(request.query)
     state = request.app[STATE]
     readable = playlist.is_member(grant.user_id) and scopes.may_read_entries(playlist, grant.scopes)
     page = items_page(request, playlist, market, 0, MAX_PAGE) if readable else None
     owner = state.users[playlist.owner_id]
-    return web.json_response(playlist_json(api_base(request), playlist, owner, page))
+    body = playlist_json(api_base(request), playlist, owner, page)
+    return web.json_response(apply_fields(body, selection))
 
 
 async def get_playlist_items(request: web.Request) -> web.Response:
@@ -189,7 +217,10 @@ async def get_playlist_items(request: web.Request) -> web.Response:
     limit = _int_param(request.query, "limit", 20, 1, MAX_PAGE)
     offset = _int_param(request.query, "offset", 0, 0, 10**9)
     market = market_of(request, grant)
-    return web.json_response(items_page(request, playlist, market, offset, limit))
+    selection = fields_of(request.query)
+    return web.json_response(
+        apply_fields(items_page(request, playlist, market, offset, limit), selection)
+    )
 
 
 async def _json_body(request: web.Request) -> Any:

@@ -159,6 +159,25 @@ def _ref_validator(spec: OpenAPISpec, ref: str) -> jsonschema.Draft202012Validat
     return jsonschema.Draft202012Validator({"$ref": ref}, registry=spec.registry)
 
 
+# A partial answer (Spotify's `fields=`) holds only what was asked for: no key is required,
+# and a cut-down object may fit more than one branch of a oneOf.
+_PartialValidator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    {
+        "required": lambda *_: iter(()),
+        "oneOf": jsonschema.Draft202012Validator.VALIDATORS["anyOf"],
+    },
+)
+
+
+def partial_validator(spec: OpenAPISpec, schema: str | Schema) -> jsonschema.Draft202012Validator:
+    """A validator for an answer cut down to the fields a client asked for."""
+    validator: jsonschema.Draft202012Validator = _PartialValidator(
+        _schema(spec, schema), registry=spec.registry
+    )
+    return validator
+
+
 def validation_errors(
     spec: OpenAPISpec, schema: str | Schema, instance: Any
 ) -> list[ValidationError]:

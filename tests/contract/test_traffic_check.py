@@ -310,3 +310,26 @@ def test_answers_the_client_never_heard_are_not_judged(
             requests.get(spotify.api_base + "me", headers=headers, timeout=timeout)
     spotify.wait_for_calls(2, "GET /v1/me")
     assert sampler.offered == 0
+
+
+def test_an_answer_cut_down_by_fields_is_judged_without_required_keys(
+    sampler: TrafficSampler, spotify: FakeSpotify
+) -> None:
+    client = spotify.spotify_client(spotify.issue_token("ada").access_token)
+    created = client.current_user_playlist_create("Cut", public=False)
+    client._post(
+        f"playlists/{created['id']}/items",
+        payload={"uris": [next(iter(spotify.tracks.values())).uri]},
+    )
+    client.playlist_items(created["id"], fields="total,items(item(uri),track(uri))")
+    client.playlist(created["id"], fields="id,name,owner(id,display_name),items(total)")
+    assert _judge(sampler) == []
+
+    cut = _sample(sampler, "GET /playlists/{id}/items", 200)
+    assert set(cut.response) == {"total", "items"}
+    # Still held to the schema's types: a filtered `total` must be an integer.
+    mismatch = _only(_wrong(cut, response={**cut.response, "total": "1"}))
+    assert (mismatch.field, mismatch.status) == ("$.total", 200)
+    # Without `fields`, the same answer lacks required keys.
+    whole = _wrong(cut, query={k: v for k, v in cut.query.items() if k != "fields"})
+    assert {m.field for m in whole} >= {"$.href", "$.limit", "$.next", "$.offset"}

@@ -30,6 +30,7 @@ from tests.contract.openapi import (
     OpenAPISpec,
     Schema,
     load_vendor_spec,
+    partial_validator,
     undocumented_fields,
     validator,
 )
@@ -63,6 +64,13 @@ TOLERATED = [
               "Spotify answers a null item (and track) for an entry no longer available, as its"
               " docs once said and spotify/web-api#958 shows; the spec's PlaylistTrackObject"
               " does not allow null", status=200),
+    Tolerated("spotify", "GET", "response body",
+              r"\$(\.(items|tracks))?\.items\[\]\.(item|track)\.album\.album_type",
+              r"'show' is not one of .*",
+              "an episode sent to a client whose additional_types leaves `episode` out comes"
+              " in Spotify's track-shaped legacy form, the show as its album"
+              " (spotify/web-api#1511, #1528); the spec's TrackObject has no such album",
+              status=200),
     Tolerated("spotify", "*", "response body", r"\$", r"answered 'text/plain'.*",
               "Spotify's development-mode refusal is a text/plain 403 ('User not registered in"
               " the Developer Dashboard', as spotipy#688 and zmb3/spotify#232 show); the spec"
@@ -220,7 +228,8 @@ class ServiceContract:
             )
         else:
             judged = without_known_gaps(self.service, exchange.status, exchange.response)
-            yield from _problems(self.spec, content[got], judged)
+            partial = self.service == "spotify" and bool(exchange.query.get("fields"))
+            yield from _problems(self.spec, content[got], judged, partial=partial)
 
     def _documented_response(self, op: Operation, status: int) -> dict[str, Schema] | None:
         """media type -> schema the spec documents for `status` (empty: no body), or None.
@@ -278,9 +287,16 @@ def without_known_gaps(service: str, status: int, body: Any) -> Any:
     return body
 
 
-def _problems(spec: OpenAPISpec, schema: Schema, instance: Any) -> Iterator[tuple[str, str, str]]:
-    """(field, message, kind) for every violation of `schema`, then every undeclared key."""
-    for error in validator(spec, schema).iter_errors(instance):
+def _problems(
+    spec: OpenAPISpec, schema: Schema, instance: Any, *, partial: bool = False
+) -> Iterator[tuple[str, str, str]]:
+    """(field, message, kind) for every violation of `schema`, then every undeclared key.
+
+    `partial`: the answer to a Spotify request with `fields=`, which "filters" what comes
+    back (its spec), so it is held to the schema's types and keys but not its `required`.
+    """
+    judge = partial_validator(spec, schema) if partial else validator(spec, schema)
+    for error in judge.iter_errors(instance):
         yield _field(best_match([error]) or error)
     for path in undocumented_fields(spec, schema, instance):
         yield path, *_said(UNDECLARED)
