@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 from hatchet_sdk import WorkflowRunRef
 
 from bench import per_track
-from bench.world import Member, World, hatchet_in
+from bench.world import NAMESPACES, Member, World, hatchet_in
 from bot.dispatch import WorkflowDispatcher
 from mixtape.stack import REPO_ROOT
 from storage import imports
@@ -70,6 +70,8 @@ class Design(Protocol):
     async def begin(self, job: Job) -> Handle: ...
     async def wait(self, handle: Handle, within: float) -> None: ...
     async def kill(self) -> None: ...
+    async def kill_one(self) -> None: ...
+    async def scale(self, workers: int) -> None: ...
 
 
 async def _until(probe: Callable[[], Awaitable[T | None]], within: float, what: str) -> T:
@@ -95,7 +97,7 @@ class MixtapeDesign:
     async def setup(self, world: World) -> None:
         self.world = world
         self.client_id = world.spotify.default_app.client_id
-        self.dispatcher = WorkflowDispatcher(hatchet_in("mx_"))
+        self.dispatcher = WorkflowDispatcher(hatchet_in(NAMESPACES[self.name]))
         await world.start_worker(self.name)
 
     def process_groups(self) -> list[int]:
@@ -140,6 +142,15 @@ class MixtapeDesign:
         assert self.world
         await self.world.replace_worker(self.name)
 
+    async def kill_one(self) -> None:
+        """SIGKILL one of the workers; the others carry on (no replacement)."""
+        assert self.world
+        await self.world.kill_worker(self.name)
+
+    async def scale(self, workers: int) -> None:
+        assert self.world
+        await self.world.scale_workers(self.name, workers)
+
 
 @dataclass
 class PerTrackDesign:
@@ -155,7 +166,7 @@ class PerTrackDesign:
     async def setup(self, world: World) -> None:
         self.world = world
         world.spotify.add_app(self.client_id, "per-track-secret", [])
-        *_, self.parent = per_track.build(hatchet_in("pt_"))
+        *_, self.parent = per_track.build(hatchet_in(NAMESPACES[self.name]))
         await world.start_worker(self.name)
 
     def process_groups(self) -> list[int]:
@@ -189,6 +200,15 @@ class PerTrackDesign:
     async def kill(self) -> None:
         assert self.world
         await self.world.replace_worker(self.name)
+
+    async def kill_one(self) -> None:
+        """SIGKILL one of the workers; the others carry on (no replacement)."""
+        assert self.world
+        await self.world.kill_worker(self.name)
+
+    async def scale(self, workers: int) -> None:
+        assert self.world
+        await self.world.scale_workers(self.name, workers)
 
 
 @dataclass
@@ -259,6 +279,12 @@ class PlainDesign:
         for popen in self.running.values():
             if popen.poll() is None:
                 os.killpg(popen.pid, signal.SIGKILL)
+
+    async def kill_one(self) -> None:
+        await self.kill()
+
+    async def scale(self, workers: int) -> None:
+        """No workers: one script per member."""
 
 
 def _by_name(world: World | None, job: Job) -> str | None:

@@ -17,9 +17,14 @@ COLUMNS = (
     "design",
     "wall s",
     "x slower",
+    "tracks/s",
+    "floor s",
+    "x floor",
+    "spread s",
     "calls",
     "writes/track",
     "in Retry-After",
+    "429 (limit)",
     "dups",
     "missing",
     "extra calls (kill)",
@@ -74,8 +79,12 @@ def rows(outcomes: list[Outcome]) -> list[list[str]]:
             notes.append(f"{o.restarts} restart(s)")
         if not o.in_order and not o.error:
             notes.append("out of order")
+        if o.extra_playlists:
+            notes.append(f"{o.extra_playlists} extra playlist(s)")
         if o.scenario in ("429 burst", "worker SIGKILL") and o.chaos_at is None:
             notes.append("finished before the event: a single add")
+        if o.scenario.endswith("SIGKILLed") and o.chaos_at is None:
+            notes.append("finished before the kill")
         scenario = o.scenario + (f" ({'; '.join(notes)})" if notes else "")
         tracks = f"{o.members}x{o.tracks:,}" if o.members > 1 else f"{o.tracks:,}"
         out.append(
@@ -85,9 +94,14 @@ def rows(outcomes: list[Outcome]) -> list[list[str]]:
                 o.design,
                 f"{o.wall_s:.1f}",
                 ratio,
+                f"{o.throughput:.0f}",
+                "" if o.floor_s is None else f"{o.floor_s:.2f}",
+                f"{o.wall_s / o.floor_s:.1f}" if o.floor_s else "",
+                "" if o.spread_s is None else f"{o.spread_s:.1f}",
                 str(o.total_calls),
                 f"{o.write_calls / (o.tracks * o.members):.3f}",
                 str(o.calls_in_retry_after),
+                str(o.rate_limited),
                 str(o.duplicates),
                 str(o.missing),
                 extra,
@@ -181,25 +195,51 @@ def write_json(outcomes: list[Outcome], meta: dict[str, Any], path: Path) -> Non
     )
 
 
+def _finish_times(o: Outcome) -> list[float]:
+    """When each member's import finished (older results: when its target was full)."""
+    if o.finished:
+        return o.finished
+    return sorted(
+        next((t for t, n in series if n >= o.tracks), float("nan"))
+        for series in o.progress.values()
+    )
+
+
 def fairness(outcomes: list[Outcome]) -> str:
-    """Per design: when each member's import finished, first to last."""
+    """Per run of many members: when each member's import finished, first to last."""
     lines = []
     for o in outcomes:
-        if not o.progress:
+        if o.members < 2:
             continue
-        done = sorted(
-            next((t for t, n in series if n >= o.tracks), float("nan"))
-            for series in o.progress.values()
-        )
+        done = _finish_times(o)
+        if len(done) <= 10:
+            each = ", ".join(f"{t:.0f}" for t in done)
+        else:
+            median = done[len(done) // 2]
+            each = f"{done[0]:.0f} .. {median:.0f} (median) .. {done[-1]:.0f}"
         lines.append(
-            f"{o.design}: members finished at {', '.join(f'{t:.0f}' for t in done)} s "
-            f"(first {done[0]:.1f} s, last {done[-1]:.1f} s)"
+            f"{o.scenario}, {o.members}x{o.tracks:,} / {o.design}: members finished at "
+            f"{each} s (first {done[0]:.1f} s, last {done[-1]:.1f} s, "
+            f"{o.throughput:.0f} tracks/s)"
         )
     return "\n".join(lines)
 
 
+SCALE_OUT = "scale-out"
+
+
+def _scale_runs(outcomes: list[Outcome]) -> list[Outcome]:
+    """The scale-out runs at their largest size in this run."""
+    runs = [o for o in outcomes if o.scenario.startswith(SCALE_OUT)]
+    if not runs:
+        return []
+    size = max((o.members, o.tracks) for o in runs)
+    return [o for o in runs if (o.members, o.tracks) == size]
+
+
 def chart(outcomes: list[Outcome], path: Path) -> None:
-    """Calls over time per design (429s marked, Retry-After windows shaded), and fairness."""
+    """Calls over time per design (429s marked, Retry-After windows shaded), fairness, and
+    the scale-out runs (every member's tracks over time, the SIGKILL marked)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -212,15 +252,17 @@ def chart(outcomes: list[Outcome], path: Path) -> None:
         if any(o.scenario == s for o in outcomes)
     ]
     size = max((o.tracks for o in outcomes if o.scenario == "429 burst"), default=1000)
-    panels = [*picked, *(["10 members at once"] if any(o.progress for o in outcomes) else [])]
+    fair = "10 members at once"
+    panels = [*picked, *([fair] if any(o.scenario == fair for o in outcomes) else [])]
+    scale = _scale_runs(outcomes)
+    ncols = max(len(designs), len(scale))
+    nrows = len(panels) + (1 if scale else 0)
     fig, axes = plt.subplots(
-        len(panels),
-        len(designs),
-        figsize=(5 * len(designs), 3.2 * len(panels)),
-        squeeze=False,
-        sharex="row",
+        nrows, ncols, figsize=(5 * ncols, 3.2 * nrows), squeeze=False, sharex="row"
     )
     for row, scenario in enumerate(panels):
+        for col in range(len(designs), ncols):
+            axes[row][col].set_visible(False)
         for col, design in enumerate(designs):
             ax = axes[row][col]
             o = next(
@@ -229,7 +271,7 @@ def chart(outcomes: list[Outcome], path: Path) -> None:
                     for x in outcomes
                     if x.design == design
                     and x.scenario == scenario
-                    and (x.tracks == size or scenario == "10 members at once")
+                    and (x.tracks == size or scenario == fair)
                 ),
                 None,
             )
@@ -241,9 +283,7 @@ def chart(outcomes: list[Outcome], path: Path) -> None:
                 ax.text(0.5, 0.5, "not run", ha="center", transform=ax.transAxes)
                 continue
             if o.progress:
-                for series in o.progress.values():
-                    ax.plot([t for t, _ in series], [n for _, n in series], linewidth=0.8)
-                ax.set_ylabel("tracks in target", fontsize=8)
+                _progress_panel(ax, o)
             else:
                 for start, end in o.windows:
                     ax.axvspan(start, end, color="orange", alpha=0.2, linewidth=0)
@@ -259,9 +299,40 @@ def chart(outcomes: list[Outcome], path: Path) -> None:
                 ax.set_ylabel("Spotify calls (cumulative)", fontsize=8)
             ax.set_xlabel("seconds", fontsize=8)
             ax.tick_params(labelsize=7)
+    if scale:
+        row = nrows - 1
+        last = max(o.wall_s for o in scale)
+        for col in range(ncols):
+            ax = axes[row][col]
+            if col >= len(scale):
+                ax.set_visible(False)
+                continue
+            o = scale[col]
+            _progress_panel(ax, o)
+            ax.set_xlim(0, last * 1.05)  # one time axis across the scale-out runs
+            ax.set_title(
+                f"{o.design}: {o.scenario.removeprefix(SCALE_OUT + ', ')}, "
+                f"{o.members}x{o.tracks:,}\n{o.throughput:.0f} tracks/s",
+                fontsize=9,
+            )
+            if o.chaos_at is not None:
+                ax.axvline(o.chaos_at, color="red", linewidth=0.8, linestyle="--")
+                ax.text(o.chaos_at, 0, " SIGKILL", color="red", fontsize=7)
+            ax.set_xlabel("seconds", fontsize=8)
+            ax.tick_params(labelsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def _progress_panel(ax: Any, o: Outcome) -> None:
+    """Each member's tracks in their target over time."""
+    for series in o.progress.values():
+        ax.plot([t for t, _ in series], [n for _, n in series], linewidth=0.8)
+    if o.finished:  # when each import was finished (its summary written), as ticks
+        ax.plot(o.finished, [o.tracks] * len(o.finished), "k|", markersize=9, label="finished")
+        ax.legend(fontsize=7, loc="lower right")
+    ax.set_ylabel("tracks in target", fontsize=8)
 
 
 def update_readme(readme: Path, block: str) -> None:

@@ -22,7 +22,7 @@ from bench.designs import Design, Handle, Job
 from bench.world import World
 from fakes.spotify_model import Fault
 
-Chaos = Literal["burst", "kill", "discord"] | None
+Chaos = Literal["burst", "kill", "kill one", "discord"] | None
 #: Discord answers every progress edit 429 for this long, with this Retry-After (short
 #: enough that discord.py waits it out inside the edit, as it did inline before).
 DISCORD_429_SECONDS, DISCORD_RETRY_AFTER = 60.0, 5.0
@@ -39,6 +39,8 @@ class Scenario:
     with_uris: bool = True
     side_by_side: bool = False  # run every design at once (shares the engine's kill timeout)
     designs: tuple[str, ...] = ("mixtape", "per-track", "plain script")
+    workers: int = 1  # worker processes of each durable design, on the one engine
+    cache_warm: bool = False  # the songs were searched before (Mixtape's match cache)
 
 
 @dataclass
@@ -67,6 +69,25 @@ class Outcome:
     windows: list[tuple[float, float]] = field(default_factory=list)
     #: per member: (seconds since start, tracks in their target)
     progress: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    workers: int = 1
+    #: 429s of the fake's rolling per-app limit (not the injected ones)
+    rate_limited: int = 0
+    #: seconds since start at which each member's import was finished, sorted
+    finished: list[float] = field(default_factory=list)
+    #: the fewest calls the import needs, one after another, x the fake's latency
+    floor_s: float | None = None
+    #: playlists the members hold beyond one each (a second target)
+    extra_playlists: int = 0
+
+    @property
+    def throughput(self) -> float:
+        """Tracks imported per second, all members together."""
+        return self.tracks * self.members / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def spread_s(self) -> float | None:
+        """Seconds between the first and the last member to finish."""
+        return self.finished[-1] - self.finished[0] if len(self.finished) > 1 else None
 
 
 @dataclass(frozen=True)
@@ -158,6 +179,16 @@ async def _chaos(
         )
         fired.append(time.monotonic())
         return
+    if chaos == "kill one":  # one of the workers dies once a third of all tracks are in
+        total = sum(len(j.songs) for j in jobs)
+        deadline = time.monotonic() + 900
+        while sum(target_length(world, j.member.spotify_id) for j in jobs) * 3 < total:
+            if time.monotonic() > deadline:
+                return
+            await asyncio.sleep(0.05)
+        fired.append(time.monotonic())
+        await design.kill_one()
+        return
     skip = math.ceil(len(jobs[0].songs) / 3 / design.tracks_per_add)
     kind: Literal["delay", "429"] = "delay" if chaos == "kill" else "429"
     first = [
@@ -229,7 +260,12 @@ async def run(
         watcher = asyncio.create_task(_progress(world, jobs, t0, progress))
         handles: list[Handle] = [await design.begin(job) for job in jobs]
         chaos = asyncio.create_task(_chaos(world, design, jobs, scenario.chaos, timing, fired))
-        await asyncio.gather(*(design.wait(h, within=1800) for h in handles))
+
+        async def finish(handle: Handle) -> float:
+            await design.wait(handle, within=1800)
+            return round(time.monotonic() - t0, 2)
+
+        finished = sorted(await asyncio.gather(*(finish(h) for h in handles)))
         wall = time.monotonic() - t0
         chaos.cancel()
         if scenario.chaos == "discord":
@@ -245,6 +281,7 @@ async def run(
         (w.start - t0, w.end - t0) for w in world.spotify.retry_after_windows if w.user_id in users
     ]
     duplicates = missing = 0
+    extra_playlists = sum(max(0, len(world.spotify.playlists_of(u)) - 1) for u in users)
     in_order = True
     wanted = [s.uri for s in songs]
     for handle in handles:
@@ -279,4 +316,31 @@ async def run(
         timeline=[(round(c.at - t0, 3), c.route, c.status) for c in calls],
         windows=[(round(a, 3), round(b, 3)) for a, b in windows],
         progress=progress if scenario.members > 1 else {},
+        workers=scenario.workers,
+        rate_limited=sum(1 for c in calls if c.fault == "rate_limit"),
+        finished=finished,
+        floor_s=floor_seconds(scenario, world.config.latency, world.config.rate_limit),
+        extra_playlists=extra_playlists,
     )
+
+
+def floor_seconds(
+    scenario: Scenario, latency: float, limit: tuple[int, float] | None
+) -> float | None:
+    """The physical floor of an import: its fewest calls, one after another, x latency.
+
+    Per member: one create, one add per 100 tracks, and one search per song when the songs
+    come without URIs and were never searched before. Members import side by side, so the
+    floor is one member's chain, unless the app's rolling limit (`limit`) holds all the
+    members' calls back longer. None for the 429 burst and the worker SIGKILL, whose waits
+    are the scenario's own.
+    """
+    if scenario.chaos in ("burst", "kill"):
+        return None
+    searches = 0 if scenario.with_uris or scenario.cache_warm else scenario.tracks
+    per_member = 1 + math.ceil(scenario.tracks / 100) + searches
+    floor = per_member * latency
+    if limit is not None:
+        max_calls, window = limit
+        floor = max(floor, (scenario.members * per_member - max_calls) * window / max_calls)
+    return round(floor, 3)

@@ -38,7 +38,10 @@ from storage.enums import PlaylistStatus
 from storage.migrate import upgrade_to_head
 from workflows.client import create_hatchet
 
-NAMESPACES = {"mixtape": "mx_", "per-track": "pt_"}
+#: each design's Hatchet namespace, unique to this run: another run on the same engine (a
+#: test's quick bench) must not be handed this run's tasks, nor count them
+_RUN = os.urandom(3).hex()
+NAMESPACES = {"mixtape": f"mx{_RUN}_", "per-track": f"pt{_RUN}_"}
 _STACK_KEYS = ("HATCHET_CLIENT_TOKEN", "MIXTAPE_TEST_PG_URL")
 
 
@@ -95,7 +98,8 @@ class World:
         self.key = Fernet.generate_key().decode()
         self.cipher = TokenCipher.from_setting(self.key)
         self.sessions: async_sessionmaker[AsyncSession]
-        self.workers: dict[str, WorkerProcess] = {}
+        #: each durable design's live workers, oldest first
+        self.workers: dict[str, list[WorkerProcess]] = {}
         self.channel_id = 0
 
     async def __aenter__(self) -> World:
@@ -111,8 +115,9 @@ class World:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for worker in self.workers.values():
-            worker.stop()
+        for workers in self.workers.values():
+            for worker in workers:
+                worker.stop()
         await self._engine.dispose()
         await asyncio.to_thread(self._exit.close)
 
@@ -143,18 +148,35 @@ class World:
             "LOG_LEVEL": "WARNING",
         }
 
+    def _live(self, design: str) -> list[WorkerProcess]:
+        return [w for w in self.workers.get(design, []) if w.popen and w.popen.poll() is None]
+
     def worker_groups(self, design: str) -> list[int]:
-        """The process group of the design's worker, while it runs."""
-        worker = self.workers.get(design)
-        return [worker.pid] if worker and worker.popen and worker.popen.poll() is None else []
+        """The process groups of the design's workers, while they run."""
+        return [w.pid for w in self._live(design)]
 
     async def replace_worker(self, design: str) -> WorkerProcess:
-        """SIGKILL the design's worker and start another, as after a crash."""
-        self.workers[design].kill()
+        """SIGKILL the design's oldest worker and start another, as after a crash."""
+        await self.kill_worker(design)
         return await self.start_worker(design)
 
+    async def kill_worker(self, design: str) -> None:
+        """SIGKILL the design's oldest worker (its whole process group); none replaces it."""
+        worker = self._live(design)[0]
+        self.workers[design].remove(worker)
+        await asyncio.to_thread(worker.kill)
+
+    async def scale_workers(self, design: str, count: int) -> None:
+        """Start or stop (gracefully, newest first) workers until `count` run."""
+        live = self._live(design)
+        self.workers[design] = live  # forget the dead
+        if len(live) < count:
+            await asyncio.gather(*(self.start_worker(design) for _ in range(count - len(live))))
+        while len(live) > count:
+            await asyncio.to_thread(live.pop().stop)
+
     async def start_worker(self, design: str) -> WorkerProcess:
-        """A fresh worker for `design` (after a kill, the replacement)."""
+        """One more worker for `design`, on the same engine (after a kill, the replacement)."""
         module = "workflows" if design == "mixtape" else "bench.per_track"
         n = next(self._ids)
         worker = WorkerProcess(
@@ -162,7 +184,7 @@ class World:
             module=module,
             log_path=self.workdir / f"{design}-worker-{n}.log",
         )
-        self.workers[design] = worker
+        self.workers.setdefault(design, []).append(worker)  # stopped on exit even if it fails
         return await asyncio.to_thread(worker.start)
 
     # ------------------------------------------------------------------ people and songs

@@ -1,6 +1,7 @@
 """The benchmark's smoke run (`python -m bench --quick`) on the suite's engine: every design
 and scenario runs, the outputs are written, and what it measures is real (the plain script's
-restart after a kill shows up as duplicates; Mixtape has none). No timing is asserted."""
+restart after a kill shows up as duplicates; Mixtape has none; the scale-out runs three
+workers and loses one). No timing is asserted."""
 
 from __future__ import annotations
 
@@ -60,7 +61,19 @@ def test_quick_bench_measures_every_design(stack_env: dict[str, str], tmp_path: 
         "GET /v1/search"
         not in by[("mixtape", "search, 2nd import (match cache)")]["calls_by_route"]
     )
-    assert "10 members at once" in done.stdout and "mixtape: members finished" in done.stdout
+    assert "10 members at once, 3x20 / mixtape: members finished" in done.stdout
+    # scale-out: many members on one worker, then on three of which one is SIGKILLed
+    one = by[("mixtape", "scale-out, 1 worker")]
+    killed_one = by[("mixtape", "scale-out, 3 workers, 1 SIGKILLed")]
+    assert (one["workers"], killed_one["workers"]) == (1, 3)
+    assert killed_one["chaos_at"] is not None  # one of the three died mid-run
+    for run in (one, killed_one, by[("plain script", "scale-out, 1 worker")]):
+        assert len(run["finished"]) == run["members"] == 3
+        assert run["extra_playlists"] == 0 and run["rate_limited"] == 0
+    assert "scale-out, 3 workers, 1 SIGKILLed, 3x20 / mixtape: members finished" in done.stdout
+    # the physical floor: the fewest calls (a create, one add per 100 tracks) x latency
+    assert one["floor_s"] == pytest.approx(2 * 0.03)
+    assert by[("mixtape", "worker SIGKILL")]["floor_s"] is None
     # Discord answering 429 to every progress edit: measured, and the import still complete
     assert by[("mixtape", "Discord 429s on edits")]["chaos_at"] is not None
     assert "Discord answering 429 to every edit" in done.stdout
