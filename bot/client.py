@@ -22,6 +22,7 @@ EXTENSIONS = (
     "bot.exts.share",
     "bot.exts.catalog",
     "bot.exts.imports",
+    "bot.exts.follow",
 )
 
 #: How long a /catalog pager answers presses before it disables its buttons.

@@ -283,6 +283,14 @@ class SpotifyState(Grants, CallLog):
             playlist.entries[at:at] = entries
             return self._bump(playlist)
 
+    def remove_entries(self, playlist_id: str, positions: Sequence[int]) -> str:
+        """Remove the entries at `positions` (as the owner does in the app); the new snapshot."""
+        with self.lock:
+            playlist = self.playlists[playlist_id]
+            for at in sorted(set(positions), reverse=True):
+                del playlist.entries[at]
+            return self._bump(playlist)
+
     def _bump(self, playlist: Playlist) -> str:
         playlist.version += 1
         playlist.snapshot_id = _snapshot(playlist.id, playlist.version)

@@ -126,6 +126,12 @@ class Settings(BaseSettings):
         description="Per-track rows of imports finished this long ago are removed "
         "(the import and its counts stay; it can no longer be retried)",
     )
+    follow_cron: str = Field(
+        default="0 6 * * *",
+        pattern=r"^\S+( \S+){4}$",
+        description="When (cron, UTC) shared playlists are checked for changes, which "
+        "then reach the copies of members who follow them",
+    )
     worker_drain_seconds: float = Field(
         default=20.0,
         gt=0,

@@ -189,6 +189,17 @@ async def claim_share(
     return int(claimed)
 
 
+async def claim_refresh(session: AsyncSession, playlist_id: int) -> bool:
+    """Move a ready entry to pending for a re-read its source's change asked for. False
+    when it is not ready (a share of it is live, or it failed): that one decides."""
+    stmt = (
+        update(CatalogPlaylist)
+        .where(CatalogPlaylist.id == playlist_id, CatalogPlaylist.status == PlaylistStatus.READY)
+        .values(status=PlaylistStatus.PENDING, error=None, updated_at=utcnow())
+    )
+    return rowcount(await session.execute(stmt)) == 1
+
+
 async def set_share_message(
     session: AsyncSession, playlist_id: int, channel_id: int, message_id: int
 ) -> None:

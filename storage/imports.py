@@ -84,8 +84,13 @@ async def create_import_with_ledger(
     discord_user_id: int,
     catalog_playlist_id: int,
     channel_id: int,
+    follow: bool = False,
+    follow_update: bool = False,
 ) -> Import:
     """A queued import of a guild's ready catalog entry, with one pending row per track.
+
+    `follow`: the member wants the copy to follow the entry; `follow_update`: the import
+    serves a change of a followed entry (it posts no progress message of its own).
 
     Raises PlaylistNotFound for ids outside this guild, PlaylistNotReady before the
     entry's tracks have been read, and ActiveImportExists when the member already has an
@@ -105,6 +110,8 @@ async def create_import_with_ledger(
         playlist_name=playlist.name,
         channel_id=channel_id,
         status=ImportStatus.QUEUED,
+        follow=follow,
+        follow_update=follow_update,
         created_at=now,
         updated_at=now,
     )

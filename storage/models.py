@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -135,6 +136,13 @@ class CatalogPlaylist(Base):
     #: The progress message of the entry's latest share (a second /share points to it).
     share_channel_id: Mapped[int | None] = mapped_column(BigInteger)
     share_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: Following the source: when it was last checked, last changed, and what changed.
+    checked_at: Mapped[datetime | None]
+    changed_at: Mapped[datetime | None]
+    change_added: Mapped[int | None] = mapped_column(Integer)
+    change_removed: Mapped[int | None] = mapped_column(Integer)
+    #: Why following is paused (the sharer unlinked, the source is unreadable); NULL: on.
+    follow_paused_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -145,6 +153,19 @@ class CatalogPlaylist(Base):
         passive_deletes=True,
         lazy="raise",
     )
+
+
+class CatalogPrevious(Base):
+    """An entry's songs as they were before the read in progress (URI, or title when a
+    song has none, with its count): a change is measured against the last complete read."""
+
+    __tablename__ = "catalog_previous"
+
+    playlist_id: Mapped[int] = mapped_column(
+        ForeignKey("catalog_playlists.id", ondelete="CASCADE"), primary_key=True
+    )
+    song: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class CatalogTrack(Base):
@@ -229,6 +250,10 @@ class Import(Base):
     finished_at: Mapped[datetime | None]
     #: When the retention period removed the ledger (the counters stay; no /retry after).
     ledger_pruned_at: Mapped[datetime | None]
+    #: The member asked that this copy follow the entry: its changes are appended.
+    follow: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Started by a change of the followed entry (no progress message of its own).
+    follow_update: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     items: Mapped[list[ImportItem]] = relationship(
         back_populates="import_",

@@ -437,9 +437,9 @@ def track_line(track: CatalogTrack) -> str:
 
 
 def tracks_page(
-    entry: CatalogPlaylist, tracks: Sequence[CatalogTrack], page: PageInfo
+    entry: CatalogPlaylist, tracks: Sequence[CatalogTrack], page: PageInfo, followers: int = 0
 ) -> discord.Embed:
-    """One page of `/catalog show`."""
+    """One page of `/catalog show` (the first one says how it follows its source)."""
     embed = discord.Embed(title=clean(playlist_title(entry), TITLE_LIMIT), colour=COLOUR)
     lines: list[str] = []
     if page.index == 0:
@@ -451,6 +451,8 @@ def tracks_page(
         left_out = skip_counts(entry.skipped or {})
         if left_out and entry.status is PlaylistStatus.READY:
             lines.append(f"Not in the catalog: {left_out} (Mixtape can't import these).")
+        if note := following_note(entry, followers):
+            lines.append(note)
         lines.append("")
     if tracks:
         lines.extend(track_line(track) for track in tracks)
@@ -461,6 +463,47 @@ def tracks_page(
     embed.description = "\n".join(lines)
     embed.set_footer(text=page.footer("tracks"))
     return fit(embed)
+
+
+# -- following ---------------------------------------------------------------------
+
+
+def followed(name: str, cron: str) -> str:
+    return (
+        f"Your copy of {name} now follows it: songs added to it are added to your copy "
+        f"(checked on the schedule `{cron}`, UTC). Songs you add or remove yourself stay "
+        "as you left them. `/unfollow` stops it."
+    )
+
+
+def unfollowed(name: str) -> str:
+    return f"Your copy of {name} no longer follows it; it stays in your Spotify as it is."
+
+
+def never_imported(name: str) -> str:
+    return (
+        f"You have not imported {name} yet: `/import` it with `follow` set to True, and "
+        "your copy will follow it from the start."
+    )
+
+
+def following_note(entry: CatalogPlaylist, followers: int) -> str | None:
+    """What `/catalog show` says about following (None: nothing to say yet)."""
+    lines: list[str] = []
+    if entry.follow_paused_reason:
+        lines.append(f"Following paused: {entry.follow_paused_reason}.")
+    if entry.changed_at is not None:
+        stamp = discord.utils.format_dt(entry.changed_at, "R")
+        added, removed = entry.change_added or 0, entry.change_removed or 0
+        lines.append(f"Updated {stamp}: +{added:,} \u2212{removed:,}")
+    elif entry.checked_at is not None and not entry.follow_paused_reason:
+        stamp = discord.utils.format_dt(entry.checked_at, "R")
+        lines.append(f"Unchanged when last checked {stamp}")
+    if followers == 1:
+        lines.append("1 member follows it")
+    elif followers:
+        lines.append(f"{followers:,} members follow it")
+    return "\n".join(lines) or None
 
 
 PREVIOUS = "Previous"

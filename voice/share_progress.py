@@ -93,8 +93,10 @@ def summary(
     duration_ms: int,
     skipped: Mapping[str, int],
     at: datetime,
+    updated: str | None = None,
 ) -> discord.Embed:
-    """The share is in the catalog: its owner on Spotify, size, length and what was left out."""
+    """The share is in the catalog: its owner on Spotify, size, length and what was left out
+    (and, for a re-read, what changed: see `change`)."""
     embed = discord.Embed(
         title=clean(name, TITLE_LIMIT, fallback="Spotify playlist"),
         url=url or None,
@@ -113,7 +115,22 @@ def summary(
             value=f"{left_out}: Mixtape can't import these.",
             inline=False,
         )
+    if updated:
+        embed.add_field(name="Updated", value=updated, inline=False)
     return _stamp(embed, at)
+
+
+def change(added: int, removed: int, followers: int | None) -> str:
+    """What a re-read changed since the last one, and whose copies it reaches."""
+    if not added and not removed:
+        return "No song changed since the last read."
+    songs = "song" if added + removed == 1 else "songs"
+    text = f"+{added:,} \u2212{removed:,} {songs}"
+    if followers == 1:
+        text += "; updating 1 follower's copy"
+    elif followers:
+        text += f"; updating {followers:,} followers' copies"
+    return text
 
 
 def failed(name: str, sharer_id: int, reason: str, at: datetime) -> discord.Embed:

@@ -47,6 +47,9 @@ class ShareInput(BaseModel):
     sharer_discord_user_id: Snowflake
     channel_id: Snowflake
     message_id: Snowflake | None = None
+    #: A re-read because the source changed (following): it says something in the channel
+    #: only when the songs changed, and nothing at all without a channel (0).
+    refresh: bool = False
 
 
 class ShareOutput(BaseModel):

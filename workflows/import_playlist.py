@@ -587,6 +587,8 @@ class _Run:
         self.channel_id = row.channel_id
         self.target_url = row.target_playlist_url
         self.settled_at_start = counts.total - counts.outstanding
+        if row.follow_update:
+            return  # a followed entry's change: its share message speaks for every copy
         self.progress = ChannelProgress(
             self.d.discord,
             row.channel_id,

@@ -45,14 +45,17 @@ class ChannelProgress:
         clock: Callable[[], float] = time.monotonic,
         on_new_message: Callable[[int], Awaitable[object]] | None = None,
         keep: set[asyncio.Task[None]] | None = None,
+        post_first: bool = False,
     ) -> None:
+        """`post_first`: without a message yet, the first state is posted as a new one
+        (`on_new_message` is told its id)."""
         self._http = http
         self._channel_id = channel_id
         self._message_id = message_id
         self._interval = interval
         self._clock = clock
         self._on_new_message = on_new_message
-        self._gone = http is None or message_id is None
+        self._gone = http is None or (message_id is None and not post_first)
         self._last_edit: float | None = None
         self._pending: discord.Embed | None = None
         self._urgent = False  # the pending state skips the interval (a final or a pause)
@@ -147,11 +150,13 @@ class ChannelProgress:
 
     async def _edit(self, embed: discord.Embed) -> float | None:
         """One edit; None when done with it, or seconds to wait before the next try."""
-        assert self._http is not None and self._message_id is not None
+        assert self._http is not None
         self._last_edit = self._clock()
         params = handle_message_parameters(
             embed=embed, allowed_mentions=discord.AllowedMentions.none()
         )
+        if self._message_id is None:  # post_first: the message does not exist yet
+            return await self._repost(params)
         where = f"{self._channel_id}/{self._message_id}"
         try:
             async with asyncio.timeout(_EDIT_TIMEOUT_SECONDS):
@@ -177,13 +182,20 @@ class ChannelProgress:
         return None
 
     async def _repost(self, params: discord.http.MultipartParameters) -> float | None:
-        """A long job outlives Discord's one-hour edit window: carry on in a fresh message."""
+        """A fresh message: the first one (`post_first`), or the next when a long job
+        outlives Discord's one-hour edit window."""
         assert self._http is not None
         try:
             async with asyncio.timeout(_EDIT_TIMEOUT_SECONDS):
                 message = await self._http.send_message(self._channel_id, params=params)
         except asyncio.CancelledError:
             raise
+        except (discord.NotFound, discord.Forbidden) as exc:
+            log.warning(
+                "progress in %s cannot be posted (%s); the work goes on", self._channel_id, exc
+            )
+            self._gone = True
+            return None
         except Exception as exc:
             log.warning("progress repost in %s failed: %r", self._channel_id, exc)
             return _ERROR_BACKOFF_SECONDS

@@ -30,12 +30,13 @@ from mixtape.settings import Settings
 from mixtape.spotify_tokens import NotLinked, NotRegistered, call_as_member
 from music.errors import AuthExpired, Permanent, RateLimited
 from music.models import parse_items_page, parse_playlist
-from storage import accounts, catalog
+from storage import accounts, catalog, follows
 from storage.catalog import TrackData
 from storage.enums import PlaylistStatus
 from voice import share_progress
 from workflows.child_errors import EngineUnavailable, child_failure, run_child
 from workflows.contracts import SHARE_PLAYLIST, ShareInput, ShareOutput, Snowflake
+from workflows.follow import FanoutInput, FanoutOutput
 from workflows.lifespan import WorkerDeps, deps
 from workflows.progress import ChannelProgress
 from workflows.rate_limits import spotify_step
@@ -123,8 +124,13 @@ def _permanent_message(exc: Permanent) -> str:
     return f"Spotify refused the request ({exc})."
 
 
-def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]:
-    """Declare `share-playlist` and its child tasks."""
+def build_share(
+    hatchet: Hatchet,
+    settings: Settings,
+    fanout: Standalone[FanoutInput, FanoutOutput] | None = None,
+) -> list[BaseWorkflow[Any]]:
+    """Declare `share-playlist` and its child tasks; a re-read that changed the entry's
+    songs hands the change to `fanout` (followers' copies)."""
     step = spotify_step(settings, member_field="sharer_discord_user_id")
 
     @hatchet.task(name=READ_META, input_validator=MetaInput, **step)
@@ -163,6 +169,8 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
                 owner_display_name=meta.owner_name,
                 snapshot_id=meta.snapshot_id,
             )
+            # The songs before this read, to measure what it changed (kept across a crash).
+            await follows.remember_previous(s, input.catalog_playlist_id)
             await catalog.mark_catalog_status(s, input.catalog_playlist_id, PlaylistStatus.READING)
         return MetaOutput(
             provider_playlist_id=meta.playlist_id,
@@ -227,13 +235,7 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
     )
     async def share_playlist(input: ShareInput, ctx: DurableContext) -> ShareOutput:
         d = deps(ctx)
-        progress = ChannelProgress(
-            d.discord,
-            input.channel_id,
-            input.message_id,
-            interval=settings.progress_interval_seconds,
-            keep=d.background,
-        )
+        progress = _Progress(d, input, settings.progress_interval_seconds)
         try:
             out = await _share(ctx, d, input, progress)
         except BaseException:
@@ -243,7 +245,7 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
         return out
 
     async def _share(
-        ctx: DurableContext, d: WorkerDeps, input: ShareInput, progress: ChannelProgress
+        ctx: DurableContext, d: WorkerDeps, input: ShareInput, progress: _Progress
     ) -> ShareOutput:
         sharer = input.sharer_discord_user_id
         waits = _Waits(ctx, progress, settings.max_rate_limit_waits, sharer)
@@ -292,21 +294,27 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
                 s, input.catalog_playlist_id, kept, skipped=dict(skipped)
             )
             await catalog.mark_catalog_status(s, input.catalog_playlist_id, PlaylistStatus.READY)
+            change = await follows.measure_change(s, input.catalog_playlist_id)
             entry = await catalog.get_catalog_playlist(s, input.catalog_playlist_id)
         duration_ms = entry.total_duration_ms if entry else 0
-        await progress.update(
-            share_progress.summary(
-                name=name,
-                sharer_id=sharer,
-                at=_now(),
-                owner=meta.owner_name,
-                url=meta.url,
-                track_count=count,
-                duration_ms=duration_ms,
-                skipped=dict(skipped),
+        followers = await _serve_followers(ctx, input, change)
+        embed = share_progress.summary(
+            name=name,
+            sharer_id=sharer,
+            at=_now(),
+            owner=meta.owner_name,
+            url=meta.url,
+            track_count=count,
+            duration_ms=duration_ms,
+            skipped=dict(skipped),
+            updated=(
+                share_progress.change(change.added, change.removed, followers)
+                if change is not None
+                else None
             ),
-            final=True,
         )
+        if not input.refresh or (change is not None and change.changed):
+            await progress.update(embed, final=True, speak=True)
         return ShareOutput(
             catalog_playlist_id=input.catalog_playlist_id,
             track_count=count,
@@ -314,8 +322,69 @@ def build_share(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]]
             status=PlaylistStatus.READY.value,
         )
 
+    async def _serve_followers(
+        ctx: DurableContext, input: ShareInput, change: follows.Change | None
+    ) -> int | None:
+        """Start the followers' updates of a change; how many started (None: not asked)."""
+        if fanout is None or change is None or not change.added:
+            return None  # removals reach no copy: Mixtape never deletes a member's songs
+        try:
+            out = await run_child(
+                ctx,
+                fanout,
+                FanoutInput(
+                    catalog_playlist_id=input.catalog_playlist_id, channel_id=input.channel_id
+                ),
+                "follow-fanout",
+            )
+        except (FailedTaskRunExceptionGroup, TaskRunError, EngineUnavailable):
+            log.exception(
+                "entry %s: starting the followers' updates failed", input.catalog_playlist_id
+            )
+            return None
+        return len(out.started)
+
     workflows: list[BaseWorkflow[Any]] = [read_meta, read_page, share_playlist]
     return workflows
+
+
+async def _remember(d: WorkerDeps, input: ShareInput, message_id: int) -> None:
+    """A later /share of the entry points to the newest message about it."""
+    async with d.sessions.begin() as s:
+        await catalog.set_share_message(s, input.catalog_playlist_id, input.channel_id, message_id)
+
+
+class _Progress:
+    """The share's progress message, or silence: a re-read for following speaks only
+    when it has something to say (a change), and nothing without a channel."""
+
+    def __init__(self, d: WorkerDeps, input: ShareInput, interval: float) -> None:
+        self._quiet = input.refresh
+        self._sender = (
+            ChannelProgress(
+                d.discord,
+                input.channel_id,
+                input.message_id,
+                interval=interval,
+                keep=d.background,
+                post_first=input.refresh,
+                on_new_message=lambda message_id: _remember(d, input, message_id),
+            )
+            if input.channel_id
+            else None
+        )
+
+    async def update(self, embed: Any, *, final: bool = False, speak: bool = False) -> None:
+        if self._sender is not None and (speak or not self._quiet):
+            await self._sender.update(embed, final=final)
+
+    async def close(self) -> None:
+        if self._sender is not None:
+            await self._sender.close()
+
+    def abandon(self) -> None:
+        if self._sender is not None:
+            self._sender.abandon()
 
 
 def _now() -> datetime:
@@ -326,9 +395,7 @@ def _now() -> datetime:
 class _Waits:
     """Run a child; when it reports a 429, sleep durably for its Retry-After and ask again."""
 
-    def __init__(
-        self, ctx: DurableContext, progress: ChannelProgress, limit: int, sharer: int
-    ) -> None:
+    def __init__(self, ctx: DurableContext, progress: _Progress, limit: int, sharer: int) -> None:
         self._ctx = ctx
         self._sharer = sharer
         self._progress = progress
@@ -359,14 +426,16 @@ class _Waits:
 
 
 async def _fail(
-    d: WorkerDeps, input: ShareInput, progress: ChannelProgress, name: str, reason: str
+    d: WorkerDeps, input: ShareInput, progress: _Progress, name: str, reason: str
 ) -> ShareOutput:
     async with d.sessions.begin() as s:
         await catalog.mark_catalog_status(
             s, input.catalog_playlist_id, PlaylistStatus.FAILED, error=reason
         )
     await progress.update(
-        share_progress.failed(name, input.sharer_discord_user_id, reason, _now()), final=True
+        share_progress.failed(name, input.sharer_discord_user_id, reason, _now()),
+        final=True,
+        speak=True,
     )
     return ShareOutput(
         catalog_playlist_id=input.catalog_playlist_id,

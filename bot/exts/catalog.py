@@ -19,7 +19,7 @@ from bot.client import MixtapeBot
 from bot.exts._shared import catalog_choices, lookup_entry, option_text, require_guild
 from bot.services import BotServices
 from bot.views import PageLoader, Pager
-from storage import catalog
+from storage import catalog, follows
 from voice import replies as render
 
 CATALOG_PAGE_SIZE = 5
@@ -64,8 +64,9 @@ def tracks_loader(services: BotServices, guild_id: int, playlist_id: int) -> Pag
             tracks = await catalog.list_tracks(
                 session, entry.id, limit=TRACKS_PAGE_SIZE, offset=index * TRACKS_PAGE_SIZE
             )
+            followers = await follows.count_followers(session, entry.id)
         page = render.PageInfo(index, count, entry.track_count)
-        return render.tracks_page(entry, tracks, page), page
+        return render.tracks_page(entry, tracks, page, followers), page
 
     return load
 

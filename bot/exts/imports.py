@@ -211,11 +211,16 @@ class Imports(commands.Cog):
     @app_commands.command(
         name="import", description="Import a playlist from this server's catalog into your Spotify"
     )
-    @app_commands.describe(playlist="A playlist from this server's catalog")
+    @app_commands.describe(
+        playlist="A playlist from this server's catalog",
+        follow="Keep your copy in step: songs added to the playlist later are added to it too",
+    )
     @app_commands.autocomplete(playlist=ready_catalog_choices)
     @app_commands.guild_only()
     @app_commands.checks.dynamic_cooldown(import_cooldown)
-    async def import_playlist(self, interaction: discord.Interaction, playlist: str) -> None:
+    async def import_playlist(
+        self, interaction: discord.Interaction, playlist: str, follow: bool = False
+    ) -> None:
         """Refuse at once what the database tells; defer before posting and dispatching."""
         guild_id = require_guild(interaction)
         user = interaction.user
@@ -237,6 +242,7 @@ class Imports(commands.Cog):
                     discord_user_id=user.id,
                     catalog_playlist_id=entry.id,
                     channel_id=interaction.channel_id or 0,
+                    follow=follow,
                 )
             except PlaylistNotFound as exc:  # unshared meanwhile
                 raise errors.CatalogEntryNotFound(render.PICK_FROM_LIST) from exc

@@ -28,9 +28,12 @@ async def test_commands_are_synced_as_designed(bot: MixtapeBot, fake_discord: Fa
         "imports",
         "cancel",
         "retry",
+        "follow",
+        "unfollow",
     }
     assert [option["name"] for option in synced["catalog"]["options"]] == ["browse", "show"]
-    for name in ("share", "unshare", "catalog", "waitlist", "import", "imports", "cancel", "retry"):
+    guild_only = ("share", "unshare", "catalog", "waitlist", "import", "imports", "cancel", "retry")
+    for name in (*guild_only, "follow", "unfollow"):
         assert synced[name]["contexts"] == [GUILD_CONTEXT], name
     assert int(synced["waitlist"]["default_member_permissions"]) == MANAGE_GUILD
     for name in (
@@ -43,10 +46,22 @@ async def test_commands_are_synced_as_designed(bot: MixtapeBot, fake_discord: Fa
         "imports",
         "cancel",
         "retry",
+        "follow",
+        "unfollow",
     ):
         assert synced[name]["default_member_permissions"] is None, name
     [show] = [o for o in synced["catalog"]["options"] if o["name"] == "show"]
     assert show["options"][0]["autocomplete"] is True
-    for name, option in (("import", "playlist"), ("cancel", "import"), ("retry", "import")):
+    for name, option in (("cancel", "import"), ("retry", "import")):
         [only] = synced[name]["options"]
         assert (only["name"], only["required"], only["autocomplete"]) == (option, True, True)
+    playlist, follow = synced["import"]["options"]
+    assert (playlist["name"], playlist["required"], playlist["autocomplete"]) == (
+        "playlist",
+        True,
+        True,
+    )
+    assert (follow["name"], follow.get("required", False), follow["type"]) == ("follow", False, 5)
+    for name in ("follow", "unfollow"):
+        [only] = synced[name]["options"]
+        assert (only["name"], only["required"], only["autocomplete"]) == ("playlist", True, True)

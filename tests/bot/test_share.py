@@ -205,8 +205,10 @@ async def test_valid_share_acks_posts_records_and_dispatches_once(
         "sharer_discord_user_id",
         "channel_id",
         "message_id",
+        "refresh",
     }
     assert run.input["input"]["catalog_playlist_id"] == entry.id
+    assert run.input["input"]["refresh"] is False  # a member's share speaks in the channel
     assert len(await settled_runs(bot_hatchet, services.dispatcher, guild_id)) == 1
 
 

@@ -29,6 +29,7 @@ TABLES = {
     "link_waitlist",
     "rate_gates",
     "key_checks",
+    "catalog_previous",
 }
 
 

@@ -1,0 +1,154 @@
+"""Following: catalog entries that keep up with their source, members' copies with the entry.
+
+A change is measured as counts per song (its URI, or its title when it has none): what the
+entry held at its last complete read (`catalog_previous`, written when a re-read starts and
+kept until one completes) against what it holds now. Followers are the members whose
+newest import of an entry asked to follow it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage._sql import chunked
+from storage.enums import PlaylistStatus
+from storage.models import CatalogPlaylist, CatalogPrevious, CatalogTrack, Import
+from storage.types import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a re-read found against the last complete read."""
+
+    added: int
+    removed: int
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed)
+
+
+def song_key(uri: str | None, title: str) -> str:
+    """A song as a change counts it: the URI, or the title for a song without one."""
+    return (uri or f"title:{title}")[:255]
+
+
+async def _current_songs(session: AsyncSession, playlist_id: int) -> Counter[str]:
+    rows = await session.execute(
+        select(CatalogTrack.provider_uri, CatalogTrack.title).where(
+            CatalogTrack.playlist_id == playlist_id
+        )
+    )
+    return Counter(song_key(uri, title) for uri, title in rows)
+
+
+async def remember_previous(session: AsyncSession, playlist_id: int) -> None:
+    """Keep the entry's songs before a re-read overwrites them; idempotent, and a re-read
+    after a failed one keeps the last complete read's songs (they are not overwritten)."""
+    kept = await session.scalar(
+        select(func.count()).where(CatalogPrevious.playlist_id == playlist_id)
+    )
+    if kept:
+        return
+    songs = await _current_songs(session, playlist_id)
+    rows = [{"playlist_id": playlist_id, "song": song, "count": n} for song, n in songs.items()]
+    for batch in chunked(rows):
+        await session.execute(insert(CatalogPrevious), batch)
+
+
+async def measure_change(session: AsyncSession, playlist_id: int) -> Change | None:
+    """After a complete read: the change against the previous read, recorded on the entry
+    (None for a first read). The previous songs are then dropped."""
+    previous = Counter(
+        {
+            song: count
+            for song, count in await session.execute(
+                select(CatalogPrevious.song, CatalogPrevious.count).where(
+                    CatalogPrevious.playlist_id == playlist_id
+                )
+            )
+        }
+    )
+    await session.execute(delete(CatalogPrevious).where(CatalogPrevious.playlist_id == playlist_id))
+    now = utcnow()
+    values: dict[str, object] = {"checked_at": now, "follow_paused_reason": None}
+    change: Change | None = None
+    if previous:
+        current = await _current_songs(session, playlist_id)
+        change = Change(
+            added=sum((current - previous).values()), removed=sum((previous - current).values())
+        )
+        if change.changed:
+            values.update(changed_at=now, change_added=change.added, change_removed=change.removed)
+    await session.execute(
+        update(CatalogPlaylist).where(CatalogPlaylist.id == playlist_id).values(**values)
+    )
+    return change
+
+
+async def entries_to_check(session: AsyncSession) -> list[CatalogPlaylist]:
+    """Ready entries that follow their source (following not paused)."""
+    stmt = (
+        select(CatalogPlaylist)
+        .where(
+            CatalogPlaylist.status == PlaylistStatus.READY,
+            CatalogPlaylist.follow_paused_reason.is_(None),
+        )
+        .order_by(CatalogPlaylist.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def mark_checked(session: AsyncSession, playlist_id: int) -> None:
+    """The source is unchanged: only the time of the check moves."""
+    await session.execute(
+        update(CatalogPlaylist).where(CatalogPlaylist.id == playlist_id).values(checked_at=utcnow())
+    )
+
+
+async def pause_following(session: AsyncSession, playlist_id: int, reason: str) -> None:
+    """Stop checking the entry's source until it is shared again; `reason` is for members."""
+    await session.execute(
+        update(CatalogPlaylist)
+        .where(CatalogPlaylist.id == playlist_id)
+        .values(follow_paused_reason=reason, checked_at=utcnow())
+    )
+
+
+async def _newest_imports(session: AsyncSession, playlist_id: int) -> list[Import]:
+    newest = (
+        select(func.max(Import.id))
+        .where(Import.catalog_playlist_id == playlist_id)
+        .group_by(Import.discord_user_id)
+    )
+    stmt = select(Import).where(Import.id.in_(newest)).order_by(Import.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def followers(session: AsyncSession, playlist_id: int) -> list[Import]:
+    """Each follower's newest import of the entry (the one whose choice counts)."""
+    return [row for row in await _newest_imports(session, playlist_id) if row.follow]
+
+
+async def count_followers(session: AsyncSession, playlist_id: int) -> int:
+    return len(await followers(session, playlist_id))
+
+
+async def set_following(
+    session: AsyncSession, discord_user_id: int, playlist_id: int, follow: bool
+) -> Import | None:
+    """The member's choice for an entry they imported, on their newest import of it (None:
+    they never imported it)."""
+    newest = await session.scalar(
+        select(func.max(Import.id)).where(
+            Import.catalog_playlist_id == playlist_id, Import.discord_user_id == discord_user_id
+        )
+    )
+    if newest is None:
+        return None
+    await session.execute(update(Import).where(Import.id == newest).values(follow=follow))
+    return await session.get(Import, newest, populate_existing=True)

@@ -1,0 +1,186 @@
+"""Following, end to end: a member shares, another imports with `follow`, the source
+changes, the scheduled check runs on the real engine and worker, and the follower's copy
+gets exactly what the source gained; an unchanged source costs one call; a sharer who
+unlinks pauses following, and `/catalog show` says so."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from bot.client import MixtapeBot
+from bot.services import BotServices
+from fakes.discord_api import FakeDiscord
+from fakes.interactions import InteractionDriver
+from fakes.spotify import FakeSpotify
+from mixtape.worker_process import WorkerProcess
+from storage import catalog, imports
+from storage.enums import ImportStatus
+from storage.models import CatalogPlaylist, Import
+from tests.bot.e2e.test_engine_restart import services_hatchet
+from tests.bot.e2e.test_import import wait_finished
+from tests.bot.e2e.test_share import share_and_wait
+from tests.bot.support import Member, embed_text, link_directly, pick
+from tests.bot.test_share import done_thinking
+from workflows.follow import CATALOG_FOLLOW, UNLINKED
+
+pytestmark = pytest.mark.engine
+
+PLAYLIST = "GET /v1/playlists/{id}"
+
+
+async def run_schedule(services: BotServices) -> None:
+    """What FOLLOW_CRON does, now: one run of the scheduled check."""
+    follow = services_hatchet(services).stubs.task(name=CATALOG_FOLLOW)
+    await follow.aio_run()
+
+
+async def entry_when(
+    services: BotServices, entry_id: int, done: Any, within: float
+) -> CatalogPlaylist:
+    deadline = time.monotonic() + within
+    while True:
+        async with services.sessions.begin() as s:
+            entry = await catalog.get_catalog_playlist(s, entry_id)
+        assert entry is not None
+        if done(entry):
+            return entry
+        assert time.monotonic() < deadline, f"entry {entry_id} did not get there in {within}s"
+        await asyncio.sleep(0.2)
+
+
+async def imports_of(services: BotServices, member: Member) -> list[Import]:
+    async with services.sessions.begin() as s:
+        return list(reversed(await imports.list_user_imports(s, member.id)))
+
+
+async def wait_for_import_count(
+    services: BotServices, member: Member, count: int, within: float
+) -> list[Import]:
+    deadline = time.monotonic() + within
+    while len(rows := await imports_of(services, member)) < count:
+        assert time.monotonic() < deadline, f"{member.user.name} has {len(rows)} imports"
+        await asyncio.sleep(0.2)
+    return rows
+
+
+async def test_a_follower_copy_gets_what_the_source_gained_once_and_keeps_its_own(
+    bot: MixtapeBot,
+    driver: InteractionDriver,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
+) -> None:
+    songs = fake_spotify.generate_tracks(30, seed=151)
+    source = fake_spotify.add_playlist("ada", "Late Night Drive", songs[:20])
+    await link_directly(services, fake_spotify, alice)
+    await link_directly(services, fake_spotify, bob)
+    entry, _ = await share_and_wait(driver, fake_discord, services, source.id, guild_id, channel_id)
+    with InteractionDriver(
+        bot, fake_discord, user=bob.user, guild_id=guild_id, channel_id=channel_id
+    ) as as_bob:
+        handle = await as_bob.slash("import", {"playlist": pick(entry.id), "follow": True})
+        await handle.original(until=done_thinking)
+        [first] = await wait_for_import_count(services, bob, 1, within=30)
+        first = await wait_finished(services, first.id, within=60)
+        assert first.status is ImportStatus.COMPLETED and first.follow
+        copy = first.target_playlist_id
+        assert copy and fake_spotify.playlist_uris(copy) == [s.uri for s in songs[:20]]
+
+        # The sharer edits the source: 3 new songs, the 5th one gone, the 1st one twice.
+        fake_spotify.insert_entries(
+            source.id, fake_spotify.resolve_uris([s.uri for s in songs[20:23]], "ada"), None
+        )
+        fake_spotify.insert_entries(source.id, fake_spotify.resolve_uris([songs[0].uri], "ada"), 10)
+        fake_spotify.remove_entries(source.id, [4])
+        # Bob adds a song of his own to his copy; it must stay.
+        own = songs[29]
+        fake_spotify.insert_entries(copy, fake_spotify.resolve_uris([own.uri], "bob"), 0)
+
+        before = entry.changed_at
+        await run_schedule(services)
+        changed = await entry_when(
+            services, entry.id, lambda e: e.changed_at != before and e.status.value == "ready", 90
+        )
+        assert (changed.change_added, changed.change_removed) == (4, 1)
+        rows = await wait_for_import_count(services, bob, 2, within=60)
+        update = await wait_finished(services, rows[-1].id, within=90)
+
+        assert update.status is ImportStatus.COMPLETED, update.error
+        assert update.follow_update and update.follow
+        assert update.target_playlist_id == copy
+        source_now = fake_spotify.playlist_uris(source.id)
+        held = Counter(fake_spotify.playlist_uris(copy))
+        # Everything the source holds, as many times as it holds it; plus bob's own song and
+        # the song the source dropped (Mixtape never deletes what a member holds).
+        assert held == Counter(source_now) + Counter([own.uri, songs[4].uri])
+        assert update.added == 4
+        # Said in the channel once, on the share's message: the change and who it reaches.
+        said = [
+            embed_text(m["embeds"])
+            for m in fake_discord.messages(channel_id, include_ephemeral=False)
+        ]
+        assert sum("\u22121 songs" in text for text in said) == 1, said
+
+        # /catalog show tells the change and the follower.
+        show = await driver.slash("catalog", {"playlist": pick(entry.id)}, subcommand="show")
+        shown = embed_text((await show.response()).data["embeds"])
+        assert "Updated" in shown and "+4" in shown and "1 member follows it" in shown
+
+        # An unchanged source costs one call, and nobody's copy is touched.
+        fake_spotify.reset_calls()
+        checked = changed.checked_at
+        await run_schedule(services)
+        await entry_when(services, entry.id, lambda e: e.checked_at != checked, 60)
+        assert fake_spotify.count() == 1 and fake_spotify.count(PLAYLIST) == 1
+        assert len(await imports_of(services, bob)) == 2
+
+        # Bob unfollows: the next change reaches no copy of his.
+        handle = await as_bob.slash("unfollow", {"playlist": pick(entry.id)})
+        assert "no longer follows" in str((await handle.response()).data.get("content"))
+        fake_spotify.insert_entries(
+            source.id, fake_spotify.resolve_uris([songs[25].uri], "ada"), None
+        )
+        before = changed.changed_at
+        await run_schedule(services)
+        again = await entry_when(
+            services, entry.id, lambda e: e.changed_at != before and e.status.value == "ready", 90
+        )
+        assert (again.change_added, again.change_removed) == (1, 0)
+        await asyncio.sleep(2)  # a fan-out would have created the import by now
+        assert len(await imports_of(services, bob)) == 2
+
+
+async def test_a_sharer_who_unlinks_pauses_following_with_the_reason(
+    driver: InteractionDriver,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+) -> None:
+    songs = fake_spotify.generate_tracks(5, seed=152)
+    source = fake_spotify.add_playlist("ada", "Gone Soon", songs)
+    await link_directly(services, fake_spotify, alice)
+    entry, _ = await share_and_wait(driver, fake_discord, services, source.id, guild_id, channel_id)
+    await (await driver.slash("unlink")).response()
+    fake_spotify.reset_calls()
+
+    await run_schedule(services)
+    paused = await entry_when(services, entry.id, lambda e: e.follow_paused_reason, 60)
+
+    assert paused.follow_paused_reason == UNLINKED
+    assert fake_spotify.count() == 0  # no grant, no call
+    show = await driver.slash("catalog", {"playlist": pick(entry.id)}, subcommand="show")
+    assert "Following paused" in embed_text((await show.response()).data["embeds"])
