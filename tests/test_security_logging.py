@@ -9,11 +9,9 @@ tokens. Then no secret of any kind may appear in either log or in any database r
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import sqlite3
-import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -25,6 +23,7 @@ from fakes.interactions import FakeUser, InteractionDriver
 from fakes.offline import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SHARER, OfflineWorld
 from mixtape.run import Crew
 from mixtape.stack import free_port
+from tests.waiting import async_wait_until
 
 pytestmark = pytest.mark.engine
 
@@ -32,11 +31,9 @@ ADA = FakeUser(10**17 + 7, "ada")
 
 
 async def until(probe: Callable[[], object], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not probe():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
+    await async_wait_until(
+        probe, timeout=within, interval=0.2, message=f"timed out waiting for {what}"
+    )
 
 
 def shared(database: Path) -> bool:

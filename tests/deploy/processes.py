@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+from tests.waiting import wait_until
 
 
 def children_of() -> dict[int, list[int]]:
@@ -66,8 +67,9 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 def wait_for(check: Callable[[], object], within: float, what: str) -> None:
     """Poll `check` until it is true; AssertionError naming `what` after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
-        time.sleep(0.2)
+    wait_until(
+        check,
+        timeout=within,
+        interval=0.2,
+        message=f"timed out after {within:.0f} s waiting for {what}",
+    )

@@ -13,6 +13,7 @@ import pytest
 
 from mixtape.stack import pinned_engine_tag
 from mixtape.worker_process import WorkerProcess
+from tests.waiting import wait_until
 from workflows.client import create_hatchet
 from workflows.contracts import SmokeInput, SmokeOutput
 from workflows.smoke import build_smoke
@@ -61,9 +62,4 @@ async def test_killed_worker_task_finishes_on_a_new_worker(
 
 
 def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    wait_until(check, timeout=timeout, interval=0.1, message=f"timed out waiting for {what}")

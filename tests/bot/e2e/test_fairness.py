@@ -8,7 +8,6 @@ behind the big one's searches.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,7 @@ from storage.catalog import TrackData
 from storage.enums import ImportStatus
 from tests.bot.e2e.test_import import catalog_entry, names, start_import, wait_finished
 from tests.bot.support import Member, link_directly
+from tests.waiting import async_wait_until
 
 pytestmark = pytest.mark.engine
 
@@ -59,14 +59,18 @@ async def timed_small_import(
 
 async def resolving(services: BotServices, import_id: int) -> None:
     """Wait until the import's parent is running resolve children (past its prepare step)."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+
+    async def twenty_resolved() -> bool:
         async with services.sessions.begin() as s:
             counts = await imports.counts_by_state(s, import_id)
-        if counts.resolved >= 20:
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"import {import_id} resolved nothing within 120 s")
+        return counts.resolved >= 20
+
+    await async_wait_until(
+        twenty_resolved,
+        timeout=120,
+        interval=0.2,
+        message=f"import {import_id} resolved nothing within 120 s",
+    )
 
 
 async def test_a_big_import_does_not_starve_another_guilds_small_one(

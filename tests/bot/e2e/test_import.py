@@ -4,7 +4,6 @@ order, exactly once, whatever Spotify does; the fake counts every call."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,6 +21,7 @@ from storage.enums import ImportStatus, PlaylistStatus
 from storage.models import Import
 from tests.bot.e2e.test_share import link
 from tests.bot.support import Member, embed_text, link_directly
+from tests.waiting import async_wait_until
 from workflows.contracts import ImportInput
 from workflows.import_playlist import marker
 
@@ -113,14 +113,18 @@ def post_message(fake: FakeDiscord, channel_id: int, content: str) -> dict[str, 
 
 
 async def wait_finished(services: BotServices, import_id: int, within: float) -> Import:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+
+    async def finished() -> Import | None:
         async with services.sessions.begin() as s:
             row = await imports.get_import(s, import_id)
-        if row is not None and row.status.is_terminal:
-            return row
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"import {import_id} not finished within {within}s")
+        return row if row is not None and row.status.is_terminal else None
+
+    return await async_wait_until(
+        finished,
+        timeout=within,
+        interval=0.25,
+        message=f"import {import_id} not finished within {within}s",
+    )
 
 
 def target_uris(fake: FakeSpotify, row: Import) -> list[str | None]:
@@ -360,11 +364,7 @@ async def test_tracks_that_wont_play_in_the_members_country_are_reported_before_
 
 
 async def _until_fired(fault: Any, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while fault.fired < 1:
-        if time.monotonic() > deadline:
-            raise AssertionError("the add never came")
-        await asyncio.sleep(0.05)
+    await async_wait_until(lambda: fault.fired >= 1, timeout=within, message="the add never came")
 
 
 async def test_fifteen_songs_not_found_are_all_reported_and_the_owner_alone_is_told(

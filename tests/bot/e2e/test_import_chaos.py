@@ -23,6 +23,7 @@ from mixtape.worker_process import WorkerProcess
 from storage.enums import ImportStatus
 from tests.bot.e2e.test_import import catalog_entry, start_import, target_uris, wait_finished
 from tests.bot.support import Member, link_directly
+from tests.waiting import async_wait_until
 
 pytestmark = pytest.mark.engine
 
@@ -55,11 +56,7 @@ def _answered(fake: FakeSpotify, point: KillPoint) -> bool:
 
 
 async def _until(check: Callable[[], bool], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+    await async_wait_until(check, timeout=within, message=f"timed out waiting for {what}")
 
 
 async def test_sigkill_at_four_points_then_a_new_worker_finishes_exactly_once(

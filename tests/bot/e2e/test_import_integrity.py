@@ -6,7 +6,6 @@ On the real engine and worker, against the fake Spotify; the fake's playlists ar
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
@@ -27,6 +26,7 @@ from tests.bot.e2e.test_import import (
     wait_finished,
 )
 from tests.bot.support import Member, embed_text, link_directly, wait_for_run_status
+from tests.waiting import async_wait_until
 from workflows.contracts import ImportInput, ShareInput
 from workflows.import_playlist import LOST_TARGET_NOTE
 from workflows.watchdog import WATCHDOG
@@ -93,10 +93,7 @@ async def test_retry_after_the_member_deleted_the_target_fills_a_new_one(
     held = fake_spotify.inject(ADD, "delay", seconds=2, skip=1)  # the second batch lingers
 
     import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
-    deadline = time.monotonic() + 60
-    while held.fired < 1:
-        assert time.monotonic() < deadline, "the second add never came"
-        await asyncio.sleep(0.05)
+    await async_wait_until(lambda: held.fired >= 1, timeout=60, message="the second add never came")
     async with services.sessions.begin() as s:
         row = await imports.get_import(s, import_id)
     assert row is not None and row.target_playlist_id

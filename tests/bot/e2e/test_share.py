@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,6 +20,7 @@ from storage.enums import PlaylistStatus
 from tests.bot.support import Member, clickable_links, embed_text, link_directly, link_url
 from tests.bot.test_oauth_server import link_in_browser
 from tests.bot.test_share import done_thinking
+from tests.waiting import async_wait_until
 
 pytestmark = pytest.mark.engine
 
@@ -41,14 +40,17 @@ async def link(driver: InteractionDriver, fake: FakeSpotify, spotify_user: str) 
 
 async def wait_until_shared(services: BotServices, guild_id: int, within: float) -> Any:
     """Poll the catalog until the entry is ready (or failed) with a deadline."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+
+    async def finished() -> Any:
         async with services.sessions.begin() as s:
             [entry] = await catalog.list_guild_catalog(s, guild_id) or [None]
-            if entry is not None and entry.status in (PlaylistStatus.READY, PlaylistStatus.FAILED):
-                return entry
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"share not finished within {within}s")
+        if entry is not None and entry.status in (PlaylistStatus.READY, PlaylistStatus.FAILED):
+            return entry
+        return None
+
+    return await async_wait_until(
+        finished, timeout=within, interval=0.2, message=f"share not finished within {within}s"
+    )
 
 
 async def stored_uris(services: BotServices, playlist_id: int) -> list[str | None]:

@@ -27,6 +27,7 @@ from storage.enums import ImportStatus
 from tests.bot.e2e.test_import import catalog_entry, start_import, target_uris, wait_finished
 from tests.bot.support import Member, link_directly
 from tests.deploy.processes import group_members
+from tests.waiting import async_wait_until
 
 pytestmark = pytest.mark.engine
 
@@ -38,11 +39,12 @@ TRACKS = 300
 async def _until(
     check: Callable[[], bool], within: float, what: str, state: Callable[[], object] = str
 ) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}: {state()}")
-        await asyncio.sleep(0.1)
+    await async_wait_until(
+        check,
+        timeout=within,
+        interval=0.1,
+        message=lambda _: f"timed out waiting for {what}: {state()}",
+    )
 
 
 async def _members(services: BotServices, fake: FakeSpotify, count: int) -> list[Member]:
