@@ -91,6 +91,49 @@ def start_worker(
         worker.stop()
 
 
+# -- the `engine` marker says what a test needs ------------------------------------------
+
+STACK_FIXTURE = "stack_session"  # stack_env, start_worker and bot_hatchet all lead here
+_MARKER_PROBLEM = pytest.StashKey[str]()
+
+
+def engine_marker_problem(item: pytest.Item) -> str | None:
+    """What is wrong with `item`'s `engine` marker, if anything.
+
+    A test that uses the session's stack (through any fixture) must be marked `engine` (or
+    `postgres`, for the PostgreSQL cluster the stack also runs), so `-m "not engine"` never
+    starts it; a test marked `engine` must use it, or say it starts a stack of its own with
+    `engine(own_stack=True)`, so a test that needs no engine is not sorted with those that do.
+    """
+    uses = STACK_FIXTURE in getattr(item, "fixturenames", ())
+    marker = item.get_closest_marker("engine")
+    if uses and marker is None and item.get_closest_marker("postgres") is None:
+        return (
+            f"{item.nodeid} uses the local stack (fixture {STACK_FIXTURE!r}, perhaps through "
+            "stack_env or start_worker) but is not marked `engine`: add "
+            "`@pytest.mark.engine` (or `pytestmark = pytest.mark.engine`)"
+        )
+    if marker is not None and not uses and not marker.kwargs.get("own_stack"):
+        return (
+            f"{item.nodeid} is marked `engine` but uses no stack fixture: drop the marker, or "
+            "write `engine(own_stack=True)` if it starts a stack of its own"
+        )
+    return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if problem := engine_marker_problem(item):
+            item.stash[_MARKER_PROBLEM] = problem
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A wrong marker fails the test before any fixture (and so the stack) is set up."""
+    if problem := item.stash.get(_MARKER_PROBLEM, None):
+        pytest.fail(problem, pytrace=False)
+
+
 # -- the contract check of the traffic with the fakes -----------------------------------
 
 TESTS_DIR = Path(__file__).parent

@@ -24,8 +24,6 @@ from sqlalchemy import make_url
 
 from mixtape.stack import LocalStack, http_json, postgres_options
 
-pytestmark = pytest.mark.engine
-
 DEFAULT_ADMIN = {"email": "admin@example.com", "password": "Admin123!!"}
 
 
@@ -82,6 +80,7 @@ async def auth_methods(url: str) -> set[str]:
         await connection.close()
 
 
+@pytest.mark.engine
 def test_the_running_stack_has_no_default_login(stack_env: dict[str, str]) -> None:
     pg_url, api = stack_env["MIXTAPE_TEST_PG_URL"], stack_env["MIXTAPE_HATCHET_API_URL"]
 
@@ -131,6 +130,7 @@ def no_admin_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch
     yield monkeypatch
 
 
+@pytest.mark.engine(own_stack=True)
 def test_the_real_bots_stack_is_private_durable_and_fixes_an_old_one(
     tmp_path: Path, no_admin_env: pytest.MonkeyPatch
 ) -> None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
+import base64
 import copy
+import json
+import os
 import re
-import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+import pytest
 from hatchet_sdk import Hatchet
 from hatchet_sdk.clients.rest.models.v1_task_status import V1TaskStatus
 from hatchet_sdk.clients.rest.models.v1_task_summary import V1TaskSummary
@@ -27,6 +30,8 @@ from storage import accounts, catalog, imports
 from storage.catalog import TrackData
 from storage.enums import PlaylistStatus
 from storage.models import Import, ImportItem
+from tests.waiting import async_wait_until
+from workflows.client import create_hatchet
 from workflows.contracts import ShareInput
 
 EPHEMERAL = 64
@@ -138,18 +143,46 @@ async def ledger(services: BotServices, import_id: int) -> list[ImportItem]:
 # -- Hatchet runs -------------------------------------------------------------------------
 
 
+def offline_hatchet() -> Hatchet:
+    """A Hatchet client for tests that dispatch nothing, built without an engine.
+
+    Its (unsigned) token names the discard port, so nothing is contacted when it is built
+    and any call it does make fails at once instead of reaching some engine.
+    """
+
+    def part(value: dict[str, str]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    claims = {
+        "sub": str(uuid.uuid4()),
+        "server_url": "http://127.0.0.1:9",
+        "grpc_broadcast_address": "127.0.0.1:9",
+    }
+    token = f"{part({'alg': 'none'})}.{part(claims)}.unsigned"
+    with pytest.MonkeyPatch.context() as patch:
+        for key in [k for k in os.environ if k.startswith("HATCHET_CLIENT_")]:
+            patch.delenv(key)
+        patch.setenv("HATCHET_CLIENT_TOKEN", token)
+        patch.setenv("HATCHET_CLIENT_TLS_STRATEGY", "none")
+        return create_hatchet()
+
+
 async def wait_for_run_status(
     hatchet: Hatchet, run_id: str, status: V1TaskStatus, within: float = 10.0
 ) -> V1TaskStatus:
     """Poll a run until the engine reports `status` (or the deadline passes)."""
-    deadline = time.monotonic() + within
-    while True:
-        seen = await hatchet.runs.aio_get_status(run_id)
-        if seen == status:
-            return seen
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"run {run_id} is {seen}, not {status}, after {within}s")
-        await asyncio.sleep(0.05)
+    seen: list[V1TaskStatus] = []
+
+    async def reached() -> bool:
+        seen.append(await hatchet.runs.aio_get_status(run_id))
+        return seen[-1] == status
+
+    await async_wait_until(
+        reached,
+        timeout=within,
+        message=lambda _: f"run {run_id} is {seen[-1]}, not {status}, after {within}s",
+    )
+    return seen[-1]
 
 
 async def runs_for_guild(hatchet: Hatchet, guild_id: int) -> list[V1TaskSummary]:
@@ -164,14 +197,18 @@ async def wait_for_runs(
     hatchet: Hatchet, guild_id: int, count: int, within: float = 10.0
 ) -> list[V1TaskSummary]:
     """Poll until at least `count` runs are listed for the guild."""
-    deadline = time.monotonic() + within
-    while True:
-        rows = await runs_for_guild(hatchet, guild_id)
-        if len(rows) >= count:
-            return rows
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(rows)} of {count} runs listed for guild {guild_id}")
-        await asyncio.sleep(0.05)
+    rows: list[V1TaskSummary] = []
+
+    async def listed() -> bool:
+        rows[:] = await runs_for_guild(hatchet, guild_id)
+        return len(rows) >= count
+
+    await async_wait_until(
+        listed,
+        timeout=within,
+        message=lambda _: f"{len(rows)} of {count} runs listed for guild {guild_id}",
+    )
+    return rows
 
 
 async def settled_runs(
@@ -188,14 +225,16 @@ async def settled_runs(
         guild_id=guild_id,
         user_id=0,
     )
-    deadline = time.monotonic() + within
-    while True:
-        rows = await runs_for_guild(hatchet, guild_id)
-        if any(row.workflow_run_external_id == marker for row in rows):
-            return [row for row in rows if not _is_marker(row)]
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"marker run {marker} not listed within {within}s")
-        await asyncio.sleep(0.05)
+    rows: list[V1TaskSummary] = []
+
+    async def marker_listed() -> bool:
+        rows[:] = await runs_for_guild(hatchet, guild_id)
+        return any(row.workflow_run_external_id == marker for row in rows)
+
+    await async_wait_until(
+        marker_listed, timeout=within, message=f"marker run {marker} not listed within {within}s"
+    )
+    return [row for row in rows if not _is_marker(row)]
 
 
 def _is_marker(row: V1TaskSummary) -> bool:

@@ -21,7 +21,6 @@ from fakes.interactions import MANAGE_GUILD, MEMBER_PERMISSIONS, InteractionDriv
 from fakes.spotify import FakeSpotify
 from storage import catalog, imports
 from storage.enums import ImportStatus, ItemState, PlaylistStatus
-from storage.models import Import
 from tests.bot.support import (
     DEADLINE_SECONDS,
     Member,
@@ -41,7 +40,6 @@ from tests.bot.support import (
     wait_for_runs,
 )
 from tests.bot.test_share import done_thinking, original_text
-from voice import replies as render
 
 pytestmark = pytest.mark.engine
 
@@ -943,23 +941,3 @@ async def test_retry_cannot_reach_another_servers_import(
 
     assert "couldn't find that import in this server" in answer
     assert (await get_import(services, import_id)).status is ImportStatus.FAILED
-
-
-def test_import_choice_labels_stay_within_discords_limit() -> None:
-    imp = Import(
-        id=7,
-        playlist_name="L" + "o" * 300,
-        status=ImportStatus.PAUSED,
-        total=1_000,
-        added=10,
-        already_present=2,
-        not_found=0,
-        failed=0,
-        catalog_playlist_id=1,
-    )
-
-    mine = render.import_choice_name(imp)
-    theirs = render.import_choice_name(imp, "N" * 200)
-
-    assert mine.endswith("… · paused · 12/1000") and len(mine) == 100
-    assert theirs.endswith(" · paused · 12/1000 · " + "N" * 29 + "…") and len(theirs) == 100

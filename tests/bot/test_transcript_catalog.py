@@ -24,8 +24,6 @@ from fakes.transcript_browser import Look, look_at
 from tests.bot.support import Member, add_entry, button_ids, pick
 from voice import import_progress
 
-pytestmark = pytest.mark.engine
-
 
 async def _look(
     fake: FakeDiscord, channel_id: int, names: dict[int, str], path: Path
@@ -41,6 +39,7 @@ def _fits(looks: list[Look]) -> None:
         assert look.page_width <= look.width, (look.width, look.page_width)
 
 
+@pytest.mark.engine
 async def test_catalog_pages_and_their_buttons_fit_a_phone(
     driver: InteractionDriver,
     fake_discord: FakeDiscord,

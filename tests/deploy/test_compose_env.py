@@ -24,7 +24,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +44,9 @@ from tests.deploy.compose import load_compose, read_dotenv, resolve, service_env
 from tests.deploy.pg import admin
 from tests.deploy.processes import group_members, port_open, wait_for
 from tests.deploy.test_compose_file import FILLED
+from tests.waiting import async_wait_until
 
-pytestmark = pytest.mark.engine
+pytestmark = pytest.mark.engine(own_stack=True)  # starts a stack of its own
 
 ADD = "POST /v1/playlists/{id}/items"
 ADA, BEA = FakeUser(10**17 + 11, "ada"), FakeUser(10**17 + 12, "bea")
@@ -377,15 +377,16 @@ def cancel_answered(world: OfflineWorld, token: str) -> bool:
 
 
 async def until(check: Any, within: float, what: str, host: Host) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"timed out waiting for {what}\n--- bot ---\n"
-                f"{host.log('bot')[-2000:]}\n--- worker ---\n"
-                f"{host.log('worker')[-2000:]}"
-            )
-        await asyncio.sleep(0.2)
+    await async_wait_until(
+        check,
+        timeout=within,
+        interval=0.2,
+        message=lambda _: (
+            f"timed out waiting for {what}\n--- bot ---\n"
+            f"{host.log('bot')[-2000:]}\n--- worker ---\n"
+            f"{host.log('worker')[-2000:]}"
+        ),
+    )
 
 
 def run_id_of_import(host: Host) -> str:

@@ -21,7 +21,7 @@ from sqlalchemy import make_url
 from mixtape.stack import REPO_ROOT
 from tests.deploy.processes import alive, descendants, port_open, wait_for
 
-pytestmark = pytest.mark.engine
+pytestmark = pytest.mark.engine(own_stack=True)  # starts a stack of its own
 
 CHILD = """
 import json, os, sys, time

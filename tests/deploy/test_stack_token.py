@@ -19,7 +19,7 @@ from hatchet_sdk.token import extract_claims_from_jwt
 
 from mixtape.stack import BIN_DIR, LocalStack
 
-pytestmark = pytest.mark.engine
+pytestmark = pytest.mark.engine(own_stack=True)  # starts a stack of its own
 
 
 def expiry(token: str) -> float:

@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -34,6 +33,7 @@ from fakes.interactions import FakeUser, InteractionDriver, discord_api_base
 from mixtape.stack import free_port
 from tests.contract.openapi import load_vendor_spec, response_schema, validation_errors
 from tests.fakes.test_discord_fake import Playground
+from tests.waiting import async_wait_until
 
 T = TypeVar("T")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -101,11 +101,9 @@ async def bot(fake: FakeDiscord) -> AsyncIterator[GatewayBot]:
 
 async def _poll(probe: Callable[[], T | None], within: float = 5.0) -> T:
     """`probe()` once truthy, checked every 20 ms until the deadline."""
-    deadline = time.monotonic() + within
-    while not (result := probe()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met within {within}s")
-        await asyncio.sleep(0.02)
+    result: T = await async_wait_until(
+        probe, timeout=within, interval=0.02, message=f"condition not met within {within}s"
+    )
     return result
 
 
@@ -364,6 +362,7 @@ def _log_tail(path: Path) -> str:
     return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
 
+@pytest.mark.engine
 async def test_bot_process_answers_about_over_the_gateway(
     fake: FakeDiscord, tmp_path: Path, stack_env: dict[str, str]
 ) -> None:
