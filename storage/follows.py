@@ -14,9 +14,15 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage._sql import chunked
+from storage._sql import chunked, dialect_insert, rowcount
 from storage.enums import PlaylistStatus
-from storage.models import CatalogPlaylist, CatalogPrevious, CatalogTrack, Import
+from storage.models import (
+    CatalogPlaylist,
+    CatalogPrevious,
+    CatalogTrack,
+    GuildFollowPause,
+    Import,
+)
 from storage.types import utcnow
 
 
@@ -91,12 +97,14 @@ async def measure_change(session: AsyncSession, playlist_id: int) -> Change | No
 
 
 async def entries_to_check(session: AsyncSession) -> list[CatalogPlaylist]:
-    """Ready entries that follow their source (following not paused)."""
+    """Ready entries that follow their source (not paused, nor in a paused server)."""
+    paused_guilds = select(GuildFollowPause.guild_id)
     stmt = (
         select(CatalogPlaylist)
         .where(
             CatalogPlaylist.status == PlaylistStatus.READY,
             CatalogPlaylist.follow_paused_reason.is_(None),
+            CatalogPlaylist.guild_id.not_in(paused_guilds),
         )
         .order_by(CatalogPlaylist.id)
     )
@@ -152,3 +160,23 @@ async def set_following(
         return None
     await session.execute(update(Import).where(Import.id == newest).values(follow=follow))
     return await session.get(Import, newest, populate_existing=True)
+
+
+async def pause_guild(session: AsyncSession, guild_id: int, paused_by: int) -> bool:
+    """A manager pauses following in their server; False if it was paused already."""
+    stmt = (
+        dialect_insert(session, GuildFollowPause)
+        .values(guild_id=guild_id, paused_by=paused_by, paused_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["guild_id"])
+    )
+    return rowcount(await session.execute(stmt)) == 1
+
+
+async def resume_guild(session: AsyncSession, guild_id: int) -> bool:
+    """Following resumes in the server; False if it was not paused."""
+    stmt = delete(GuildFollowPause).where(GuildFollowPause.guild_id == guild_id)
+    return rowcount(await session.execute(stmt)) == 1
+
+
+async def guild_paused(session: AsyncSession, guild_id: int) -> GuildFollowPause | None:
+    return await session.get(GuildFollowPause, guild_id, populate_existing=True)

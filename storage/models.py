@@ -168,6 +168,16 @@ class CatalogPrevious(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+class GuildFollowPause(Base):
+    """A server whose managers paused following: none of its entries is checked."""
+
+    __tablename__ = "guild_follow_pauses"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    paused_by: Mapped[int] = mapped_column(BigInteger)
+    paused_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class CatalogTrack(Base):
     """One entry of a catalog playlist, in playlist order."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import discord
 
@@ -437,7 +438,11 @@ def track_line(track: CatalogTrack) -> str:
 
 
 def tracks_page(
-    entry: CatalogPlaylist, tracks: Sequence[CatalogTrack], page: PageInfo, followers: int = 0
+    entry: CatalogPlaylist,
+    tracks: Sequence[CatalogTrack],
+    page: PageInfo,
+    followers: int = 0,
+    server_paused: bool = False,
 ) -> discord.Embed:
     """One page of `/catalog show` (the first one says how it follows its source)."""
     embed = discord.Embed(title=clean(playlist_title(entry), TITLE_LIMIT), colour=COLOUR)
@@ -451,7 +456,7 @@ def tracks_page(
         left_out = skip_counts(entry.skipped or {})
         if left_out and entry.status is PlaylistStatus.READY:
             lines.append(f"Not in the catalog: {left_out} (Mixtape can't import these).")
-        if note := following_note(entry, followers):
+        if note := following_note(entry, followers, server_paused):
             lines.append(note)
         lines.append("")
     if tracks:
@@ -487,9 +492,35 @@ def never_imported(name: str) -> str:
     )
 
 
-def following_note(entry: CatalogPlaylist, followers: int) -> str | None:
+def following_paused_here(cron: str) -> str:
+    return (
+        "Following is paused in this server: no shared playlist is checked for changes, "
+        "and no copy is updated, until a manager runs `/following resume` (the schedule "
+        f"is `{cron}`, UTC)."
+    )
+
+
+def following_already_paused(since: datetime) -> str:
+    return f"Following was already paused in this server ({discord.utils.format_dt(since, 'R')})."
+
+
+def following_resumed(cron: str) -> str:
+    return (
+        "Following resumed: shared playlists are checked for changes again on the schedule "
+        f"`{cron}` (UTC), and followers' copies get what they gained."
+    )
+
+
+FOLLOWING_NOT_PAUSED = "Following is not paused in this server."
+
+
+def following_note(
+    entry: CatalogPlaylist, followers: int, server_paused: bool = False
+) -> str | None:
     """What `/catalog show` says about following (None: nothing to say yet)."""
     lines: list[str] = []
+    if server_paused:
+        lines.append("Following is paused in this server by its managers.")
     if entry.follow_paused_reason:
         lines.append(f"Following paused: {entry.follow_paused_reason}.")
     if entry.changed_at is not None:

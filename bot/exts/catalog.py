@@ -65,8 +65,9 @@ def tracks_loader(services: BotServices, guild_id: int, playlist_id: int) -> Pag
                 session, entry.id, limit=TRACKS_PAGE_SIZE, offset=index * TRACKS_PAGE_SIZE
             )
             followers = await follows.count_followers(session, entry.id)
+            paused = await follows.guild_paused(session, guild_id) is not None
         page = render.PageInfo(index, count, entry.track_count)
-        return render.tracks_page(entry, tracks, page, followers), page
+        return render.tracks_page(entry, tracks, page, followers, paused), page
 
     return load
 

@@ -1,4 +1,5 @@
-"""`/follow` and `/unfollow`: a member's copy of a catalog playlist keeps up with it, or not.
+"""`/follow` and `/unfollow`: a member's copy of a catalog playlist keeps up with it, or not;
+`/following pause|resume`: a server's managers stop and restart following for the server.
 
 The choice is stored on the member's newest import of the entry (`storage.follows`); the
 scheduled check (`workflows.follow`) then appends what the source gains to their copy.
@@ -14,6 +15,7 @@ from bot import errors
 from bot.client import MixtapeBot
 from bot.exts._shared import catalog_choices, lookup_entry, require_guild
 from storage import follows
+from voice import replies
 from voice.replies import followed, never_imported, playlist_title, unfollowed
 
 
@@ -56,7 +58,49 @@ class Follow(commands.Cog):
         await interaction.response.send_message(text, ephemeral=True)
 
 
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Following(
+    commands.GroupCog,
+    group_name="following",
+    group_description="Pause or resume following for this server (managers)",
+):
+    """The operator's switch for a server: no entry of a paused server is checked."""
+
+    def __init__(self, bot: MixtapeBot) -> None:
+        self.services = bot.services
+        super().__init__()
+
+    @app_commands.command(name="pause", description="Stop checking this server's playlists")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def pause(self, interaction: discord.Interaction) -> None:
+        guild_id = require_guild(interaction)
+        async with self.services.sessions.begin() as session:
+            paused = await follows.pause_guild(session, guild_id, interaction.user.id)
+            current = await follows.guild_paused(session, guild_id)
+        cron = self.services.settings.follow_cron
+        if paused or current is None:
+            text = replies.following_paused_here(cron)
+        else:
+            text = replies.following_already_paused(current.paused_at)
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @app_commands.command(name="resume", description="Check this server's playlists again")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def resume(self, interaction: discord.Interaction) -> None:
+        guild_id = require_guild(interaction)
+        async with self.services.sessions.begin() as session:
+            resumed = await follows.resume_guild(session, guild_id)
+        text = (
+            replies.following_resumed(self.services.settings.follow_cron)
+            if resumed
+            else replies.FOLLOWING_NOT_PAUSED
+        )
+        await interaction.response.send_message(text, ephemeral=True)
+
+
 async def setup(bot: commands.Bot) -> None:
     """Extension entry point."""
     assert isinstance(bot, MixtapeBot)
     await bot.add_cog(Follow(bot))
+    await bot.add_cog(Following(bot))

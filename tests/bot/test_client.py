@@ -30,12 +30,16 @@ async def test_commands_are_synced_as_designed(bot: MixtapeBot, fake_discord: Fa
         "retry",
         "follow",
         "unfollow",
+        "following",
     }
     assert [option["name"] for option in synced["catalog"]["options"]] == ["browse", "show"]
     guild_only = ("share", "unshare", "catalog", "waitlist", "import", "imports", "cancel", "retry")
     for name in (*guild_only, "follow", "unfollow"):
         assert synced[name]["contexts"] == [GUILD_CONTEXT], name
-    assert int(synced["waitlist"]["default_member_permissions"]) == MANAGE_GUILD
+    for name in ("waitlist", "following"):
+        assert int(synced[name]["default_member_permissions"]) == MANAGE_GUILD, name
+    assert synced["following"]["contexts"] == [GUILD_CONTEXT]
+    assert [option["name"] for option in synced["following"]["options"]] == ["pause", "resume"]
     for name in (
         "link",
         "unlink",

@@ -30,6 +30,7 @@ TABLES = {
     "rate_gates",
     "key_checks",
     "catalog_previous",
+    "guild_follow_pauses",
 }
 
 

@@ -5,6 +5,8 @@
 - `catalog_previous`: the entry's songs (by URI, with counts) as they were before the read
   in progress, so the change is measured against the last complete read even across a
   crash or a failed re-read.
+- `guild_follow_pauses`: servers whose managers paused following (no entry of theirs is
+  checked until they resume).
 - `imports.follow`: the member asked that their copy follow the entry;
   `imports.follow_update`: the import was started by a change of the entry, not by the
   member (it posts no progress message of its own).
@@ -59,8 +61,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("playlist_id", "song", name="pk_catalog_previous"),
     )
 
+    op.create_table(
+        "guild_follow_pauses",
+        sa.Column("guild_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("paused_by", sa.BigInteger(), nullable=False),
+        sa.Column("paused_at", UTC_TIMESTAMP, nullable=False),
+        sa.PrimaryKeyConstraint("guild_id", name="pk_guild_follow_pauses"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("guild_follow_pauses")
     op.drop_table("catalog_previous")
     with op.batch_alter_table("imports") as batch:
         batch.drop_column("follow_update")

@@ -15,7 +15,7 @@ import pytest
 from bot.client import MixtapeBot
 from bot.services import BotServices
 from fakes.discord_api import FakeDiscord
-from fakes.interactions import InteractionDriver
+from fakes.interactions import MANAGE_GUILD, InteractionDriver
 from fakes.spotify import FakeSpotify
 from mixtape.worker_process import WorkerProcess
 from storage import catalog, imports
@@ -33,10 +33,11 @@ pytestmark = pytest.mark.engine
 PLAYLIST = "GET /v1/playlists/{id}"
 
 
-async def run_schedule(services: BotServices) -> None:
-    """What FOLLOW_CRON does, now: one run of the scheduled check."""
+async def run_schedule(services: BotServices) -> int:
+    """What FOLLOW_CRON does, now: one run of the scheduled check; the checks it started."""
     follow = services_hatchet(services).stubs.task(name=CATALOG_FOLLOW)
-    await follow.aio_run()
+    out = await follow.aio_run()
+    return int(dict(out)["checks"])
 
 
 async def entry_when(
@@ -184,3 +185,33 @@ async def test_a_sharer_who_unlinks_pauses_following_with_the_reason(
     assert fake_spotify.count() == 0  # no grant, no call
     show = await driver.slash("catalog", {"playlist": pick(entry.id)}, subcommand="show")
     assert "Following paused" in embed_text((await show.response()).data["embeds"])
+
+
+async def test_managers_pause_and_resume_following_in_their_server(
+    driver: InteractionDriver,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+) -> None:
+    source = fake_spotify.add_playlist("ada", "Weekly", fake_spotify.generate_tracks(3, seed=153))
+    await link_directly(services, fake_spotify, alice)
+    entry, _ = await share_and_wait(driver, fake_discord, services, source.id, guild_id, channel_id)
+    refused = await driver.slash("following", subcommand="pause")
+    assert "Manage Server" in embed_text((await refused.response()).data["embeds"])
+    assert await run_schedule(services) == 1  # an ordinary member cannot pause it
+
+    paused = await driver.slash("following", subcommand="pause", permissions=MANAGE_GUILD)
+    assert "/following resume" in str((await paused.response()).data.get("content"))
+    fake_spotify.reset_calls()
+    assert await run_schedule(services) == 0
+    assert fake_spotify.count() == 0
+    show = await driver.slash("catalog", {"playlist": pick(entry.id)}, subcommand="show")
+    assert "paused in this server" in embed_text((await show.response()).data["embeds"])
+
+    resumed = await driver.slash("following", subcommand="resume", permissions=MANAGE_GUILD)
+    assert "resumed" in str((await resumed.response()).data.get("content"))
+    assert await run_schedule(services) == 1
