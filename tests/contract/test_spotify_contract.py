@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import requests
-from jsonschema.exceptions import ValidationError
+from jsonschema.exceptions import ValidationError, best_match
 
 from fakes.spotify import EntrySpec, FakeSpotify, FaultKind, LocalFile, Removed
 from tests.contract.openapi import (
@@ -38,6 +38,8 @@ SHARED_ERRORS = {
     429: "TooManyRequests",
 }
 ITEMS_PATH = "/playlists/{playlist_id}/items"
+# What a client that handles episodes sends; without it an episode comes track-shaped.
+EPISODES = {"additional_types": "track,episode"}
 
 
 @pytest.fixture(scope="module")
@@ -187,14 +189,16 @@ CASES: list[tuple[str, str, str, int, Send]] = [
         ITEMS_PATH,
         "get",
         200,
-        lambda w: w.get(f"playlists/{w.playlist}/items", offset=50, limit=50),
+        lambda w: w.get(f"playlists/{w.playlist}/items", offset=50, limit=50, **EPISODES),
     ),
     (
         "items-from-token-market",
         ITEMS_PATH,
         "get",
         200,
-        lambda w: w.get(f"playlists/{w.playlist}/items", market="from_token", offset=55),
+        lambda w: w.get(
+            f"playlists/{w.playlist}/items", market="from_token", offset=55, **EPISODES
+        ),
     ),
     (
         "create-playlist",
@@ -376,7 +380,9 @@ def test_fake_response_matches_the_spec(
 
 def test_owner_pages_cover_every_entry_kind(spec: OpenAPISpec, world: World) -> None:
     """The validated pages really hold the odd entries (otherwise the cases prove little)."""
-    entries = world.get(f"playlists/{world.playlist}/items", offset=55, market="SE").json()["items"]
+    entries = world.get(
+        f"playlists/{world.playlist}/items", offset=55, market="SE", **EPISODES
+    ).json()["items"]
     kinds = [(e["is_local"], e["item"]["type"], e["item"].get("is_playable")) for e in entries[:8]]
     assert (False, "track", False) in kinds and (False, "episode", True) in kinds
     assert (True, "track", None) in kinds
@@ -388,9 +394,26 @@ def test_owner_pages_cover_every_entry_kind(spec: OpenAPISpec, world: World) -> 
 @pytest.fixture(scope="module")
 def page(world: World) -> dict[str, Any]:
     body: dict[str, Any] = world.get(
-        f"playlists/{world.playlist}/items", offset=58, market="SE"
+        f"playlists/{world.playlist}/items", offset=58, market="SE", **EPISODES
     ).json()
     return body
+
+
+def test_an_episode_not_asked_for_comes_track_shaped_and_only_its_album_type_departs(
+    spec: OpenAPISpec, world: World
+) -> None:
+    """Without `episode` in additional_types, Spotify's legacy form (spotify/web-api#1511):
+    TrackObject fields for the episode, the show as its album; the spec's TrackObject only
+    lacks an `album_type` of "show" (the traffic check tolerates exactly that)."""
+    body = world.get(f"playlists/{world.playlist}/items", offset=58, market="SE").json()
+    [episode] = [e for e in body["items"] if e["item"] and e["item"]["type"] == "episode"]
+    assert (episode["item"]["episode"], episode["item"]["album"]["name"]) == (True, "Podcast")
+    found = [best_match([e]) or e for e in validation_errors(spec, items_schema(spec), body)]
+    assert {(e.json_path, e.message) for e in found} == {
+        (f"$.items[{body['items'].index(episode)}].{key}.album.album_type",
+         "'show' is not one of ['album', 'single', 'compilation']")
+        for key in ("item", "track")
+    }  # fmt: skip
 
 
 def items_schema(spec: OpenAPISpec) -> Schema:
