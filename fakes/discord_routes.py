@@ -97,6 +97,14 @@ def _get_commands(store: DiscordStore, ctx: Ctx) -> Reply:
     return 200, store.commands(_check_app(store, ctx))
 
 
+def _open_dm(store: DiscordStore, ctx: Ctx) -> Reply:
+    body = ctx.json_object()
+    recipient = body.get("recipient_id")
+    if not isinstance(recipient, (str, int)) or not str(recipient).isdigit():
+        raise invalid_form("recipient_id", "BASE_TYPE_REQUIRED", "This field is required")
+    return 200, store.open_dm(int(recipient))
+
+
 def _get_channel(store: DiscordStore, ctx: Ctx) -> Reply:
     return 200, store.channel(ctx.snowflake("channel_id"))
 
@@ -199,6 +207,7 @@ _WEBHOOK = "/webhooks/{webhook_id}/{webhook_token}"
 ROUTES: list[tuple[str, str, Handler, bool]] = [
     ("GET", "/users/@me", _get_me, True),
     ("GET", "/oauth2/applications/@me", _get_application, True),
+    ("POST", "/users/@me/channels", _open_dm, True),
     ("GET", "/applications/{application_id}/commands", _get_commands, True),
     ("PUT", "/applications/{application_id}/commands", _put_commands, True),
     ("GET", "/applications/{application_id}/guilds/{guild_id}/commands", _get_commands, True),

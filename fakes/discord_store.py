@@ -132,6 +132,31 @@ class DiscordStore:
             self._cond.notify_all()
             return cid
 
+    def open_dm(self, user_id: int) -> JSON:
+        """The bot's DM channel with a user (`PrivateChannelResponse`), opened on first use:
+        Discord answers the same channel every time (POST /users/@me/channels)."""
+        with self._cond:
+            found = self.dm_channel_id(user_id)
+            if found is None:
+                found = self.ids.next(self.now())
+                self._channels[found] = {
+                    "id": str(found),
+                    "type": 1,
+                    "last_message_id": None,
+                    "flags": 0,
+                    "recipients": [user_payload(user_id, f"user{user_id % 10_000}")],
+                }
+                self._cond.notify_all()
+            return copy.deepcopy(self._channels[found])
+
+    def dm_channel_id(self, user_id: int) -> int | None:
+        """The DM channel opened with a user, if the bot opened one."""
+        with self._cond:
+            for cid, channel in self._channels.items():
+                if channel["type"] == 1 and channel["recipients"][0]["id"] == str(user_id):
+                    return cid
+            return None
+
     def deny_channel(self, channel_id: int, code: int = 50001) -> None:
         """Make every request on the channel fail 403 (50001 Missing Access, 50013 ...)."""
         with self._cond:

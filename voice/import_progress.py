@@ -385,3 +385,12 @@ def outcome_of(status: ImportStatus) -> Outcome:
         ImportStatus.FAILED: Outcome.FAILED,
         ImportStatus.CANCELLED: Outcome.CANCELLED,
     }.get(status, Outcome.COMPLETED)
+
+
+def follow_update_failed(name: str, import_id: int, error: str | None) -> str:
+    """A follower's copy could not get what the playlist gained (a private message)."""
+    why = clean(error or "Spotify kept failing.", 1500)
+    return (
+        f"Your copy of {clean(name, 200)} could not get the songs the playlist gained: "
+        f"{why}\n`/retry import:#{import_id}` tries again; `/unfollow` stops these updates."
+    )

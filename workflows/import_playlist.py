@@ -60,7 +60,7 @@ from workflows.child_errors import EngineUnavailable, child_failure, run_child
 from workflows.contracts import IMPORT_PLAYLIST, ImportInput, ImportOutput, Snowflake
 from workflows.fairness import per_guild
 from workflows.lifespan import WorkerDeps, deps
-from workflows.notice import post_notice
+from workflows.notice import in_background, post_notice, send_dm
 from workflows.progress import ChannelProgress
 from workflows.rate_limits import spotify_step
 from workflows.watchdog import build_watchdog
@@ -75,6 +75,8 @@ RESOLVE_PER_CHILD = 5  # songs one resolve child searches concurrently
 READ_PAGES = 5  # pages of the target one read child takes (each paced as one call)
 ADD_BATCHES = 5  # batches of 100 one add child appends (each paced as one call)
 MARKER_PREFIX = "mixtape-import"
+#: How long a notice waits for the progress state it speaks of to be shown first.
+_NOTICE_WAIT_SECONDS = 60.0
 #: A pause at least this long pings the import's owner (once per run).
 LONG_PAUSE_SECONDS = 600.0
 LOST_TARGET_NOTE = (
@@ -561,6 +563,7 @@ class _Run:
         self.notes: tuple[str, ...] = ()
         self.guild_id = 0
         self.channel_id = 0
+        self.follow_update = False
         self.share_skips: dict[str, int] = {}
         self.pace: import_progress.Pace | None = None
         self.told_paused = False
@@ -587,6 +590,7 @@ class _Run:
         self.channel_id = row.channel_id
         self.target_url = row.target_playlist_url
         self.settled_at_start = counts.total - counts.outstanding
+        self.follow_update = row.follow_update
         if row.follow_update:
             return  # a followed entry's change: its share message speaks for every copy
         self.progress = ChannelProgress(
@@ -695,18 +699,24 @@ class _Run:
         await self._edit(import_progress.running(view, self.pace), final=final)
 
     async def _tell_owner(self, content: str, attachment: tuple[str, str] | None = None) -> None:
-        """Ping the owner, and only them, in a reply under the progress message."""
-        if self.progress is None:
+        """Ping the owner, and only them, in a reply under the progress message; in the
+        background, like every progress message, so Discord never holds the import."""
+        progress = self.progress
+        if progress is None:
             return  # no message of its own (a followed entry's update): nothing to reply to
-        await self.progress.flush(5.0)  # the state the notice speaks of is shown first
-        await post_notice(
-            self.d.discord,
-            self.channel_id,
-            content,
-            mentions=import_progress.owner_mentions(self.input.discord_user_id),
-            reply_to=self.progress.message_id,
-            attachment=attachment,
-        )
+
+        async def tell() -> None:
+            await progress.flush(_NOTICE_WAIT_SECONDS)  # the state it speaks of shows first
+            await post_notice(
+                self.d.discord,
+                self.channel_id,
+                content,
+                mentions=import_progress.owner_mentions(self.input.discord_user_id),
+                reply_to=progress.message_id,
+                attachment=attachment,
+            )
+
+        in_background(self.d.background, tell())
 
     async def _edit(self, embed: Any, final: bool = False) -> None:
         if self.progress is not None:
@@ -731,6 +741,16 @@ class _Run:
         outcome = import_progress.outcome_of(status)
         summary = import_progress.finished(p, outcome, not_imported, error=error)
         await self._edit(summary.embed, final=True)
+        if self.follow_update and status is ImportStatus.FAILED:
+            # No message of its own to reply under: the follower is told privately.
+            in_background(
+                self.d.background,
+                send_dm(
+                    self.d.discord,
+                    self.input.discord_user_id,
+                    import_progress.follow_update_failed(self.name, self.input.import_id, error),
+                ),
+            )
         if outcome is not import_progress.Outcome.CANCELLED:
             await self._tell_owner(
                 import_progress.finished_notice(p, outcome, len(not_imported)),

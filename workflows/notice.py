@@ -1,8 +1,10 @@
-"""One new message in the channel that pings exactly whom it names (edits never ping).
+"""One new message in the channel that pings exactly whom it names (edits never ping), or
+one private message to a member.
 
 The import's owner is told this way when the import ends or waits long: a reply to the
 progress message, best-effort like every progress message (a failure is logged, never the
-job's), optionally carrying a text file (the full list a summary could not hold).
+job's; it is sent in the background, so Discord's rate limits never hold the work),
+optionally carrying a text file (the full list a summary could not hold).
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ import asyncio
 import io
 import json
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 import discord
-from discord.http import handle_message_parameters
+from discord.http import Route, handle_message_parameters
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,42 @@ async def post_notice(
     finally:
         if file is not None:
             file.close()
+    return True
+
+
+def in_background(keep: set[asyncio.Task[None]], message: Coroutine[Any, Any, object]) -> None:
+    """Send `message` without waiting for it; `keep` holds the task (asyncio holds tasks
+    weakly) until it is done, and the worker gives what is left a short grace at exit."""
+
+    async def run() -> None:
+        await message
+
+    task = asyncio.create_task(run(), name="notice")
+    keep.add(task)
+    task.add_done_callback(keep.discard)
+
+
+async def send_dm(http: discord.http.HTTPClient | None, user_id: int, content: str) -> bool:
+    """Tell one member privately (their DM with the bot), pinging no one. True if Discord
+    took it; a member who does not accept DMs from server members is logged, not an error."""
+    if http is None:
+        return False
+    params = handle_message_parameters(
+        content=content, allowed_mentions=discord.AllowedMentions.none()
+    )
+    try:
+        async with asyncio.timeout(_POST_TIMEOUT_SECONDS):
+            # discord.py's start_private_message sends the id as a number; the API documents
+            # a snowflake string.
+            channel = await http.request(
+                Route("POST", "/users/@me/channels"), json={"recipient_id": str(user_id)}
+            )
+            await http.send_message(int(channel["id"]), params=params)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.warning("direct message to member %s failed: %r", user_id, exc)
+        return False
     return True
 
 

@@ -215,3 +215,47 @@ async def test_managers_pause_and_resume_following_in_their_server(
     resumed = await driver.slash("following", subcommand="resume", permissions=MANAGE_GUILD)
     assert "resumed" in str((await resumed.response()).data.get("content"))
     assert await run_schedule(services) == 1
+
+
+async def test_a_follower_whose_update_failed_is_told_privately_with_the_way_out(
+    bot: MixtapeBot,
+    driver: InteractionDriver,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
+) -> None:
+    songs = fake_spotify.generate_tracks(6, seed=154)
+    source = fake_spotify.add_playlist("ada", "Fresh", songs[:5])
+    await link_directly(services, fake_spotify, alice)
+    await link_directly(services, fake_spotify, bob)
+    entry, _ = await share_and_wait(driver, fake_discord, services, source.id, guild_id, channel_id)
+    handle = await driver.slash(
+        "import", {"playlist": pick(entry.id), "follow": True}, user=bob.user
+    )
+    await handle.original(until=done_thinking)
+    [first] = await wait_for_import_count(services, bob, 1, within=30)
+    assert (await wait_finished(services, first.id, within=60)).status is ImportStatus.COMPLETED
+    await (await driver.slash("unlink", user=bob.user)).response()  # bob leaves Spotify
+    fake_spotify.insert_entries(source.id, fake_spotify.resolve_uris([songs[5].uri], "ada"), None)
+
+    await run_schedule(services)
+    rows = await wait_for_import_count(services, bob, 2, within=90)
+    update = await wait_finished(services, rows[-1].id, within=60)
+
+    assert update.status is ImportStatus.FAILED and update.follow_update
+    await fake_discord.async_wait_for(
+        lambda: (
+            fake_discord.dm_channel_id(bob.id) is not None
+            and bool(fake_discord.messages(fake_discord.dm_channel_id(bob.id) or 0))
+        ),
+        within=15,
+    )
+    [dm] = fake_discord.messages(fake_discord.dm_channel_id(bob.id) or 0)
+    assert "Fresh" in dm["content"] and f"/retry import:#{update.id}" in dm["content"]
+    assert "/unfollow" in dm["content"]
+    assert fake_discord.dm_channel_id(alice.id) is None  # nobody else is told
