@@ -106,9 +106,19 @@ def settings(database_url: str, fake_spotify: FakeSpotify, fake_discord: FakeDis
 
 
 @pytest.fixture
-async def services(settings: Settings, bot_hatchet: Hatchet) -> AsyncIterator[BotServices]:
+def dispatch_hatchet(bot_hatchet: Hatchet) -> Hatchet:
+    """The client the bot's dispatcher uses: the engine's, in the bot tests' namespace.
+
+    A module whose tests dispatch no run overrides this with `offline_hatchet()` (from
+    tests.bot.support), a client that never connects, and so needs no engine.
+    """
+    return bot_hatchet
+
+
+@pytest.fixture
+async def services(settings: Settings, dispatch_hatchet: Hatchet) -> AsyncIterator[BotServices]:
     """Built exactly as `python -m bot` builds them (database migrated to head)."""
-    async with open_services(settings, lambda: bot_hatchet) as built:
+    async with open_services(settings, lambda: dispatch_hatchet) as built:
         yield built
 
 

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from hatchet_sdk import Hatchet
 
 from bot.client import MixtapeBot
 from bot.services import BotServices
@@ -24,11 +25,16 @@ from tests.bot.support import (
     clickable_links,
     disabled_buttons,
     embed_text,
+    offline_hatchet,
     pick,
     unshare_confirmed,
 )
 
-pytestmark = pytest.mark.engine
+
+@pytest.fixture
+def dispatch_hatchet() -> Hatchet:
+    """These tests dispatch no run: a client that never connects, so no engine starts."""
+    return offline_hatchet()
 
 
 def field_names(message: dict[str, Any]) -> list[str]:

@@ -16,6 +16,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from hatchet_sdk import Hatchet
 from sqlalchemy import select, text
 
 from bot.client import MixtapeBot
@@ -28,9 +29,14 @@ from music.spotify import code_challenge
 from storage import accounts
 from storage.models import Account, LinkWaitlistEntry
 from storage.types import utcnow
-from tests.bot.support import Member, http_get, link_url
+from tests.bot.support import Member, http_get, link_url, offline_hatchet
 
-pytestmark = pytest.mark.engine
+
+@pytest.fixture
+def dispatch_hatchet() -> Hatchet:
+    """These tests dispatch no run: a client that never connects, so no engine starts."""
+    return offline_hatchet()
+
 
 TOKEN_ROUTE = "POST /api/token"
 AUTHORIZE_ROUTE = "GET /authorize"

@@ -7,17 +7,16 @@ imports nothing from Discord.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import spotipy
+from hatchet_sdk import Hatchet
 from sqlalchemy import text
 
-from bot.services import BotServices, open_services
+from bot.services import BotServices
 from fakes.spotify import FakeSpotify
-from mixtape.settings import Settings
 from mixtape.spotify_tokens import LinkExpired, NotLinked, NotRegistered, call_as_member
 from music.errors import Permanent
 from storage import accounts
@@ -27,11 +26,9 @@ TOKEN_ROUTE = "POST /api/token"
 
 
 @pytest.fixture
-async def services(settings: Settings) -> AsyncIterator[BotServices]:
-    """Built as `python -m bot` builds them, but these tests dispatch no run: the Hatchet
-    client never connects, so they need no engine and do not start one."""
-    async with open_services(settings, offline_hatchet) as built:
-        yield built
+def dispatch_hatchet() -> Hatchet:
+    """These tests dispatch no run: a client that never connects, so no engine starts."""
+    return offline_hatchet()
 
 
 def me_id(sp: spotipy.Spotify) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hatchet_sdk import Hatchet
 
 from bot.client import MixtapeBot
 from bot.services import BotServices
@@ -15,12 +16,17 @@ from tests.bot.support import (
     add_entry,
     button_ids,
     disabled_buttons,
+    offline_hatchet,
     pick,
     reply_text,
     unshare_prompt,
 )
 
-pytestmark = pytest.mark.engine
+
+@pytest.fixture
+def dispatch_hatchet() -> Hatchet:
+    """These tests dispatch no run: a client that never connects, so no engine starts."""
+    return offline_hatchet()
 
 
 async def entry_exists(services: BotServices, guild_id: int, entry_id: int) -> bool:
