@@ -1,14 +1,16 @@
 """Following: catalog entries that keep up with their source, members' copies with the entry.
 
-A change is measured as counts per song (its URI, or its title when it has none): what the
-entry held at its last complete read (`catalog_previous`, written when a re-read starts and
-kept until one completes) against what it holds now. Followers are the members whose
-newest import of an entry asked to follow it.
+A change is measured per song (its URI, or its title when it has none): what the entry
+held at its last complete read (`catalog_previous`, written when a re-read starts and kept
+until one completes) against what it holds now, as songs added, removed and moved.
+Followers are the members whose newest import of an entry asked to follow it.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, select, update
@@ -32,10 +34,11 @@ class Change:
 
     added: int
     removed: int
+    moved: int = 0
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.removed)
+        return bool(self.added or self.removed or self.moved)
 
 
 def song_key(uri: str | None, title: str) -> str:
@@ -43,13 +46,46 @@ def song_key(uri: str | None, title: str) -> str:
     return (uri or f"title:{title}")[:255]
 
 
-async def _current_songs(session: AsyncSession, playlist_id: int) -> Counter[str]:
-    rows = await session.execute(
-        select(CatalogTrack.provider_uri, CatalogTrack.title).where(
-            CatalogTrack.playlist_id == playlist_id
-        )
+def compare(before: Sequence[str], after: Sequence[str]) -> Change:
+    """Songs added and removed (per-song counts), and how many of those kept changed their
+    order: the kept songs not on a longest run that kept its order."""
+    old, new = Counter(before), Counter(after)
+    kept = old & new
+    # Each kept occurrence in `after`, as the index of the same occurrence in `before`.
+    places: dict[str, list[int]] = {}
+    budget = dict(kept)
+    for index, song in enumerate(before):
+        if budget.get(song, 0) > 0:
+            places.setdefault(song, []).append(index)
+            budget[song] -= 1
+    taken = {song: 0 for song in places}
+    sequence: list[int] = []
+    for song in after:
+        spots = places.get(song)
+        if spots is not None and taken[song] < len(spots):
+            sequence.append(spots[taken[song]])
+            taken[song] += 1
+    tails: list[int] = []  # patience sorting: the longest increasing run's length
+    for value in sequence:
+        at = bisect.bisect_left(tails, value)
+        if at == len(tails):
+            tails.append(value)
+        else:
+            tails[at] = value
+    return Change(
+        added=sum((new - old).values()),
+        removed=sum((old - new).values()),
+        moved=len(sequence) - len(tails),
     )
-    return Counter(song_key(uri, title) for uri, title in rows)
+
+
+async def _current_songs(session: AsyncSession, playlist_id: int) -> list[str]:
+    rows = await session.execute(
+        select(CatalogTrack.provider_uri, CatalogTrack.title)
+        .where(CatalogTrack.playlist_id == playlist_id)
+        .order_by(CatalogTrack.position)
+    )
+    return [song_key(uri, title) for uri, title in rows]
 
 
 async def remember_previous(session: AsyncSession, playlist_id: int) -> None:
@@ -61,7 +97,9 @@ async def remember_previous(session: AsyncSession, playlist_id: int) -> None:
     if kept:
         return
     songs = await _current_songs(session, playlist_id)
-    rows = [{"playlist_id": playlist_id, "song": song, "count": n} for song, n in songs.items()]
+    rows = [
+        {"playlist_id": playlist_id, "position": at, "song": song} for at, song in enumerate(songs)
+    ]
     for batch in chunked(rows):
         await session.execute(insert(CatalogPrevious), batch)
 
@@ -69,27 +107,26 @@ async def remember_previous(session: AsyncSession, playlist_id: int) -> None:
 async def measure_change(session: AsyncSession, playlist_id: int) -> Change | None:
     """After a complete read: the change against the previous read, recorded on the entry
     (None for a first read). The previous songs are then dropped."""
-    previous = Counter(
-        {
-            song: count
-            for song, count in await session.execute(
-                select(CatalogPrevious.song, CatalogPrevious.count).where(
-                    CatalogPrevious.playlist_id == playlist_id
-                )
-            )
-        }
+    previous = list(
+        await session.scalars(
+            select(CatalogPrevious.song)
+            .where(CatalogPrevious.playlist_id == playlist_id)
+            .order_by(CatalogPrevious.position)
+        )
     )
     await session.execute(delete(CatalogPrevious).where(CatalogPrevious.playlist_id == playlist_id))
     now = utcnow()
     values: dict[str, object] = {"checked_at": now, "follow_paused_reason": None}
     change: Change | None = None
     if previous:
-        current = await _current_songs(session, playlist_id)
-        change = Change(
-            added=sum((current - previous).values()), removed=sum((previous - current).values())
-        )
+        change = compare(previous, await _current_songs(session, playlist_id))
         if change.changed:
-            values.update(changed_at=now, change_added=change.added, change_removed=change.removed)
+            values.update(
+                changed_at=now,
+                change_added=change.added,
+                change_removed=change.removed,
+                change_moved=change.moved,
+            )
     await session.execute(
         update(CatalogPlaylist).where(CatalogPlaylist.id == playlist_id).values(**values)
     )

@@ -141,6 +141,7 @@ class CatalogPlaylist(Base):
     changed_at: Mapped[datetime | None]
     change_added: Mapped[int | None] = mapped_column(Integer)
     change_removed: Mapped[int | None] = mapped_column(Integer)
+    change_moved: Mapped[int | None] = mapped_column(Integer)
     #: Why following is paused (the sharer unlinked, the source is unreadable); NULL: on.
     follow_paused_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -157,15 +158,15 @@ class CatalogPlaylist(Base):
 
 class CatalogPrevious(Base):
     """An entry's songs as they were before the read in progress (URI, or title when a
-    song has none, with its count): a change is measured against the last complete read."""
+    song has none), in order: a change is measured against the last complete read."""
 
     __tablename__ = "catalog_previous"
 
     playlist_id: Mapped[int] = mapped_column(
         ForeignKey("catalog_playlists.id", ondelete="CASCADE"), primary_key=True
     )
-    song: Mapped[str] = mapped_column(String(255), primary_key=True)
-    count: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    song: Mapped[str] = mapped_column(String(255))
 
 
 class GuildFollowPause(Base):

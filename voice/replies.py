@@ -30,7 +30,7 @@ from voice.embeds import (
 )
 from voice.import_progress import Missing
 from voice.import_progress import title as import_title
-from voice.share_progress import skip_counts
+from voice.share_progress import change_counts, skip_counts
 from voice.text import (
     clean,
     clean_block,
@@ -525,8 +525,10 @@ def following_note(
         lines.append(f"Following paused: {entry.follow_paused_reason}.")
     if entry.changed_at is not None:
         stamp = discord.utils.format_dt(entry.changed_at, "R")
-        added, removed = entry.change_added or 0, entry.change_removed or 0
-        lines.append(f"Updated {stamp}: +{added:,} \u2212{removed:,}")
+        counts = change_counts(
+            entry.change_added or 0, entry.change_removed or 0, entry.change_moved or 0
+        )
+        lines.append(f"Updated {stamp}: {counts}")
     elif entry.checked_at is not None and not entry.follow_paused_reason:
         stamp = discord.utils.format_dt(entry.checked_at, "R")
         lines.append(f"Unchanged when last checked {stamp}")

@@ -120,17 +120,23 @@ def summary(
     return _stamp(embed, at)
 
 
-def change(added: int, removed: int, followers: int | None) -> str:
+def change(added: int, removed: int, moved: int, followers: int | None) -> str:
     """What a re-read changed since the last one, and whose copies it reaches."""
-    if not added and not removed:
-        return "No song changed since the last read."
-    songs = "song" if added + removed == 1 else "songs"
-    text = f"+{added:,} \u2212{removed:,} {songs}"
+    text = change_counts(added, removed, moved)
     if followers == 1:
         text += "; updating 1 follower's copy"
     elif followers:
         text += f"; updating {followers:,} followers' copies"
     return text
+
+
+def change_counts(added: int, removed: int, moved: int) -> str:
+    """`+3 −1 songs, 2 moved`, or that nothing changed."""
+    if not (added or removed or moved):
+        return "No song changed since the last read."
+    songs = "song" if added + removed == 1 else "songs"
+    text = f"+{added:,} \u2212{removed:,} {songs}"
+    return text + (f", {moved:,} moved" if moved else "")
 
 
 def failed(name: str, sharer_id: int, reason: str, at: datetime) -> discord.Embed:

@@ -308,7 +308,7 @@ def build_share(
             duration_ms=duration_ms,
             skipped=dict(skipped),
             updated=(
-                share_progress.change(change.added, change.removed, followers)
+                share_progress.change(change.added, change.removed, change.moved, followers)
                 if change is not None
                 else None
             ),

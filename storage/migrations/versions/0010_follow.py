@@ -2,7 +2,7 @@
 
 - `catalog_playlists`: when the source was last checked and last changed, what the last
   change was (+added, -removed), and why following is paused (NULL: following).
-- `catalog_previous`: the entry's songs (by URI, with counts) as they were before the read
+- `catalog_previous`: the entry's songs (by URI, in order) as they were before the read
   in progress, so the change is measured against the last complete read even across a
   crash or a failed re-read.
 - `guild_follow_pauses`: servers whose managers paused following (no entry of theirs is
@@ -37,6 +37,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("changed_at", UTC_TIMESTAMP, nullable=True))
         batch.add_column(sa.Column("change_added", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("change_removed", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("change_moved", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("follow_paused_reason", sa.Text(), nullable=True))
     with op.batch_alter_table("imports") as batch:
         batch.add_column(
@@ -50,17 +51,16 @@ def upgrade() -> None:
         sa.Column(
             "playlist_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
+        sa.Column("position", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("song", sa.String(255), nullable=False),
-        sa.Column("count", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["playlist_id"],
             ["catalog_playlists.id"],
             name="fk_catalog_previous_playlist_id_catalog_playlists",
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("playlist_id", "song", name="pk_catalog_previous"),
+        sa.PrimaryKeyConstraint("playlist_id", "position", name="pk_catalog_previous"),
     )
-
     op.create_table(
         "guild_follow_pauses",
         sa.Column("guild_id", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -78,6 +78,7 @@ def downgrade() -> None:
         batch.drop_column("follow")
     with op.batch_alter_table("catalog_playlists") as batch:
         batch.drop_column("follow_paused_reason")
+        batch.drop_column("change_moved")
         batch.drop_column("change_removed")
         batch.drop_column("change_added")
         batch.drop_column("changed_at")

@@ -16,6 +16,7 @@ from fakes.discord_api import FakeDiscord
 from mixtape.settings import Settings
 from mixtape.worker_process import WorkerProcess
 from workflows.client import create_hatchet
+from workflows.registry import all_workflows
 
 
 @pytest.fixture
@@ -23,6 +24,16 @@ async def services(settings: Settings, stack_env: dict[str, str]) -> AsyncIterat
     """The bot's services on the namespace the test worker serves (not the bot tests' own)."""
     async with open_services(settings, create_hatchet) as built:
         yield built
+
+
+@pytest.fixture
+def registered_workflows(settings: Settings, stack_env: dict[str, str]) -> None:
+    """The workflows registered in this test's namespace as a worker registers them at
+    start, with no worker running: runs dispatched now wait for one (a test's namespace is
+    its own, so nothing else has registered them)."""
+    hatchet = create_hatchet()
+    for workflow in all_workflows(hatchet, settings):
+        hatchet._client.admin.put_workflow(workflow.to_proto())
 
 
 @pytest.fixture

@@ -103,6 +103,11 @@ async def test_a_follower_copy_gets_what_the_source_gained_once_and_keeps_its_ow
         )
         fake_spotify.insert_entries(source.id, fake_spotify.resolve_uris([songs[0].uri], "ada"), 10)
         fake_spotify.remove_entries(source.id, [4])
+        # ... and the 2nd one moved to the end.
+        fake_spotify.remove_entries(source.id, [1])
+        fake_spotify.insert_entries(
+            source.id, fake_spotify.resolve_uris([songs[1].uri], "ada"), None
+        )
         # Bob adds a song of his own to his copy; it must stay.
         own = songs[29]
         fake_spotify.insert_entries(copy, fake_spotify.resolve_uris([own.uri], "bob"), 0)
@@ -112,7 +117,7 @@ async def test_a_follower_copy_gets_what_the_source_gained_once_and_keeps_its_ow
         changed = await entry_when(
             services, entry.id, lambda e: e.changed_at != before and e.status.value == "ready", 90
         )
-        assert (changed.change_added, changed.change_removed) == (4, 1)
+        assert (changed.change_added, changed.change_removed, changed.change_moved) == (4, 1, 1)
         rows = await wait_for_import_count(services, bob, 2, within=60)
         update = await wait_finished(services, rows[-1].id, within=90)
 
@@ -130,12 +135,12 @@ async def test_a_follower_copy_gets_what_the_source_gained_once_and_keeps_its_ow
             embed_text(m["embeds"])
             for m in fake_discord.messages(channel_id, include_ephemeral=False)
         ]
-        assert sum("\u22121 songs" in text for text in said) == 1, said
+        assert sum("+4 \u22121 songs, 1 moved" in text for text in said) == 1, said
 
         # /catalog show tells the change and the follower.
         show = await driver.slash("catalog", {"playlist": pick(entry.id)}, subcommand="show")
         shown = embed_text((await show.response()).data["embeds"])
-        assert "Updated" in shown and "+4" in shown and "1 member follows it" in shown
+        assert "+4 \u22121 songs, 1 moved" in shown and "1 member follows it" in shown
 
         # An unchanged source costs one call, and nobody's copy is touched.
         fake_spotify.reset_calls()
@@ -156,7 +161,7 @@ async def test_a_follower_copy_gets_what_the_source_gained_once_and_keeps_its_ow
         again = await entry_when(
             services, entry.id, lambda e: e.changed_at != before and e.status.value == "ready", 90
         )
-        assert (again.change_added, again.change_removed) == (1, 0)
+        assert (again.change_added, again.change_removed, again.change_moved) == (1, 0, 0)
         await asyncio.sleep(2)  # a fan-out would have created the import by now
         assert len(await imports_of(services, bob)) == 2
 

@@ -161,6 +161,7 @@ async def test_a_deleted_playlist_fails_fast_with_a_clear_message(
     fake_discord: FakeDiscord,
     services: BotServices,
     start_mixtape_worker: Callable[[], Awaitable[WorkerProcess]],
+    registered_workflows: None,
     guild_id: int,
     channel_id: int,
 ) -> None:
