@@ -98,6 +98,13 @@ def about_embed() -> discord.Embed:
         "yours and what they could not add; `/cancel` stops one, `/retry` tries the rest.",
         inline=False,
     )
+    embed.add_field(
+        name="Follow",
+        value="`/import` with `follow`, or `/follow` later, keeps your copy in step: songs "
+        "added to the shared playlist are added to your copy; yours stay as you left them. "
+        "`/unfollow` stops it.",
+        inline=False,
+    )
     embed.set_footer(text="Imports survive restarts and rate limits, and never add a song twice.")
     return fit(embed)
 
