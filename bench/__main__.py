@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.designs import PerTrackDesign, all_designs
+from bench.designs import MixtapeDesign, PerTrackDesign, all_designs
+from bench.follow import FollowBench
 from bench.scenarios import Outcome, Scenario, Timing, run
 from bench.world import Config, World
 from mixtape.stack import STACK_DIR, log, pinned_engine_tag
@@ -30,9 +31,9 @@ MIXTAPE = ("mixtape",)
 
 
 def scenarios(full: bool, quick: bool = False) -> list[Scenario]:
-    """The default set runs in under 10 minutes; `--full` adds the slow per-track runs and
-    the big scale-out (50 members x 300 tracks); `--quick` is a small smoke run of every
-    kind of scenario."""
+    """The default set runs in under 10 minutes; `--full` adds the slow per-track runs,
+    following (100 entries checked, 20 followers updated) and the big scale-out (50 members
+    x 300 tracks); `--quick` is a small smoke run of every kind of scenario."""
     if quick:
         return [
             Scenario("import", 150),
@@ -42,6 +43,7 @@ def scenarios(full: bool, quick: bool = False) -> list[Scenario]:
             Scenario("search, 2nd import (match cache)", 20, with_uris=False, cache_warm=True),
             Scenario("10 members at once", 20, members=3),
             Scenario("Discord 429s on edits", 150, chaos="discord", designs=MIXTAPE),
+            *following(entries=10, followers=3, added=20),
             *(s for s in scale_out(3, 20) if s.workers == 1 or s.chaos),
         ]
     big = ALL if full else FAST
@@ -69,11 +71,28 @@ def scenarios(full: bool, quick: bool = False) -> list[Scenario]:
         ),
         Scenario("10 members at once", 30, members=10),
         Scenario("Discord 429s on edits", 1_000, chaos="discord", designs=MIXTAPE),
+        # following's set-up (100 real shares, 20 imports) is over a minute: --full only
+        *(following(entries=100, followers=20, added=50) if full else []),
         *scale_out(20, 100),
     ]
     if full:
         out += scale_out(50, 300)
     return out
+
+
+FOLLOW_CHECK, FOLLOW_UPDATE = (
+    "follow: check unchanged entries",
+    "follow: update followers of a changed entry",
+)
+
+
+def following(entries: int, followers: int, added: int) -> list[Scenario]:
+    """One scheduled check of `entries` unchanged shared playlists (10 songs each), and of
+    one entry whose source gained `added` songs, which `followers` members follow."""
+    return [
+        Scenario(FOLLOW_CHECK, 10, members=entries, follow="unchanged", designs=MIXTAPE),
+        Scenario(FOLLOW_UPDATE, added, members=followers, follow="changed", designs=MIXTAPE),
+    ]
 
 
 def scale_out(members: int, tracks: int, kill: bool = True) -> list[Scenario]:
@@ -111,9 +130,15 @@ async def bench(args: argparse.Namespace) -> list[Outcome]:
             await design.setup(world)
         songs: dict[tuple[int, bool], tuple[list[Any], int]] = {}
         world.limits_on()
-        for scenario in scenarios(args.full, args.quick):
+        follow: FollowBench | None = None
+        chosen_scenarios = [
+            s for s in scenarios(args.full, args.quick) if not args.only or args.only in s.name
+        ]
+        for scenario in chosen_scenarios:
             key = (scenario.tracks, scenario.with_uris)
-            if key not in songs:  # one catalog playlist per size, shared by every design
+            if (
+                key not in songs and not scenario.follow
+            ):  # one catalog playlist per size, shared by every design
                 tracks = world.spotify.generate_tracks(scenario.tracks, seed=len(songs) + 1)
                 songs[key] = (
                     tracks,
@@ -121,6 +146,19 @@ async def bench(args: argparse.Namespace) -> list[Outcome]:
                         f"{scenario.tracks} songs", tracks, with_uris=scenario.with_uris
                     ),
                 )
+            if scenario.follow:  # Mixtape only: its own set-up and measure (bench/follow.py)
+                mixtape = next(d for d in designs if isinstance(d, MixtapeDesign))
+                await mixtape.scale(scenario.workers)
+                log(f"bench: {scenario.name}, {scenario.members} x {scenario.tracks} songs")
+                follow = follow or FollowBench(world, mixtape)
+                o = await follow.run(scenario, f"s{len(outcomes)}mi")
+                outcomes.append(o)
+                log(
+                    f"  {o.design}: {o.wall_s:.1f}s, {o.total_calls} calls, "
+                    f"{o.duplicates} duplicates, {o.missing} missing"
+                    + (f", {o.error}" if o.error else "")
+                )
+                continue
             tracks, entry = songs[key]
             chosen = [d for d in designs if d.name in scenario.designs]
             for d in chosen:
@@ -173,6 +211,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="a small smoke run of every kind of scenario"
     )
+    parser.add_argument(
+        "--only",
+        metavar="TEXT",
+        help="run only the scenarios whose name holds TEXT (needs --out: the README's "
+        "results are a whole run's)",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument(
         "--render",
@@ -180,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         help="only re-render the table, chart and README block from OUT/latest.json",
     )
     args = parser.parse_args(argv)
+    if args.only and args.out.resolve() == (HERE / "results").resolve():
+        parser.error("--only needs --out DIR")
     if args.render:
         saved = json.loads((args.out / "latest.json").read_text())
         publish([Outcome(**run) for run in saved["runs"]], saved["meta"], args.out)

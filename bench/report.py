@@ -87,6 +87,12 @@ def rows(outcomes: list[Outcome]) -> list[list[str]]:
             notes.append("finished before the kill")
         scenario = o.scenario + (f" ({'; '.join(notes)})" if notes else "")
         tracks = f"{o.members}x{o.tracks:,}" if o.members > 1 else f"{o.tracks:,}"
+        per_s = f"{o.throughput:.0f}"
+        per_write = f"{o.write_calls / (o.tracks * o.members):.3f}" if o.tracks else ""
+        if o.follow == "unchanged":  # entries checked: no song is imported
+            tracks, per_s, per_write = f"{o.members} entries", "", ""
+        elif o.follow == "changed":  # followers x songs the source gained
+            tracks = f"{o.members}x+{o.tracks:,}"
         out.append(
             [
                 scenario,
@@ -94,12 +100,12 @@ def rows(outcomes: list[Outcome]) -> list[list[str]]:
                 o.design,
                 f"{o.wall_s:.1f}",
                 ratio,
-                f"{o.throughput:.0f}",
+                per_s,
                 "" if o.floor_s is None else f"{o.floor_s:.2f}",
                 f"{o.wall_s / o.floor_s:.1f}" if o.floor_s else "",
                 "" if o.spread_s is None else f"{o.spread_s:.1f}",
                 str(o.total_calls),
-                f"{o.write_calls / (o.tracks * o.members):.3f}",
+                per_write,
                 str(o.calls_in_retry_after),
                 str(o.rate_limited),
                 str(o.duplicates),
@@ -177,6 +183,22 @@ def targets(outcomes: list[Outcome]) -> str:
             f"{(ratio - 1) * 100:+.0f} % ({throttled.wall_s:.1f} s against "
             f"{quiet.wall_s:.1f} s quiet, {throttled.tracks:,} tracks)",
         )
+    unchanged = next((o for o in mine if o.follow == "unchanged"), None)
+    if unchanged:
+        check(
+            unchanged.total_calls == unchanged.members and not unchanged.error,
+            f"an unchanged source costs one call: {unchanged.total_calls} calls for "
+            f"{unchanged.members} entries",
+        )
+    changed = next((o for o in mine if o.follow == "changed"), None)
+    if changed:
+        exact = not (changed.error or changed.duplicates or changed.missing) and changed.in_order
+        check(
+            exact and not changed.extra_playlists,
+            f"every follower's copy equals its changed source once updated: "
+            f"{changed.members} copies, {changed.duplicates} duplicates, "
+            f"{changed.missing} missing",
+        )
     inside = sum(o.calls_in_retry_after for o in mine)
     check(inside == 0, f"calls inside Retry-After windows, every scenario: {inside}")
     dups = sum(o.duplicates for o in mine)
@@ -217,8 +239,15 @@ def fairness(outcomes: list[Outcome]) -> str:
         else:
             median = done[len(done) // 2]
             each = f"{done[0]:.0f} .. {median:.0f} (median) .. {done[-1]:.0f}"
+        if o.follow == "unchanged":
+            lines.append(
+                f"{o.scenario}, {o.members} entries / {o.design}: entries checked at {each} s "
+                f"(first {done[0]:.1f} s, last {done[-1]:.1f} s)"
+            )
+            continue
+        what = "followers' copies updated" if o.follow else "members finished"
         lines.append(
-            f"{o.scenario}, {o.members}x{o.tracks:,} / {o.design}: members finished at "
+            f"{o.scenario}, {o.members}x{o.tracks:,} / {o.design}: {what} at "
             f"{each} s (first {done[0]:.1f} s, last {done[-1]:.1f} s, "
             f"{o.throughput:.0f} tracks/s)"
         )
@@ -257,6 +286,12 @@ def chart(outcomes: list[Outcome], path: Path) -> None:
     scale = _scale_runs(outcomes)
     ncols = max(len(designs), len(scale))
     nrows = len(panels) + (1 if scale else 0)
+    if not nrows:  # only scenarios without a panel (a run with --only)
+        fig = plt.figure(figsize=(4, 1))
+        fig.text(0.5, 0.5, "no chart for these scenarios", ha="center")
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        return
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(5 * ncols, 3.2 * nrows), squeeze=False, sharex="row"
     )

@@ -41,6 +41,9 @@ class Scenario:
     designs: tuple[str, ...] = ("mixtape", "per-track", "plain script")
     workers: int = 1  # worker processes of each durable design, on the one engine
     cache_warm: bool = False  # the songs were searched before (Mixtape's match cache)
+    #: following (bench/follow.py): `members` unchanged entries of `tracks` songs each
+    #: checked, or `members` followers of one entry whose source gained `tracks` songs
+    follow: Literal["unchanged", "changed"] | None = None
 
 
 @dataclass
@@ -78,6 +81,9 @@ class Outcome:
     floor_s: float | None = None
     #: playlists the members hold beyond one each (a second target)
     extra_playlists: int = 0
+    #: following (bench/follow.py): which scenario, and the fewest calls it needs
+    follow: str | None = None
+    floor_calls: int | None = None
 
     @property
     def throughput(self) -> float:

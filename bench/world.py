@@ -37,6 +37,7 @@ from storage.engine import create_engine, make_sessionmaker
 from storage.enums import PlaylistStatus
 from storage.migrate import upgrade_to_head
 from workflows.client import create_hatchet
+from workflows.rate_limits import SPOTIFY_APP_KEY
 
 #: each design's Hatchet namespace, unique to this run: another run on the same engine (a
 #: test's quick bench) must not be handed this run's tasks, nor count them
@@ -244,10 +245,11 @@ class World:
             )
         return entry
 
-    def post_message(self, content: str) -> int:
-        """The progress message /import posts before it dispatches."""
+    def post_message(self, content: str, channel_id: int | None = None) -> int:
+        """The progress message /import posts before it dispatches (in the bench's channel,
+        unless another is given)."""
         response = requests.post(
-            f"{self.discord.api_base}/channels/{self.channel_id}/messages",
+            f"{self.discord.api_base}/channels/{channel_id or self.channel_id}/messages",
             json={"content": content},
             headers={"Authorization": f"Bot {self.discord.token}"},
             timeout=5,
@@ -256,6 +258,23 @@ class World:
         return int(response.json()["id"])
 
     # ------------------------------------------------------------------ engine figures
+
+    async def app_bucket(self) -> tuple[int, float] | None:
+        """The engine's app-wide Spotify bucket (Mixtape's `spotify-app` rate limit, one per
+        tenant: not namespaced, so every worker on this engine draws from it): the units
+        left and the seconds since its last refill; None before a worker declared it."""
+        admin = self.env["MIXTAPE_TEST_PG_URL"]
+        url = admin.rsplit("/", 1)[0] + "/hatchet"
+        conn = await asyncpg.connect(url, timeout=10)
+        try:
+            row = await conn.fetchrow(
+                'SELECT value, extract(epoch FROM now() - "lastRefill") AS age '
+                'FROM "RateLimit" WHERE key = $1 ORDER BY "lastRefill" DESC LIMIT 1',
+                SPOTIFY_APP_KEY,
+            )
+        finally:
+            await conn.close()
+        return None if row is None else (int(row["value"]), float(row["age"]))
 
     async def task_runs(self, design: str, since: datetime) -> tuple[int, int]:
         """Task runs the engine created for `design` since then, and their attempts."""
