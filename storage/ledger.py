@@ -51,8 +51,10 @@ async def list_items(
     states: Collection[ItemState] | None = None,
     limit: int | None = None,
     after_position: int | None = None,
+    positions: Collection[int] | None = None,
 ) -> list[ImportItem]:
-    """Ledger rows in position order with their catalog track loaded (None if unshared)."""
+    """Ledger rows in position order with their catalog track loaded (None if unshared);
+    `positions`: only those (a few: one `IN` list)."""
     stmt = (
         select(ImportItem)
         .options(joinedload(ImportItem.track))
@@ -64,6 +66,8 @@ async def list_items(
         stmt = stmt.where(ImportItem.state.in_(list(states)))
     if after_position is not None:
         stmt = stmt.where(ImportItem.position > after_position)
+    if positions is not None:
+        stmt = stmt.where(ImportItem.position.in_(list(positions)))
     if limit is not None:
         stmt = stmt.limit(limit)
     return list((await session.scalars(stmt)).all())

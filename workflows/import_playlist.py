@@ -25,11 +25,15 @@ noticed when a run prepares: its tracks stop counting and a new target gets them
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import itertools
 import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -54,7 +58,7 @@ from music.models import Track, parse_track
 from music.spotify import add_items
 from storage import accounts, catalog, imports, ledger, matches
 from storage.enums import ImportStatus, ItemState
-from storage.models import CatalogTrack, ImportItem
+from storage.models import CatalogTrack, Import, ImportItem, TrackMatch
 from voice import import_progress
 from workflows.child_errors import EngineUnavailable, child_failure, run_child
 from workflows.contracts import IMPORT_PLAYLIST, ImportInput, ImportOutput, Snowflake
@@ -70,10 +74,10 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 100  # the API's maximum per add
 PAGE_SIZE = 50  # the API's maximum per read
 PLAYLIST_LIMIT = 10_000
-RESOLVE_FAN_OUT = 4  # resolve children at once per import
+RESOLVE_FAN_OUT = 8  # resolve children in flight per import (a new one as each ends)
 RESOLVE_PER_CHILD = 5  # songs one resolve child searches concurrently
 READ_PAGES = 5  # pages of the target one read child takes (each paced as one call)
-ADD_BATCHES = 5  # batches of 100 one add child appends (each paced as one call)
+ADD_BATCHES = 20  # batches of 100 one add child appends (each paced as one call)
 MARKER_PREFIX = "mixtape-import"
 #: How long a notice waits for the progress state it speaks of to be shown first.
 _NOTICE_WAIT_SECONDS = 60.0
@@ -115,6 +119,11 @@ class PrepareOutput(StepResult):
     scan_from: int | None = None
     marked_id: str | None = None
     marked_url: str | None = None
+    #: This step created the target and recorded it empty, and nothing was left to search:
+    #: the ledger is settled against it already, so no reconcile read is needed.
+    settled: bool = False
+    #: This step created the target (recorded as empty); songs still to search come first.
+    created: bool = False
 
 
 class FindInput(StepInput):
@@ -123,6 +132,8 @@ class FindInput(StepInput):
     offset: int
     marked_id: str | None = None
     marked_url: str | None = None
+    #: No song is left to search: a target this step creates is settled at once.
+    settle_new: bool = False
 
 
 class ResolveInput(StepInput):
@@ -224,6 +235,11 @@ async def _stop_reason(d: WorkerDeps, input: StepInput, ctx: Context) -> StepRes
     A run acting as someone other than the import's member is refused outright."""
     async with d.sessions.begin() as s:
         row = await imports.get_import(s, input.import_id)
+    return _stop_for(row, input, ctx)
+
+
+def _stop_for(row: Import | None, input: StepInput, ctx: Context) -> StepResult | None:
+    """`_stop_reason` for an import row the caller read."""
     if row is not None:
         require_owner(row.discord_user_id, input.discord_user_id, input.import_id)
     if row is None or row.status.is_terminal:
@@ -304,7 +320,9 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
             to_resolve, with_isrc = await _resolve_from_cache(
                 s, input.import_id, [i for i in pending if i.track is not None]
             )
-        out = await _find_or_create_target(d, FindInput(**input.model_dump(), offset=0))
+        out = await _find_or_create_target(
+            d, FindInput(**input.model_dump(), offset=0, settle_new=not to_resolve)
+        )
         return out.model_copy(update={"to_resolve": to_resolve, "with_isrc": with_isrc})
 
     @hatchet.task(
@@ -332,9 +350,21 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
         """Search a few songs at once (two calls each at most: ISRC, then artist and title);
         each result is committed on its own, so a retry searches only what is left."""
         d = deps(ctx)
-        if stop := await _stop_reason(d, input, ctx):
-            return stop
-        results = await asyncio.gather(*(_resolve_one(d, input, p) for p in input.positions))
+        async with d.sessions.begin() as s:  # the stop check, the songs, the cache: one read
+            if stop := _stop_for(await imports.get_import(s, input.import_id), input, ctx):
+                return stop
+            items = await ledger.list_items(
+                s, input.import_id, states=[ItemState.PENDING], positions=input.positions
+            )
+            keys = {i.position: _cache_key(_wanted(i.track)) for i in items if i.track}
+            cached = await matches.get_matches(s, keys.values())
+        results = await asyncio.gather(
+            *(
+                _resolve_one(d, input, i, keys[i.position], cached.get(keys[i.position]))
+                for i in items
+                if i.position in keys
+            )
+        )
         waits = [r for r in results if r is not None]
         return max(waits, key=lambda r: r.retry_after or 0.0) if waits else StepResult()
 
@@ -395,17 +425,22 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
     )
     async def add_batch(input: AddInput, ctx: Context) -> AddOutput:
         d = deps(ctx)
+        async with d.sessions.begin() as s:
+            nxt = await _next_batch(s, input, ctx)
         added = 0
         for n in range(max(input.batches, 1)):
-            if stop := await _stop_reason(d, input, ctx):
-                return AddOutput(**stop.model_dump(), added=added)
-            out = await _add_one_batch(
-                d, input, recheck=n == 0 and (input.recheck or ctx.retry_count > 0)
+            if nxt.stop is not None:
+                return AddOutput(**nxt.stop.model_dump(), added=added)
+            if not nxt.items:
+                return AddOutput(added=added, done=True)
+            out, nxt = await _add_one_batch(
+                d, input, ctx, nxt, recheck=n == 0 and (input.recheck or ctx.retry_count > 0)
             )
             added += out.added
-            if out.done or out.retry_after is not None or not out.added:
+            if out.retry_after is not None or not out.added:
                 return out.model_copy(update={"added": added})
-        return AddOutput(added=added)
+        done = nxt.stop is None and not nxt.items
+        return AddOutput(added=added, done=done)
 
     @hatchet.durable_task(
         name=IMPORT_PLAYLIST,
@@ -450,6 +485,7 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
                         offset=found.scan_from,
                         marked_id=found.marked_id,
                         marked_url=found.marked_url,
+                        settle_new=not prep.to_resolve,
                     ),
                     f"find-{found.scan_from}",
                 )
@@ -459,29 +495,36 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
                 target_playlist_id=found.target_playlist_id,
                 batches=ADD_BATCHES,
             )
-            per_wave = RESOLVE_FAN_OUT * RESOLVE_PER_CHILD
             isrc = set(prep.with_isrc)
-            for start in range(0, len(prep.to_resolve), per_wave):
-                wave = prep.to_resolve[start : start + per_wave]
-                groups = [
-                    wave[i : i + RESOLVE_PER_CHILD] for i in range(0, len(wave), RESOLVE_PER_CHILD)
-                ]
-                await asyncio.gather(
-                    *(
-                        run.child(
-                            resolve,
-                            ResolveInput(
-                                **base.model_dump(),
-                                positions=group,
-                                calls=sum(2 if p in isrc else 1 for p in group),
-                            ),
-                            f"resolve-{group[0]}",
-                        )
-                        for group in groups
-                    )
+            todo = prep.to_resolve
+            groups = [
+                todo[i : i + RESOLVE_PER_CHILD] for i in range(0, len(todo), RESOLVE_PER_CHILD)
+            ]
+
+            async def search(group: list[int]) -> None:
+                await run.child(
+                    resolve,
+                    ResolveInput(
+                        **base.model_dump(),
+                        positions=group,
+                        calls=sum(2 if p in isrc else 1 for p in group),
+                    ),
+                    f"resolve-{group[0]}",
                 )
                 await run.report()
-            first = await run.child(reconcile, target, "reconcile")
+
+            # Up to RESOLVE_FAN_OUT children in flight, the next spawned as soon as one ends
+            # (the engine still holds them to the rate limits and the guild's share).
+            await _in_flight([functools.partial(search, g) for g in groups], RESOLVE_FAN_OUT)
+            if found.settled:  # a new, empty target: nothing in it to reconcile
+                first = ReconcileOutput()
+            elif found.created:  # new and empty, but songs were searched since: settle them
+                await run.child(
+                    settle, SettleInput(**target.model_dump(), held={}, total=0), "settle-new"
+                )
+                first = ReconcileOutput()
+            else:
+                first = await run.child(reconcile, target, "reconcile")
             if first.more_from is not None:  # a long target: the rest, page by page
                 held, offset, total = Counter(first.held), first.more_from, first.total
                 while offset < total:
@@ -538,6 +581,26 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
     return workflows
 
 
+async def _in_flight(jobs: list[Callable[[], Coroutine[Any, Any, None]]], limit: int) -> None:
+    """Run `jobs` in order, at most `limit` at once, the next as soon as one ends; the
+    first failure cancels the others and propagates."""
+    queued = iter(jobs)
+    running: set[asyncio.Task[None]] = set()
+    try:
+        while True:
+            for job in itertools.islice(queued, max(limit - len(running), 0)):
+                running.add(asyncio.create_task(job()))
+            if not running:
+                return
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
 class _Cancelled(Exception):
     """A child saw the import cancelled."""
 
@@ -567,6 +630,7 @@ class _Run:
         self.share_skips: dict[str, int] = {}
         self.pace: import_progress.Pace | None = None
         self.told_paused = False
+        self.reported_at: float | None = None
 
     async def open(self) -> None:
         async with self.d.sessions.begin() as s:
@@ -625,6 +689,7 @@ class _Run:
         for attempt in range(self.settings.max_rate_limit_waits):
             if attempt and isinstance(payload, AddInput):
                 payload = payload.model_copy(update={"recheck": True})
+            ticker = asyncio.create_task(self._tick())  # progress while a long child runs
             try:
                 result = await run_child(self.ctx, task, payload, f"{key}-{attempt}")
             except (FailedTaskRunExceptionGroup, TaskRunError, EngineUnavailable) as exc:
@@ -633,6 +698,10 @@ class _Run:
                         exc, "Spotify kept failing; use /retry to pick up where it stopped."
                     )
                 ) from exc
+            finally:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
             async with self.d.sessions.begin() as s:  # the watchdog's sign of life
                 await imports.touch_import(s, self.input.import_id)
             if isinstance(result, PrepareOutput) and result.target_url:
@@ -695,8 +764,28 @@ class _Run:
         )
 
     async def report(self, *, final: bool = False) -> None:
+        """Show the ledger's state; a non-final report within the progress interval of the
+        last one is skipped (the message could not show it sooner anyway)."""
+        now = time.monotonic()
+        interval = self.settings.progress_interval_seconds
+        if not final and self.reported_at is not None and now - self.reported_at < interval:
+            return
+        self.reported_at = now
         view = await self._view()
         await self._edit(import_progress.running(view, self.pace), final=final)
+
+    async def _tick(self) -> None:
+        """While a child runs, report every progress interval (a big add child appends
+        thousands of tracks; the member sees them land, not only when it ends)."""
+        if self.progress is None:
+            return
+        interval = max(self.settings.progress_interval_seconds, 0.5)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.report()
+            except Exception:  # progress never fails the import
+                log.warning("progress of import %s failed", self.input.import_id, exc_info=True)
 
     async def _tell_owner(self, content: str, attachment: tuple[str, str] | None = None) -> None:
         """Ping the owner, and only them, in a reply under the progress message; in the
@@ -829,6 +918,7 @@ async def _find_or_create_target(d: WorkerDeps, input: FindInput) -> PrepareOutp
     owner = (row.guild_id, row.catalog_playlist_id or 0)
     known = row.target_playlist_id
     marked = (input.marked_id, input.marked_url) if input.marked_id else None
+    made: str | None = None
     try:
         page = await _spotify(
             d,
@@ -880,6 +970,7 @@ async def _find_or_create_target(d: WorkerDeps, input: FindInput) -> PrepareOutp
                 write=True,
             )
             found = (str(created["id"]), _url(created))
+            made = found[0]
     except RateLimited as exc:
         return PrepareOutput(retry_after=exc.retry_after, reason=exc.reason)
     except Permanent as exc:  # retrying cannot help; the member needs to know
@@ -888,8 +979,20 @@ async def _find_or_create_target(d: WorkerDeps, input: FindInput) -> PrepareOutp
         ) from exc
     async with d.sessions.begin() as s:
         stored = await imports.set_target_playlist(s, input.import_id, *found)
+        # A playlist this step just made holds nothing: its length is known without a
+        # read, in the same commit that records it (a retried step finds it instead, and
+        # reconciles it as any found target).
+        created = made is not None and stored.playlist_id == made
+        if created:
+            await imports.set_target_length(s, input.import_id, 0)
+            if input.settle_new:
+                await _settle_in(s, input.import_id, {}, 0)
     return PrepareOutput(
-        target_playlist_id=stored.playlist_id, target_url=stored.url, lost_target=lost
+        target_playlist_id=stored.playlist_id,
+        target_url=stored.url,
+        lost_target=lost,
+        created=created,
+        settled=created and input.settle_new,
     )
 
 
@@ -913,17 +1016,22 @@ async def _read_target(d: WorkerDeps, input: AddInput, *, offset: int, pages: in
 async def _settle(d: WorkerDeps, import_id: int, held: dict[str, int], total: int) -> None:
     """Mark what the target already holds, remember its length, fail what cannot fit."""
     async with d.sessions.begin() as s:
-        wanted = await ledger.target_sequence(s, import_id)
-        there = already_there(held, wanted)
-        await ledger.mark_items_added(s, import_id, there, already_present=True)
-        await imports.set_target_length(s, import_id, total)
-        settled = set(there)
-        to_add = [pos for pos, _, added in wanted if not added and pos not in settled]
-        overflow = to_add[max(PLAYLIST_LIMIT - total, 0) :]
-        if overflow:
-            await ledger.mark_items_failed(
-                s, import_id, overflow, f"Spotify playlists hold at most {PLAYLIST_LIMIT:,} tracks"
-            )
+        await _settle_in(s, import_id, held, total)
+
+
+async def _settle_in(s: AsyncSession, import_id: int, held: dict[str, int], total: int) -> None:
+    """`_settle` inside the caller's transaction."""
+    wanted = await ledger.target_sequence(s, import_id)
+    there = already_there(held, wanted)
+    await ledger.mark_items_added(s, import_id, there, already_present=True)
+    await imports.set_target_length(s, import_id, total)
+    settled = set(there)
+    to_add = [pos for pos, _, added in wanted if not added and pos not in settled]
+    overflow = to_add[max(PLAYLIST_LIMIT - total, 0) :]
+    if overflow:
+        await ledger.mark_items_failed(
+            s, import_id, overflow, f"Spotify playlists hold at most {PLAYLIST_LIMIT:,} tracks"
+        )
 
 
 async def _search(d: WorkerDeps, user_id: int, wanted: Track) -> str | None:
@@ -948,16 +1056,13 @@ async def _search(d: WorkerDeps, user_id: int, wanted: Track) -> str | None:
     return None
 
 
-async def _resolve_one(d: WorkerDeps, input: ResolveInput, position: int) -> StepResult | None:
-    """Resolve one pending song; a StepResult only when Spotify asked us to wait."""
-    async with d.sessions.begin() as s:
-        [item] = await ledger.list_items(s, input.import_id, after_position=position - 1, limit=1)
-    if item.state is not ItemState.PENDING or item.track is None:
-        return None
-    wanted = _wanted(item.track)
-    key = _cache_key(wanted)
-    async with d.sessions.begin() as s:
-        cached = await matches.get_match(s, key)
+async def _resolve_one(
+    d: WorkerDeps, input: ResolveInput, item: ImportItem, key: str, cached: TrackMatch | None
+) -> StepResult | None:
+    """Resolve one pending song (`cached`: the match cache's answer for its `key`); a
+    StepResult only when Spotify asked us to wait."""
+    assert item.track is not None
+    position, wanted = item.position, _wanted(item.track)
     try:
         uri = cached.spotify_uri if cached else await _search(d, input.discord_user_id, wanted)
     except RateLimited as exc:
@@ -978,18 +1083,35 @@ async def _resolve_one(d: WorkerDeps, input: ResolveInput, position: int) -> Ste
     return None
 
 
-async def _add_one_batch(d: WorkerDeps, input: AddInput, *, recheck: bool) -> AddOutput:
-    """Append the next batch of up to 100 resolved tracks, in order, and commit it.
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """The next batch to append, read with the import's row: a reason to stop, or the
+    tracks (none: all added) and the target's length as last recorded."""
+
+    stop: StepResult | None
+    items: list[ImportItem]
+    length: int | None
+
+
+async def _next_batch(s: AsyncSession, input: AddInput, ctx: Context) -> _Batch:
+    """The stop check and the next batch, in one transaction."""
+    row = await imports.get_import(s, input.import_id)
+    if stop := _stop_for(row, input, ctx):
+        return _Batch(stop, [], None)
+    items = await ledger.resolved_items(s, input.import_id, limit=BATCH_SIZE)
+    return _Batch(None, items, row.target_length if row else None)
+
+
+async def _add_one_batch(
+    d: WorkerDeps, input: AddInput, ctx: Context, nxt: _Batch, *, recheck: bool
+) -> tuple[AddOutput, _Batch]:
+    """Append `nxt`'s tracks, in order, and commit them; also what comes next (read in
+    the commit that records this batch, so each batch costs one transaction).
 
     With `recheck`, an earlier attempt may have landed without us hearing back: the target
     is read right after its known length first, and what is there is only recorded.
     """
-    async with d.sessions.begin() as s:
-        batch = await ledger.resolved_items(s, input.import_id, limit=BATCH_SIZE)
-        row = await imports.get_import(s, input.import_id)
-    length = row.target_length if row else None
-    if not batch:
-        return AddOutput(done=True)
+    batch, length = nxt.items, nxt.length
     uris = [str(item.resolved_uri) for item in batch]
     try:
         if recheck:
@@ -1000,7 +1122,8 @@ async def _add_one_batch(d: WorkerDeps, input: AddInput, *, recheck: bool) -> Ad
                         s, input.import_id, [i.position for i in batch[:landed]]
                     )
                     await imports.extend_target_length(s, input.import_id, landed)
-                return AddOutput(added=landed)
+                    nxt = await _next_batch(s, input, ctx)
+                return AddOutput(added=landed), nxt
         await _spotify(
             d,
             input.discord_user_id,
@@ -1008,7 +1131,7 @@ async def _add_one_batch(d: WorkerDeps, input: AddInput, *, recheck: bool) -> Ad
             write=True,
         )
     except RateLimited as exc:
-        return AddOutput(retry_after=exc.retry_after, reason=exc.reason)
+        return AddOutput(retry_after=exc.retry_after, reason=exc.reason), nxt
     except Permanent as exc:
         if exc.status in (403, 404):
             raise NonRetryableException(_target_gone(exc)) from exc
@@ -1016,11 +1139,12 @@ async def _add_one_batch(d: WorkerDeps, input: AddInput, *, recheck: bool) -> Ad
             await ledger.mark_items_failed(
                 s, input.import_id, [i.position for i in batch], str(exc)
             )
-        return AddOutput(added=0, failed=len(batch))
+        return AddOutput(added=0, failed=len(batch)), nxt
     async with d.sessions.begin() as s:
         await ledger.mark_items_added(s, input.import_id, [i.position for i in batch])
         await imports.extend_target_length(s, input.import_id, len(batch))
-    return AddOutput(added=len(batch))
+        nxt = await _next_batch(s, input, ctx)
+    return AddOutput(added=len(batch)), nxt
 
 
 async def _landed(d: WorkerDeps, input: AddInput, length: int | None, uris: list[str]) -> int:
