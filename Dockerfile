@@ -2,7 +2,8 @@
 # Built by docker-compose.yml. The build stage installs the runtime lock (no test, dev or
 # benchmark tools) and the project into a virtualenv; the final stage is that virtualenv
 # on a slim Python, run as an unprivileged user. .dockerignore keeps everything else (tests,
-# fakes, benchmarks, the local stack and demo, .env, .venv, .stack, .data) from the daemon.
+# fakes, benchmarks, devtools (the local stack and demo), .env, .venv, .stack, .data) from the
+# daemon.
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/mixtape

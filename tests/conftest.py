@@ -2,7 +2,7 @@
 real worker processes, and the contract check of the traffic with the fakes.
 
 The stack starts lazily, only for tests that ask for it, unless the environment already
-names one (HATCHET_CLIENT_TOKEN and MIXTAPE_TEST_PG_URL set by `python -m mixtape.stack`).
+names one (HATCHET_CLIENT_TOKEN and MIXTAPE_TEST_PG_URL set by `python -m devtools.stack`).
 
 Tests that run Mixtape's code against the fakes have what it sends and gets sampled
 (`fakes.traffic`), and the session ends by judging that sample against the vendored OpenAPI
@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from devtools.stack import running_stack
+from devtools.worker_process import WorkerProcess
 from fakes import traffic
-from mixtape.stack import running_stack
-from mixtape.worker_process import WorkerProcess
 from tests.contract.traffic import check_session_traffic
 
 _STACK_KEYS = ("HATCHET_CLIENT_TOKEN", "MIXTAPE_TEST_PG_URL")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from devtools.stack import REPO_ROOT, pinned_engine_tag
 from mixtape.settings import Settings
-from mixtape.stack import REPO_ROOT, pinned_engine_tag
 
 
 def test_compose_runs_the_pinned_engine_and_both_processes() -> None:

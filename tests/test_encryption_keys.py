@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mixtape.stack import REPO_ROOT
+from devtools.stack import REPO_ROOT
 from storage.accounts import get_tokens, save_linked_account
 from storage.crypto import TokenCipher, fingerprint, generate_key
 from storage.engine import create_engine, make_sessionmaker

@@ -18,11 +18,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from devtools.offline import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SHARER, OfflineWorld
+from devtools.run import Crew
+from devtools.stack import free_port
 from fakes.browser import Browser
 from fakes.interactions import FakeUser, InteractionDriver
-from fakes.offline import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SHARER, OfflineWorld
-from mixtape.run import Crew
-from mixtape.stack import free_port
 from tests.waiting import async_wait_until
 
 pytestmark = pytest.mark.engine

@@ -22,11 +22,11 @@ from pydantic import SecretStr
 
 from bot.client import MixtapeBot
 from bot.services import BotServices, open_services
+from devtools.stack import free_port
 from fakes.discord_api import FakeDiscord
 from fakes.interactions import FakeUser, InteractionDriver, logged_in
 from fakes.spotify import FakeSpotify
 from mixtape.settings import Settings
-from mixtape.stack import free_port
 from storage.crypto import generate_key
 from tests.bot.support import Member
 from workflows.client import create_hatchet

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from mixtape.stack import REPO_ROOT
+from devtools.stack import REPO_ROOT
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from fakes.offline import OfflineWorld
-from mixtape.stack import REPO_ROOT, free_port
+from devtools.offline import OfflineWorld
+from devtools.stack import REPO_ROOT, free_port
 from tests.deploy.pg import admin, fresh_database
 from tests.deploy.processes import group_members, port_open, wait_for
 

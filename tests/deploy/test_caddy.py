@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mixtape.stack import BIN_DIR, REPO_ROOT, free_port
+from devtools.stack import BIN_DIR, REPO_ROOT, free_port
 from tests.deploy.processes import port_open, wait_for
 
 CADDY = BIN_DIR / "caddy"

@@ -34,12 +34,12 @@ from hatchet_sdk import ClientConfig, Hatchet
 from hatchet_sdk.clients.rest.models.v1_task_status import V1TaskStatus
 from hatchet_sdk.config import ClientTLSConfig
 
+from devtools.offline import IMPORTER, SHARER, OfflineWorld
+from devtools.stack import BIN_DIR, REPO_ROOT, LocalStack, free_port
 from fakes.browser import Browser
 from fakes.channel_view import ChannelView
 from fakes.interactions import FakeUser, InteractionDriver
-from fakes.offline import IMPORTER, SHARER, OfflineWorld
 from fakes.spotify_model import Fault
-from mixtape.stack import BIN_DIR, REPO_ROOT, LocalStack, free_port
 from tests.deploy.compose import load_compose, read_dotenv, resolve, service_env
 from tests.deploy.pg import admin
 from tests.deploy.processes import group_members, port_open, wait_for

@@ -16,8 +16,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+from devtools.stack import CADDY_VERSION, REPO_ROOT, pinned_engine_tag
 from mixtape.settings import Settings
-from mixtape.stack import CADDY_VERSION, REPO_ROOT, pinned_engine_tag
 from tests.deploy.compose import (
     SCHEMA_FILE,
     MissingVariable,

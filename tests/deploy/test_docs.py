@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mixtape.stack import REPO_ROOT
+from devtools.stack import REPO_ROOT
 
 README = " ".join((REPO_ROOT / "README.md").read_text().split())  # line breaks don't count
 

@@ -20,11 +20,23 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from mixtape.stack import REPO_ROOT
+from devtools.stack import REPO_ROOT
 from tests.deploy.compose import DOCKERFILE
 
-DEV_ONLY = ("fakes", "bench", "tests", "specs", "scripts", ".venv", ".stack", ".data", ".env")
-DEV_MODULES = ("__main__", "run", "demo", "stack", "dashboard", "worker_process")
+DEV_ONLY = (
+    "devtools",
+    "fakes",
+    "bench",
+    "tests",
+    "specs",
+    "scripts",
+    ".venv",
+    ".stack",
+    ".data",
+    ".env",
+)
+#: mixtape's transitional re-exports of devtools for bench/ (tests/test_layout.py)
+DEV_MODULES = ("stack", "worker_process")
 
 
 def _pattern(glob: str) -> re.Pattern[str]:
@@ -152,7 +164,7 @@ print(len({modules!r}), "modules imported")
 
 def _lock_names(path: Path) -> dict[str, str]:
     """name -> version of a lock file (its own lines; `-r` includes are not followed)."""
-    pins = {}
+    pins: dict[str, str] = {}
     for line in path.read_text().splitlines():
         if line and not line.startswith(("#", "-")):
             name, _, version = line.partition("==")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mixtape.stack import REPO_ROOT
+from devtools.stack import REPO_ROOT
 
 pytestmark = pytest.mark.engine
 

@@ -23,10 +23,10 @@ import pytest
 from hatchet_sdk.token import extract_claims_from_jwt
 from playwright.sync_api import Page, Route, expect, sync_playwright
 
+from devtools import dashboard as dashboard_build
+from devtools.dashboard import BUILD_LOG, runs_url
+from devtools.stack import REPO_ROOT
 from fakes.transcript_browser import chromium as system_chromium
-from mixtape import dashboard as dashboard_build
-from mixtape.dashboard import BUILD_LOG, runs_url
-from mixtape.stack import REPO_ROOT
 from workflows.client import create_hatchet
 from workflows.contracts import IMPORT_PLAYLIST, SHARE_PLAYLIST
 
@@ -123,7 +123,7 @@ def _play_demo(stack_env: dict[str, str]) -> None:
     an operator looks for."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OUR_SETTINGS)}
     done = subprocess.run(
-        [sys.executable, "-m", "mixtape"],
+        [sys.executable, "-m", "devtools"],
         cwd=REPO_ROOT,
         env={**env, **stack_env},
         capture_output=True,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mixtape.stack import pinned_engine_tag
-from mixtape.worker_process import WorkerProcess
+from devtools.stack import pinned_engine_tag
+from devtools.worker_process import WorkerProcess
 from tests.waiting import wait_until
 from workflows.client import create_hatchet
 from workflows.contracts import SmokeInput, SmokeOutput

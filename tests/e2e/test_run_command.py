@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from mixtape.stack import REPO_ROOT
+from devtools.stack import REPO_ROOT
 
 pytestmark = pytest.mark.engine
 
@@ -24,7 +24,7 @@ _OUR_SETTINGS = ("DISCORD_", "SPOTIFY_", "TOKEN_ENCRYPTION_KEYS", "DATABASE_URL"
 
 def _run(env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mixtape"],
+        [sys.executable, "-m", "devtools"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -89,7 +89,7 @@ def test_offline_run_plays_the_demo_script_to_a_checked_end(stack_env: dict[str,
 
 def test_offline_serve_comes_up_and_stops_on_ctrl_c(stack_env: dict[str, str]) -> None:
     child = subprocess.Popen(
-        [sys.executable, "-m", "mixtape", "--serve"],
+        [sys.executable, "-m", "devtools", "--serve"],
         cwd=REPO_ROOT,
         env=_clean_env(stack_env),
         stdout=subprocess.PIPE,

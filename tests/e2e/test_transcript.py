@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from devtools.demo import TRANSCRIPT_ENV
+from devtools.stack import REPO_ROOT
 from fakes.transcript_browser import DESKTOP, PHONE, Shot, look_at
-from mixtape.demo import TRANSCRIPT_ENV
-from mixtape.stack import REPO_ROOT
 
 pytestmark = pytest.mark.engine
 
@@ -34,7 +34,7 @@ def test_the_demo_transcript_shows_every_state_and_fits_a_phone(
     transcript = tmp_path / "demo-transcript.html"
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OUR_SETTINGS)}
     done = subprocess.run(
-        [sys.executable, "-m", "mixtape"],
+        [sys.executable, "-m", "devtools"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -27,10 +27,10 @@ import pytest
 from cryptography.fernet import Fernet
 from discord.ext import commands
 
+from devtools.stack import free_port
 from fakes.discord_api import FakeDiscord
 from fakes.discord_gateway import SYNC_FLUSH_SUFFIX, Close, Op
 from fakes.interactions import FakeUser, InteractionDriver, discord_api_base
-from mixtape.stack import free_port
 from tests.contract.openapi import load_vendor_spec, response_schema, validation_errors
 from tests.fakes.test_discord_fake import Playground
 from tests.waiting import async_wait_until

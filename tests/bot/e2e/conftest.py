@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from bot.services import BotServices, open_services
+from devtools.worker_process import WorkerProcess
 from fakes.discord_api import FakeDiscord
 from mixtape.settings import Settings
-from mixtape.worker_process import WorkerProcess
 from workflows.client import create_hatchet
 from workflows.registry import all_workflows
 

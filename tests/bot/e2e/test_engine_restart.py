@@ -13,11 +13,11 @@ import pytest
 from hatchet_sdk import Hatchet
 
 from bot.services import BotServices, open_services
+from devtools.stack import LocalStack, StackInfo
+from devtools.worker_process import WorkerProcess
 from fakes.discord_api import FakeDiscord
 from fakes.spotify import FakeSpotify
 from mixtape.settings import Settings
-from mixtape.stack import LocalStack, StackInfo
-from mixtape.worker_process import WorkerProcess
 from storage import imports
 from storage.enums import ImportStatus
 from storage.models import Import

@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from bot.services import BotServices
+from devtools.worker_process import WorkerProcess
 from fakes.discord_api import FakeDiscord
 from fakes.spotify import FakeSpotify
-from mixtape.worker_process import WorkerProcess
 from storage import catalog, imports
 from storage.catalog import TrackData
 from storage.enums import ImportStatus

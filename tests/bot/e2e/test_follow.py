@@ -14,10 +14,10 @@ import pytest
 
 from bot.client import MixtapeBot
 from bot.services import BotServices
+from devtools.worker_process import WorkerProcess
 from fakes.discord_api import FakeDiscord
 from fakes.interactions import MANAGE_GUILD, InteractionDriver
 from fakes.spotify import FakeSpotify
-from mixtape.worker_process import WorkerProcess
 from storage import catalog, imports
 from storage.enums import ImportStatus
 from storage.models import CatalogPlaylist, Import

@@ -11,10 +11,10 @@ import pytest
 import requests
 
 from bot.services import BotServices
+from devtools.worker_process import WorkerProcess
 from fakes.discord_api import FakeDiscord
 from fakes.interactions import InteractionDriver
 from fakes.spotify import FakeSpotify
-from mixtape.worker_process import WorkerProcess
 from storage import accounts, catalog, imports
 from storage.catalog import TrackData
 from storage.enums import ImportStatus, PlaylistStatus

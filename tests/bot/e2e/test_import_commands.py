@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from bot.services import BotServices
+from devtools.worker_process import WorkerProcess
 from fakes.discord_api import FakeDiscord
 from fakes.interactions import InteractionDriver
 from fakes.spotify import FakeSpotify
-from mixtape.worker_process import WorkerProcess
 from storage import imports, ledger
 from storage.enums import ImportStatus, ItemState
 from storage.models import Import

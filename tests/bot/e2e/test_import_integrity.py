@@ -13,9 +13,9 @@ import pytest
 from hatchet_sdk.clients.rest.models.v1_task_status import V1TaskStatus
 
 from bot.services import BotServices
+from devtools.worker_process import WorkerProcess
 from fakes.discord_api import FakeDiscord
 from fakes.spotify import FakeSpotify
-from mixtape.worker_process import WorkerProcess
 from storage import catalog, imports
 from storage.enums import ImportStatus, PlaylistStatus
 from tests.bot.e2e.test_engine_restart import services_hatchet

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from bot.services import BotServices
+from devtools.worker_process import WorkerProcess
 from fakes.discord_api import FakeDiscord
 from fakes.spotify import FakeSpotify
-from mixtape.worker_process import WorkerProcess
 from storage.enums import ImportStatus
 from tests.bot.e2e.test_import import catalog_entry, start_import, target_uris, wait_finished
 from tests.bot.support import Member, link_directly

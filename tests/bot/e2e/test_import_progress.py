@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from bot.services import BotServices
+from devtools.worker_process import WorkerProcess
 from fakes.discord_api import FakeDiscord
 from fakes.interactions import FakeUser
 from fakes.spotify import FakeSpotify
-from mixtape.worker_process import WorkerProcess
 from storage import catalog
 from storage.catalog import TrackData
 from storage.enums import ImportStatus, PlaylistStatus

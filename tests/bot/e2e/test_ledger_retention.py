@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import update
 
 from bot.services import BotServices
+from devtools.worker_process import WorkerProcess
 from fakes.interactions import InteractionDriver
 from fakes.spotify import FakeSpotify
-from mixtape.worker_process import WorkerProcess
 from storage import imports
 from storage.enums import ImportStatus
 from storage.models import Import

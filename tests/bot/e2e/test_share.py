@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from bot.services import BotServices
+from devtools.worker_process import WorkerProcess
 from fakes.browser import Browser
 from fakes.discord_api import FakeDiscord
 from fakes.interactions import InteractionDriver
 from fakes.spotify import FakeSpotify, LocalFile, Removed
-from mixtape.worker_process import WorkerProcess
 from storage import catalog
 from storage.enums import PlaylistStatus
 from tests.bot.support import Member, clickable_links, embed_text, link_directly, link_url

@@ -1,4 +1,4 @@
-"""`python -m mixtape.stack exec` stops everything it started on SIGTERM, SIGINT or SIGHUP.
+"""`python -m devtools.stack exec` stops everything it started on SIGTERM, SIGINT or SIGHUP.
 
 Before, only Ctrl-C unwound it: a SIGTERM (a CI runner's or a supervisor's stop) or a
 SIGHUP (a closed terminal) killed the launcher at once and left its PostgreSQL cluster,
@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import make_url
 
-from mixtape.stack import REPO_ROOT
+from devtools.stack import REPO_ROOT
 from tests.deploy.processes import alive, descendants, port_open, wait_for
 
 pytestmark = pytest.mark.engine(own_stack=True)  # starts a stack of its own
@@ -43,7 +43,7 @@ def test_a_stop_signal_leaves_nothing_running(signum: int, tmp_path: Path) -> No
             [
                 sys.executable,
                 "-m",
-                "mixtape.stack",
+                "devtools.stack",
                 "exec",
                 "--",
                 sys.executable,

@@ -1,9 +1,9 @@
-"""`python -m mixtape`: run the product.
+"""`python -m devtools`: run the product.
 
 With `DISCORD_TOKEN` set it runs the real bot and worker (against the Hatchet engine named
 by `HATCHET_CLIENT_TOKEN`, or a local one it starts). Without it, it says so and starts the
 same two processes against the fake Discord and fake Spotify servers, checks that they came
-up, prints where to look, then plays the demo script (`mixtape.demo`), or with `--serve`
+up, prints where to look, then plays the demo script (`devtools.demo`), or with `--serve`
 keeps serving until Ctrl-C.
 """
 
@@ -21,10 +21,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mixtape import dashboard
+from devtools import dashboard
+from devtools.stack import REPO_ROOT, STACK_DIR, free_port, log, running_stack, stop_on_signals
+from devtools.worker_process import kill_group, stop_group
 from mixtape.settings import Settings, get_settings
-from mixtape.stack import REPO_ROOT, STACK_DIR, free_port, log, running_stack, stop_on_signals
-from mixtape.worker_process import kill_group, stop_group
 
 _UP_TIMEOUT_SECONDS = 90.0
 
@@ -152,8 +152,8 @@ def run_real(settings: Settings) -> int:
 
 def run_offline(settings: Settings, serve: bool) -> int:
     """Bot and worker against the fakes: shows a newcomer the whole system come up and work."""
-    from fakes.offline import OfflineWorld  # the fakes are only needed here
-    from mixtape.demo import play
+    from devtools.demo import play
+    from devtools.offline import OfflineWorld  # the fakes are only needed here
 
     log("DISCORD_TOKEN is not set: starting the offline demo against fake Discord and Spotify")
     workdir = Path(tempfile.mkdtemp(prefix="demo-", dir=STACK_DIR))
@@ -192,7 +192,7 @@ def run_offline(settings: Settings, serve: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mixtape")
+    parser = argparse.ArgumentParser(prog="python -m devtools")
     parser.add_argument(
         "--serve",
         action="store_true",

@@ -22,7 +22,7 @@ import asyncpg
 import pytest
 from sqlalchemy import make_url
 
-from mixtape.stack import LocalStack, http_json, postgres_options
+from devtools.stack import LocalStack, http_json, postgres_options
 
 DEFAULT_ADMIN = {"email": "admin@example.com", "password": "Admin123!!"}
 

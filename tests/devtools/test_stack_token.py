@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from hatchet_sdk.token import extract_claims_from_jwt
 
-from mixtape.stack import BIN_DIR, LocalStack
+from devtools.stack import BIN_DIR, LocalStack
 
 pytestmark = pytest.mark.engine(own_stack=True)  # starts a stack of its own
 

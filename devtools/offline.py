@@ -12,9 +12,9 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from devtools.stack import free_port
 from fakes.discord_api import FakeDiscord
 from fakes.spotify import FakeSpotify, Playlist
-from mixtape.stack import free_port
 
 DEMO_CLIENT_ID = "mixtape-demo"
 DEMO_CLIENT_SECRET = "mixtape-demo-secret"  # a fake app's secret, valid only on the fake

@@ -25,10 +25,10 @@ from typing import Any, Protocol, TextIO, TypeVar
 import requests
 from hatchet_sdk.token import extract_claims_from_jwt
 
+from devtools.offline import IMPORTER, SHARER, SOURCE_NAME, OfflineWorld
 from fakes.browser import Browser
 from fakes.channel_view import LOADING, ChannelView
 from fakes.interactions import FakeUser, InteractionDriver
-from fakes.offline import IMPORTER, SHARER, SOURCE_NAME, OfflineWorld
 from fakes.spotify_model import Fault
 from fakes.transcript import write_transcript
 

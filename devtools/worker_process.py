@@ -17,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mixtape.stack import REPO_ROOT, free_port
+from devtools.stack import REPO_ROOT, free_port
 
 _READY_TIMEOUT_SECONDS = 60.0
 _EXIT_TIMEOUT_SECONDS = 15.0

@@ -6,7 +6,7 @@ into static files once per engine tag under `.stack/dashboard/<tag>`; the stack 
 `LITE_STATIC_ASSET_DIR` there. When the build is missing (failed, or not tried), the stack
 serves a one-page placeholder and the run command names the REST API instead.
 
-Usage: `python -m mixtape.dashboard ensure` (scripts/bootstrap) builds it unless it is built
+Usage: `python -m devtools.dashboard ensure` (scripts/bootstrap) builds it unless it is built
 or an earlier build for this tag failed.
 """
 
@@ -25,7 +25,7 @@ from typing import TextIO
 
 from hatchet_sdk.token import extract_claims_from_jwt
 
-from mixtape.stack import DASHBOARD_DIR, STACK_DIR, built_dashboard, log, pinned_engine_tag
+from devtools.stack import DASHBOARD_DIR, STACK_DIR, built_dashboard, log, pinned_engine_tag
 
 BUILD_LOG = STACK_DIR / "dashboard-build.log"
 _SCRATCH = STACK_DIR / "dashboard-build"
@@ -192,7 +192,7 @@ def ensure(tag: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mixtape.dashboard")
+    parser = argparse.ArgumentParser(prog="python -m devtools.dashboard")
     parser.add_argument("command", choices=["ensure"])
     parser.parse_args(argv)
     return ensure(pinned_engine_tag())

@@ -5,8 +5,8 @@ what it needs on free loopback ports, waits for readiness by polling, hands back
 client settings, and tears down by pid what it started, even after a failure.
 Installing the binaries is `scripts/bootstrap`'s job; this module only runs them.
 
-Usage: `python -m mixtape.stack exec -- CMD...` runs CMD with the stack's settings in its
-environment and stops the stack afterwards; `python -m mixtape.stack up` runs until Ctrl-C.
+Usage: `python -m devtools.stack exec -- CMD...` runs CMD with the stack's settings in its
+environment and stops the stack afterwards; `python -m devtools.stack up` runs until Ctrl-C.
 SIGTERM, SIGINT and SIGHUP stop it the same way (`stop_on_signals`): CMD's process group
 gets the signal, then the engine and PostgreSQL are stopped; nothing is left running.
 
@@ -46,7 +46,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 STACK_DIR = REPO_ROOT / ".stack"
 BIN_DIR = STACK_DIR / "bin"
 # scripts/bootstrap builds the Hatchet dashboard here, one folder per engine tag
-# (mixtape/dashboard.py); a folder counts once it has its `.complete` stamp.
+# (devtools/dashboard.py); a folder counts once it has its `.complete` stamp.
 DASHBOARD_DIR = STACK_DIR / "dashboard"
 #: Caddy as docker-compose.yml runs it (image `caddy:2.11`): scripts/bootstrap builds this
 #: version into BIN_DIR so tests run the real deploy/Caddyfile.
@@ -64,7 +64,7 @@ _PLACEHOLDER_INDEX = (
 _ENGINE_DEFAULT_ADMIN = ("admin@example.com", "Admin123!!")
 #: Every connection, local socket or TCP, authenticates with the superuser's password.
 _PG_HBA = (
-    "# Written by mixtape.stack: a password (SCRAM) for every connection.\n"
+    "# Written by devtools.stack: a password (SCRAM) for every connection.\n"
     "local all all scram-sha-256\n"
     "host all all 127.0.0.1/32 scram-sha-256\n"
     "host all all ::1/128 scram-sha-256\n"
@@ -719,7 +719,7 @@ def _ensure_stack_dir() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mixtape.stack")
+    parser = argparse.ArgumentParser(prog="python -m devtools.stack")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("exec", help="run a command with the stack's settings, then stop it")
     run.add_argument("argv", nargs=argparse.REMAINDER)
