@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from workflows.follow import CATALOG_FOLLOW, UNLINKED
 pytestmark = pytest.mark.engine
 
 PLAYLIST = "GET /v1/playlists/{id}"
+ADD = "POST /v1/playlists/{id}/items"
 
 
 async def run_schedule(services: BotServices) -> int:
@@ -264,3 +266,54 @@ async def test_a_follower_whose_update_failed_is_told_privately_with_the_way_out
     assert "Fresh" in dm["content"] and f"/retry import:#{update.id}" in dm["content"]
     assert "/unfollow" in dm["content"]
     assert fake_discord.dm_channel_id(alice.id) is None  # nobody else is told
+
+
+async def test_a_worker_killed_during_a_follower_update_leaves_the_copy_exact(
+    bot: MixtapeBot,
+    driver: InteractionDriver,
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    start_mixtape_worker: Callable[[], Awaitable[WorkerProcess]],
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
+) -> None:
+    songs = fake_spotify.generate_tracks(450, seed=155)
+    source = fake_spotify.add_playlist("ada", "Long Haul", songs[:200])
+    await link_directly(services, fake_spotify, alice)
+    await link_directly(services, fake_spotify, bob)
+    worker = await start_mixtape_worker()
+    entry, _ = await share_and_wait(driver, fake_discord, services, source.id, guild_id, channel_id)
+    handle = await driver.slash(
+        "import", {"playlist": pick(entry.id), "follow": True}, user=bob.user
+    )
+    await handle.original(until=done_thinking)
+    [first] = await wait_for_import_count(services, bob, 1, within=30)
+    first = await wait_finished(services, first.id, within=60)
+    assert first.status is ImportStatus.COMPLETED and first.target_playlist_id
+    fake_spotify.insert_entries(
+        source.id, fake_spotify.resolve_uris([s.uri for s in songs[200:]], "ada"), None
+    )
+    # The update's second add lands after the kill, before its ledger heard of it.
+    held = fake_spotify.inject(ADD, "delay", seconds=12, user="bob", skip=1)
+
+    await run_schedule(services)
+    await asyncio.to_thread(held_fired, held, 60)
+    worker.kill()
+    await start_mixtape_worker()
+    rows = await wait_for_import_count(services, bob, 2, within=30)
+    update = await wait_finished(services, rows[-1].id, within=180)
+
+    assert update.status is ImportStatus.COMPLETED, update.error
+    assert update.target_playlist_id == first.target_playlist_id
+    assert fake_spotify.playlist_uris(first.target_playlist_id) == [s.uri for s in songs]
+    assert len(await imports_of(services, bob)) == 2  # the fan-out did not run twice
+
+
+def held_fired(fault: Any, within: float) -> None:
+    deadline = time.monotonic() + within
+    while fault.fired < 1:
+        assert time.monotonic() < deadline, "the delayed add never came"
+        time.sleep(0.05)
