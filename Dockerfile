@@ -17,6 +17,7 @@ COPY workflows /src/workflows
 COPY storage /src/storage
 COPY music /src/music
 COPY mixtape /src/mixtape
+COPY spotify_access /src/spotify_access
 RUN /opt/mixtape/bin/pip install --no-deps /src
 
 FROM python:3.11-slim

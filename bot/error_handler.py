@@ -17,8 +17,8 @@ import discord
 from discord import app_commands
 
 from bot.errors import UserFacingError
-from mixtape.spotify_tokens import LinkExpired, NotLinked, NotRegistered
 from music.errors import RateLimited, Transient
+from spotify_access.calls import LinkExpired, NotLinked, NotRegistered
 from voice import replies
 
 log = logging.getLogger(__name__)

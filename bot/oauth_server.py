@@ -34,9 +34,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.services import BotServices
-from mixtape.spotify_tokens import is_unregistered_user
 from music.errors import AuthExpired, MusicServiceError, RateLimited, Transient
 from music.spotify import code_challenge, new_code_verifier
+from spotify_access.calls import is_unregistered_user
 from storage import accounts, waitlist
 from storage.accounts import SpotifyAccountTaken
 from storage.oauth_states import (

@@ -21,8 +21,8 @@ from hatchet_sdk.runnables.workflow import BaseWorkflow, Standalone
 from pydantic import BaseModel
 
 from mixtape.settings import Settings
-from mixtape.spotify_tokens import NotLinked, NotRegistered, call_as_member
 from music.errors import AuthExpired, Permanent, RateLimited
+from spotify_access.calls import NotLinked, NotRegistered, call_as_member
 from storage import catalog, follows, imports
 from storage.enums import PlaylistStatus
 from storage.errors import ActiveImportExists, PlaylistNotFound, PlaylistNotReady

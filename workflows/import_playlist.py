@@ -51,11 +51,11 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mixtape.settings import Settings
-from mixtape.spotify_tokens import NotLinked, NotRegistered, call_as_member
 from music.errors import AuthExpired, Permanent, RateLimited
 from music.matching import best_match, match_key
 from music.models import Track, parse_track
 from music.spotify import add_items
+from spotify_access.calls import NotLinked, NotRegistered, call_as_member
 from storage import accounts, catalog, imports, ledger, matches
 from storage.enums import ImportStatus, ItemState
 from storage.models import CatalogTrack, Import, ImportItem, TrackMatch

@@ -27,9 +27,9 @@ from hatchet_sdk.runnables.workflow import BaseWorkflow, Standalone
 from pydantic import BaseModel
 
 from mixtape.settings import Settings
-from mixtape.spotify_tokens import NotLinked, NotRegistered, call_as_member
 from music.errors import AuthExpired, Permanent, RateLimited
 from music.models import parse_items_page, parse_playlist
+from spotify_access.calls import NotLinked, NotRegistered, call_as_member
 from storage import accounts, catalog, follows
 from storage.catalog import TrackData
 from storage.enums import PlaylistStatus

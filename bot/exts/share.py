@@ -16,9 +16,9 @@ from bot import errors
 from bot.client import MixtapeBot
 from bot.exts._shared import catalog_choices, lookup_entry, require_guild, share_cooldown
 from bot.views import Confirm
-from mixtape.spotify_tokens import NotLinked, call_as_member
 from music.errors import Permanent
 from music.urls import PlaylistLinkError, PlaylistRef, parse_playlist_link
+from spotify_access.calls import NotLinked, call_as_member
 from storage import accounts, catalog
 from storage.enums import PlaylistStatus
 from storage.errors import CatalogFull, ShareInProgress

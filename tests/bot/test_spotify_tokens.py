@@ -1,4 +1,4 @@
-"""`mixtape.spotify_tokens.call_as_member` against the fake Spotify and a real database.
+"""`spotify_access.calls.call_as_member` against the fake Spotify and a real database.
 
 It lives beside the bot tests because the bot is its first user (the worker is next); it
 imports nothing from Discord.
@@ -17,8 +17,8 @@ from sqlalchemy import text
 
 from bot.services import BotServices
 from fakes.spotify import FakeSpotify
-from mixtape.spotify_tokens import LinkExpired, NotLinked, NotRegistered, call_as_member
 from music.errors import Permanent
+from spotify_access.calls import LinkExpired, NotLinked, NotRegistered, call_as_member
 from storage import accounts
 from tests.bot.support import Member, link_directly, offline_hatchet
 
@@ -148,7 +148,7 @@ async def test_a_revoked_grant_says_link_again_and_keeps_the_account(
     fake_spotify.expire_tokens("ada")
 
     with (
-        caplog.at_level(logging.WARNING, logger="mixtape.spotify_tokens"),
+        caplog.at_level(logging.WARNING, logger="spotify_access.calls"),
         pytest.raises(LinkExpired) as raised,
     ):
         await call(services, alice)
