@@ -162,6 +162,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     arrived, route = state.clock(), route_name(request)
     app_id, user_id = _identity(request, state)
     await request.read()  # the whole request has arrived before any delay or fault
+    if request.transport is not None:
+        state.saw_connection(request.transport.get_extra_info("peername"))
     if state.latency > 0:
         await asyncio.sleep(state.latency)
     fault = state.take_fault(route, user_id) if route != UNMATCHED_ROUTE else None

@@ -28,6 +28,17 @@ class CallLog:
         self._windows: list[RetryAfterWindow] = []
         self._rate_limit: tuple[int, float] | None = None
         self._admitted: defaultdict[str | None, deque[float]] = defaultdict(deque)
+        self._peers: set[object] = set()
+
+    def saw_connection(self, peer: object) -> None:
+        """A call arrived over the client connection `peer` (its address and port)."""
+        with self.lock:
+            self._peers.add(peer)
+
+    def connections(self) -> int:
+        """How many client connections the recorded calls came over (kept-alive ones once)."""
+        with self.lock:
+            return len(self._peers)
 
     def inject(
         self,
@@ -152,6 +163,7 @@ class CallLog:
         with self.lock:
             self._calls.clear()
             self._windows.clear()
+            self._peers.clear()
 
     def calls_inside_retry_after_windows(
         self, per: Literal["app", "user"] = "app", grace: float = 0.0

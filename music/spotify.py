@@ -143,6 +143,20 @@ class UserCallResult(Generic[R]):
     token_changed: bool
 
 
+class _PooledSession(requests.Session):
+    """The adapter's session for one pool thread, owned by the adapter, not by a client.
+
+    A spotipy client closes its session when it is garbage-collected; the adapter makes a
+    client per call, so without this every call would open a new connection.
+    """
+
+    def close(self) -> None:
+        """Kept open for the next client on this thread (see `release`)."""
+
+    def release(self) -> None:
+        super().close()
+
+
 class SpotifyAdapter:
     """Runs spotipy calls off the event loop, classifying every failure."""
 
@@ -150,9 +164,15 @@ class SpotifyAdapter:
         self.config = config
         self._executor = ThreadPoolExecutor(config.threads, thread_name_prefix="spotify")
         self._local = threading.local()
+        self._sessions: list[_PooledSession] = []
+        self._sessions_lock = threading.Lock()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._sessions_lock:
+            for session in self._sessions:
+                session.release()
+            self._sessions.clear()
 
     # OAuth ------------------------------------------------------------------------------
 
@@ -207,10 +227,12 @@ class SpotifyAdapter:
         spotipy's own session mounts urllib3 retries that, even at zero, turn a 429 into a
         `RetryError` without headers (Retry-After lost) and report a 5xx as a 429.
         """
-        session: requests.Session | None = getattr(self._local, "session", None)
+        session: _PooledSession | None = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
+            session = _PooledSession()
             self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
         return session
 
     def client(

@@ -64,6 +64,30 @@ async def test_reads_pages_as_the_member(fake: FakeSpotify, adapter: SpotifyAdap
     assert result.token_changed is False
 
 
+async def test_calls_as_members_reuse_their_thread_s_connection(fake: FakeSpotify) -> None:
+    """A spotipy client closes its session when it is collected; the adapter's pooled
+    session must outlive the client made for each call, or every call opens a connection."""
+    app = fake.apps[fake.default_client_id]
+    adapter = SpotifyAdapter(
+        SpotifyConfig(
+            client_id=app.client_id,
+            client_secret=app.client_secret,
+            redirect_uri=sorted(app.redirect_uris)[0],
+            api_base=fake.api_base,
+            accounts_base=fake.accounts_base,
+            timeout_seconds=2,
+            threads=1,
+        )
+    )
+    try:
+        for _ in range(5):
+            await adapter.as_user(_token(fake), lambda sp: sp.current_user())
+    finally:
+        adapter.close()
+    assert fake.count() == 5
+    assert fake.connections() == 1
+
+
 async def test_429_keeps_retry_after(fake: FakeSpotify, adapter: SpotifyAdapter) -> None:
     playlist = fake.add_playlist("alice", "Mix", fake.generate_tracks(3, seed=2))
     fake.inject(ITEMS, "429", retry_after=7)
