@@ -94,6 +94,10 @@ class World:
         self.spotify = FakeSpotify()
         self.discord = FakeDiscord()
         self.guild_id = random.randrange(10**17, 10**18)
+        #: members' Discord ids start here: Mixtape's per-member Hatchet rate limits are
+        #: keyed by that id across the whole engine (not per namespace), so every run's
+        #: members get ids of their own, not another run's (or a test's) buckets
+        self._member_base = random.randrange(10**17, 9 * 10**17)
         self.env: dict[str, str] = {}
         self.db_url = f"sqlite+aiosqlite:///{workdir / 'mixtape.db'}"
         self.key = Fernet.generate_key().decode()
@@ -197,7 +201,7 @@ class World:
         self.spotify.add_user(spotify_id, spotify_id)
         grant = self.spotify.issue_token(spotify_id)
         assert grant.refresh_token is not None
-        member = Member(10**17 + n, spotify_id, grant.access_token)
+        member = Member(self._member_base + n, spotify_id, grant.access_token)
         async with self.sessions.begin() as s:
             await accounts.save_linked_account(
                 s,

@@ -1,7 +1,8 @@
 """The benchmark's smoke run (`python -m bench --quick`) on the suite's engine: every design
 and scenario runs, the outputs are written, and what it measures is real (the plain script's
 restart after a kill shows up as duplicates; Mixtape has none; the scale-out runs three
-workers and loses one). No timing is asserted."""
+workers and loses one; following checks unchanged sources with one call each and brings
+every follower's copy level with a changed source). No timing is asserted."""
 
 from __future__ import annotations
 
@@ -74,6 +75,18 @@ def test_quick_bench_measures_every_design(stack_env: dict[str, str], tmp_path: 
     # the physical floor: the fewest calls (a create, one add per 100 tracks) x latency
     assert one["floor_s"] == pytest.approx(2 * 0.03)
     assert by[("mixtape", "worker SIGKILL")]["floor_s"] is None
+    # following: one scheduled check; an unchanged source costs one call, and a change
+    # reaches every follower's copy once (the copies are checked against the source)
+    checked = by[("mixtape", "follow: check unchanged entries")]
+    assert checked["calls_by_route"] == {"GET /v1/playlists/{id}": checked["members"]}
+    assert len(checked["finished"]) == checked["members"] == 10
+    updated = by[("mixtape", "follow: update followers of a changed entry")]
+    assert len(updated["finished"]) == updated["members"] == 3
+    assert updated["calls_by_route"]["POST /v1/playlists/{id}/items"] == 3
+    assert updated["extra_playlists"] == 0
+    # its floor: the check, the re-read (metadata, 3 pages of 120 songs), an add per follower
+    assert updated["floor_s"] == pytest.approx((1 + 1 + 3 + 3) * 0.03)
+    assert "an unchanged source costs one call: 10 calls for 10 entries" in done.stdout
     # Discord answering 429 to every progress edit: measured, and the import still complete
     assert by[("mixtape", "Discord 429s on edits")]["chaos_at"] is not None
     assert "Discord answering 429 to every edit" in done.stdout
