@@ -9,11 +9,11 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from bot.client import MixtapeBot
 from bot.services import BotServices
 from devtools.worker_process import WorkerProcess
 from fakes.discord_api import FakeDiscord
@@ -71,117 +71,143 @@ async def wait_for_import_count(
     return rows
 
 
-async def test_a_follower_copy_gets_what_the_source_gained_once_and_keeps_its_own(
-    bot: MixtapeBot,
+@dataclass
+class Following:
+    """One test's world: Ada shares, Bob follows."""
+
+    driver: InteractionDriver
+    spotify: FakeSpotify
+    discord: FakeDiscord
+    services: BotServices
+    guild_id: int
+    channel_id: int
+    alice: Member
+    bob: Member
+
+    async def shared(self, name: str, songs: list[Any]) -> tuple[Any, CatalogPlaylist]:
+        """Ada's playlist, linked and shared through /share."""
+        source = self.spotify.add_playlist("ada", name, songs)
+        await link_directly(self.services, self.spotify, self.alice)
+        entry, _ = await share_and_wait(
+            self.driver, self.discord, self.services, source.id, self.guild_id, self.channel_id
+        )
+        return source, entry
+
+    async def followed(self, name: str, songs: list[Any]) -> tuple[Any, CatalogPlaylist, Import]:
+        """...and Bob's copy of it, imported with `follow` through /import."""
+        source, entry = await self.shared(name, songs)
+        await link_directly(self.services, self.spotify, self.bob)
+        handle = await self.driver.slash(
+            "import", {"playlist": pick(entry.id), "follow": True}, user=self.bob.user
+        )
+        await handle.original(until=done_thinking)
+        [first] = await wait_for_import_count(self.services, self.bob, 1, within=30)
+        first = await wait_finished(self.services, first.id, within=60)
+        assert first.status is ImportStatus.COMPLETED and first.follow and first.target_playlist_id
+        assert self.spotify.playlist_uris(first.target_playlist_id) == [s.uri for s in songs]
+        return source, entry, first
+
+
+@pytest.fixture
+def world(
     driver: InteractionDriver,
     fake_spotify: FakeSpotify,
     fake_discord: FakeDiscord,
     services: BotServices,
-    worker: WorkerProcess,
     guild_id: int,
     channel_id: int,
     alice: Member,
     bob: Member,
-) -> None:
-    songs = fake_spotify.generate_tracks(30, seed=151)
-    source = fake_spotify.add_playlist("ada", "Late Night Drive", songs[:20])
-    await link_directly(services, fake_spotify, alice)
-    await link_directly(services, fake_spotify, bob)
-    entry, _ = await share_and_wait(driver, fake_discord, services, source.id, guild_id, channel_id)
-    with InteractionDriver(
-        bot, fake_discord, user=bob.user, guild_id=guild_id, channel_id=channel_id
-    ) as as_bob:
-        handle = await as_bob.slash("import", {"playlist": pick(entry.id), "follow": True})
-        await handle.original(until=done_thinking)
-        [first] = await wait_for_import_count(services, bob, 1, within=30)
-        first = await wait_finished(services, first.id, within=60)
-        assert first.status is ImportStatus.COMPLETED and first.follow
-        copy = first.target_playlist_id
-        assert copy and fake_spotify.playlist_uris(copy) == [s.uri for s in songs[:20]]
-
-        # The sharer edits the source: 3 new songs, the 5th one gone, the 1st one twice.
-        fake_spotify.insert_entries(
-            source.id, fake_spotify.resolve_uris([s.uri for s in songs[20:23]], "ada"), None
-        )
-        fake_spotify.insert_entries(source.id, fake_spotify.resolve_uris([songs[0].uri], "ada"), 10)
-        fake_spotify.remove_entries(source.id, [4])
-        # ... and the 2nd one moved to the end.
-        fake_spotify.remove_entries(source.id, [1])
-        fake_spotify.insert_entries(
-            source.id, fake_spotify.resolve_uris([songs[1].uri], "ada"), None
-        )
-        # Bob adds a song of his own to his copy; it must stay.
-        own = songs[29]
-        fake_spotify.insert_entries(copy, fake_spotify.resolve_uris([own.uri], "bob"), 0)
-
-        before = entry.changed_at
-        await run_schedule(services)
-        changed = await entry_when(
-            services, entry.id, lambda e: e.changed_at != before and e.status.value == "ready", 90
-        )
-        assert (changed.change_added, changed.change_removed, changed.change_moved) == (4, 1, 1)
-        rows = await wait_for_import_count(services, bob, 2, within=60)
-        update = await wait_finished(services, rows[-1].id, within=90)
-
-        assert update.status is ImportStatus.COMPLETED, update.error
-        assert update.follow_update and update.follow
-        assert update.target_playlist_id == copy
-        source_now = fake_spotify.playlist_uris(source.id)
-        held = Counter(fake_spotify.playlist_uris(copy))
-        # Everything the source holds, as many times as it holds it; plus bob's own song and
-        # the song the source dropped (Mixtape never deletes what a member holds).
-        assert held == Counter(source_now) + Counter([own.uri, songs[4].uri])
-        assert update.added == 4
-        # Said in the channel once, on the share's message: the change and who it reaches.
-        said = [
-            embed_text(m["embeds"])
-            for m in fake_discord.messages(channel_id, include_ephemeral=False)
-        ]
-        assert sum("+4 \u22121 songs, 1 moved" in text for text in said) == 1, said
-
-        # /catalog show tells the change and the follower.
-        show = await driver.slash("catalog", {"playlist": pick(entry.id)}, subcommand="show")
-        shown = embed_text((await show.response()).data["embeds"])
-        assert "+4 \u22121 songs, 1 moved" in shown and "1 member follows it" in shown
-
-        # An unchanged source costs one call, and nobody's copy is touched.
-        fake_spotify.reset_calls()
-        checked = changed.checked_at
-        await run_schedule(services)
-        await entry_when(services, entry.id, lambda e: e.checked_at != checked, 60)
-        assert fake_spotify.count() == 1 and fake_spotify.count(PLAYLIST) == 1
-        assert len(await imports_of(services, bob)) == 2
-
-        # Bob unfollows: the next change reaches no copy of his.
-        handle = await as_bob.slash("unfollow", {"playlist": pick(entry.id)})
-        assert "no longer follows" in str((await handle.response()).data.get("content"))
-        fake_spotify.insert_entries(
-            source.id, fake_spotify.resolve_uris([songs[25].uri], "ada"), None
-        )
-        before = changed.changed_at
-        await run_schedule(services)
-        again = await entry_when(
-            services, entry.id, lambda e: e.changed_at != before and e.status.value == "ready", 90
-        )
-        assert (again.change_added, again.change_removed, again.change_moved) == (1, 0, 0)
-        await asyncio.sleep(2)  # a fan-out would have created the import by now
-        assert len(await imports_of(services, bob)) == 2
+) -> Following:
+    return Following(driver, fake_spotify, fake_discord, services, guild_id, channel_id, alice, bob)
 
 
-async def test_a_sharer_who_unlinks_pauses_following_with_the_reason(
+async def test_a_follower_copy_gets_what_the_source_gained_once_and_keeps_its_own(
+    world: Following,
     driver: InteractionDriver,
     fake_spotify: FakeSpotify,
     fake_discord: FakeDiscord,
     services: BotServices,
     worker: WorkerProcess,
-    guild_id: int,
     channel_id: int,
-    alice: Member,
+    bob: Member,
 ) -> None:
-    songs = fake_spotify.generate_tracks(5, seed=152)
-    source = fake_spotify.add_playlist("ada", "Gone Soon", songs)
-    await link_directly(services, fake_spotify, alice)
-    entry, _ = await share_and_wait(driver, fake_discord, services, source.id, guild_id, channel_id)
+    songs = fake_spotify.generate_tracks(30, seed=151)
+    source, entry, first = await world.followed("Late Night Drive", songs[:20])
+    copy = first.target_playlist_id
+    assert copy
+    # The sharer edits the source: 3 new songs, the 5th one gone, the 1st one twice.
+    fake_spotify.insert_entries(
+        source.id, fake_spotify.resolve_uris([s.uri for s in songs[20:23]], "ada"), None
+    )
+    fake_spotify.insert_entries(source.id, fake_spotify.resolve_uris([songs[0].uri], "ada"), 10)
+    fake_spotify.remove_entries(source.id, [4])
+    # ... and the 2nd one moved to the end.
+    fake_spotify.remove_entries(source.id, [1])
+    fake_spotify.insert_entries(source.id, fake_spotify.resolve_uris([songs[1].uri], "ada"), None)
+    # Bob adds a song of his own to his copy; it must stay.
+    own = songs[29]
+    fake_spotify.insert_entries(copy, fake_spotify.resolve_uris([own.uri], "bob"), 0)
+
+    before = entry.changed_at
+    await run_schedule(services)
+    changed = await entry_when(
+        services, entry.id, lambda e: e.changed_at != before and e.status.value == "ready", 90
+    )
+    assert (changed.change_added, changed.change_removed, changed.change_moved) == (4, 1, 1)
+    rows = await wait_for_import_count(services, bob, 2, within=60)
+    update = await wait_finished(services, rows[-1].id, within=90)
+
+    assert update.status is ImportStatus.COMPLETED, update.error
+    assert update.follow_update and update.follow
+    assert update.target_playlist_id == copy
+    source_now = fake_spotify.playlist_uris(source.id)
+    held = Counter(fake_spotify.playlist_uris(copy))
+    # Everything the source holds, as many times as it holds it; plus bob's own song and
+    # the song the source dropped (Mixtape never deletes what a member holds).
+    assert held == Counter(source_now) + Counter([own.uri, songs[4].uri])
+    assert update.added == 4
+    # Said in the channel once, on the share's message: the change and who it reaches.
+    said = [
+        embed_text(m["embeds"]) for m in fake_discord.messages(channel_id, include_ephemeral=False)
+    ]
+    assert sum("+4 \u22121 songs, 1 moved" in text for text in said) == 1, said
+
+    # /catalog show tells the change and the follower.
+    show = await driver.slash("catalog", {"playlist": pick(entry.id)}, subcommand="show")
+    shown = embed_text((await show.response()).data["embeds"])
+    assert "+4 \u22121 songs, 1 moved" in shown and "1 member follows it" in shown
+
+    # An unchanged source costs one call, and nobody's copy is touched.
+    fake_spotify.reset_calls()
+    checked = changed.checked_at
+    await run_schedule(services)
+    await entry_when(services, entry.id, lambda e: e.checked_at != checked, 60)
+    assert fake_spotify.count() == 1 and fake_spotify.count(PLAYLIST) == 1
+    assert len(await imports_of(services, bob)) == 2
+
+    # Bob unfollows: the next change reaches no copy of his.
+    handle = await driver.slash("unfollow", {"playlist": pick(entry.id)}, user=bob.user)
+    assert "no longer follows" in str((await handle.response()).data.get("content"))
+    fake_spotify.insert_entries(source.id, fake_spotify.resolve_uris([songs[25].uri], "ada"), None)
+    before = changed.changed_at
+    await run_schedule(services)
+    again = await entry_when(
+        services, entry.id, lambda e: e.changed_at != before and e.status.value == "ready", 90
+    )
+    assert (again.change_added, again.change_removed, again.change_moved) == (1, 0, 0)
+    await asyncio.sleep(2)  # a fan-out would have created the import by now
+    assert len(await imports_of(services, bob)) == 2
+
+
+async def test_a_sharer_who_unlinks_pauses_following_with_the_reason(
+    world: Following,
+    driver: InteractionDriver,
+    fake_spotify: FakeSpotify,
+    services: BotServices,
+    worker: WorkerProcess,
+) -> None:
+    _, entry = await world.shared("Gone Soon", fake_spotify.generate_tracks(5, seed=152))
     await (await driver.slash("unlink")).response()
     fake_spotify.reset_calls()
 
@@ -195,18 +221,13 @@ async def test_a_sharer_who_unlinks_pauses_following_with_the_reason(
 
 
 async def test_managers_pause_and_resume_following_in_their_server(
+    world: Following,
     driver: InteractionDriver,
     fake_spotify: FakeSpotify,
-    fake_discord: FakeDiscord,
     services: BotServices,
     worker: WorkerProcess,
-    guild_id: int,
-    channel_id: int,
-    alice: Member,
 ) -> None:
-    source = fake_spotify.add_playlist("ada", "Weekly", fake_spotify.generate_tracks(3, seed=153))
-    await link_directly(services, fake_spotify, alice)
-    entry, _ = await share_and_wait(driver, fake_discord, services, source.id, guild_id, channel_id)
+    _, entry = await world.shared("Weekly", fake_spotify.generate_tracks(3, seed=153))
     refused = await driver.slash("following", subcommand="pause")
     assert "Manage Server" in embed_text((await refused.response()).data["embeds"])
     assert await run_schedule(services) == 1  # an ordinary member cannot pause it
@@ -225,28 +246,17 @@ async def test_managers_pause_and_resume_following_in_their_server(
 
 
 async def test_a_follower_whose_update_failed_is_told_privately_with_the_way_out(
-    bot: MixtapeBot,
+    world: Following,
     driver: InteractionDriver,
     fake_spotify: FakeSpotify,
     fake_discord: FakeDiscord,
     services: BotServices,
     worker: WorkerProcess,
-    guild_id: int,
-    channel_id: int,
     alice: Member,
     bob: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(6, seed=154)
-    source = fake_spotify.add_playlist("ada", "Fresh", songs[:5])
-    await link_directly(services, fake_spotify, alice)
-    await link_directly(services, fake_spotify, bob)
-    entry, _ = await share_and_wait(driver, fake_discord, services, source.id, guild_id, channel_id)
-    handle = await driver.slash(
-        "import", {"playlist": pick(entry.id), "follow": True}, user=bob.user
-    )
-    await handle.original(until=done_thinking)
-    [first] = await wait_for_import_count(services, bob, 1, within=30)
-    assert (await wait_finished(services, first.id, within=60)).status is ImportStatus.COMPLETED
+    source, _, _ = await world.followed("Fresh", songs[:5])
     await (await driver.slash("unlink", user=bob.user)).response()  # bob leaves Spotify
     fake_spotify.insert_entries(source.id, fake_spotify.resolve_uris([songs[5].uri], "ada"), None)
 
@@ -269,30 +279,16 @@ async def test_a_follower_whose_update_failed_is_told_privately_with_the_way_out
 
 
 async def test_a_worker_killed_during_a_follower_update_leaves_the_copy_exact(
-    bot: MixtapeBot,
-    driver: InteractionDriver,
+    world: Following,
     fake_spotify: FakeSpotify,
-    fake_discord: FakeDiscord,
     services: BotServices,
     start_mixtape_worker: Callable[[], Awaitable[WorkerProcess]],
-    guild_id: int,
-    channel_id: int,
-    alice: Member,
     bob: Member,
 ) -> None:
     songs = fake_spotify.generate_tracks(450, seed=155)
-    source = fake_spotify.add_playlist("ada", "Long Haul", songs[:200])
-    await link_directly(services, fake_spotify, alice)
-    await link_directly(services, fake_spotify, bob)
     worker = await start_mixtape_worker()
-    entry, _ = await share_and_wait(driver, fake_discord, services, source.id, guild_id, channel_id)
-    handle = await driver.slash(
-        "import", {"playlist": pick(entry.id), "follow": True}, user=bob.user
-    )
-    await handle.original(until=done_thinking)
-    [first] = await wait_for_import_count(services, bob, 1, within=30)
-    first = await wait_finished(services, first.id, within=60)
-    assert first.status is ImportStatus.COMPLETED and first.target_playlist_id
+    source, _, first = await world.followed("Long Haul", songs[:200])
+    assert first.target_playlist_id
     fake_spotify.insert_entries(
         source.id, fake_spotify.resolve_uris([s.uri for s in songs[200:]], "ada"), None
     )
