@@ -22,7 +22,7 @@ from bench.designs import MixtapeDesign, PerTrackDesign, all_designs
 from bench.follow import FollowBench
 from bench.scenarios import Outcome, Scenario, Timing, run
 from bench.world import Config, World
-from mixtape.stack import STACK_DIR, log, pinned_engine_tag
+from devtools.stack import STACK_DIR, log, pinned_engine_tag
 
 HERE = Path(__file__).resolve().parent
 ALL = ("mixtape", "per-track", "plain script")

@@ -22,7 +22,7 @@ from hatchet_sdk import WorkflowRunRef
 from bench import per_track
 from bench.world import NAMESPACES, Member, World, hatchet_in
 from bot.dispatch import WorkflowDispatcher
-from mixtape.stack import REPO_ROOT
+from devtools.stack import REPO_ROOT
 from storage import imports
 from storage.enums import ImportStatus
 from storage.models import Import

@@ -32,7 +32,7 @@ from bench.designs import MixtapeDesign
 from bench.scenarios import WRITE_ROUTES, MemorySampler, Outcome, Scenario
 from bench.world import NAMESPACES, Member, World, hatchet_in
 from bot.dispatch import WorkflowDispatcher
-from mixtape.stack import log
+from devtools.stack import log
 from storage import catalog, follows, imports
 from storage.enums import ImportStatus, PlaylistStatus
 from storage.models import CatalogPlaylist, Import

@@ -25,10 +25,10 @@ from cryptography.fernet import Fernet
 from hatchet_sdk import Hatchet
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from devtools.stack import running_stack
+from devtools.worker_process import WorkerProcess
 from fakes.discord_api import FakeDiscord
 from fakes.spotify import FakeSpotify
-from mixtape.stack import running_stack
-from mixtape.worker_process import WorkerProcess
 from music.spotify import SCOPES
 from storage import accounts, catalog
 from storage.catalog import TrackData
@@ -67,7 +67,7 @@ class Config:
 
 @contextlib.contextmanager
 def stack_env() -> Iterator[dict[str, str]]:
-    """The engine named by the environment (`python -m mixtape.stack exec`), or a new one."""
+    """The engine named by the environment (`python -m devtools.stack exec`), or a new one."""
     if all(os.environ.get(key) for key in _STACK_KEYS):
         yield {k: v for k, v in os.environ.items() if k.startswith(("HATCHET_", "MIXTAPE_"))}
         return

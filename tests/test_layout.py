@@ -17,10 +17,7 @@ RUNTIME = ("bot", "workflows", "storage", "music", "voice", "mixtape", "spotify_
 DEVELOPMENT = ("devtools", "fakes", "bench", "tests")
 #: Modules the checks skip for now, each with why. Each must still exist and still be
 #: imported by someone; once it is not, delete it (or its entry) here.
-PENDING = {
-    "mixtape/stack.py": "re-exports devtools.stack for bench/ until bench imports devtools",
-    "mixtape/worker_process.py": "re-exports devtools.worker_process for bench/, likewise",
-}
+PENDING = {}
 
 Edges = dict[str, dict[str, list[str]]]  # package -> package it imports -> files that do
 

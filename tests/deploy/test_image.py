@@ -35,8 +35,6 @@ DEV_ONLY = (
     ".data",
     ".env",
 )
-#: mixtape's transitional re-exports of devtools for bench/ (tests/test_layout.py)
-DEV_MODULES = ("stack", "worker_process")
 
 
 def _pattern(glob: str) -> re.Pattern[str]:
@@ -93,7 +91,6 @@ def image_sources() -> set[str]:
 def test_the_build_context_has_no_secret_and_no_development_tool() -> None:
     files = context_files()
     assert not [f for f in files if f.split("/")[0] in DEV_ONLY or f.startswith(".git/")]
-    assert not [f for f in files if f.startswith("mixtape/") and Path(f).stem in DEV_MODULES]
     assert not [f for f in files if "__pycache__" in f]
     for wanted in (
         "bot/__main__.py",
