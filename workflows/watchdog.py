@@ -13,7 +13,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from hatchet_sdk import Context, Hatchet
+from hatchet_sdk import ConcurrencyExpression, ConcurrencyLimitStrategy, Context, Hatchet
 from hatchet_sdk.runnables.workflow import Standalone
 from pydantic import BaseModel
 
@@ -37,7 +37,19 @@ def build_watchdog(
 ) -> Standalone[Any, WatchdogOutput]:
     """Declare the watchdog, which restarts runs of `import_playlist`."""
 
-    @hatchet.task(name=WATCHDOG, on_crons=["* * * * *"], execution_timeout=timedelta(minutes=2))
+    @hatchet.task(
+        name=WATCHDOG,
+        on_crons=["* * * * *"],
+        execution_timeout=timedelta(minutes=2),
+        # One watchdog at a time: two at once (the cron and one started by hand) would each
+        # start a run for the same import, and the newer run cancels the older (one live
+        # run per import) while the loser of the claim below cancels its own: both gone.
+        concurrency=ConcurrencyExpression(
+            expression="'watchdog'",
+            max_runs=1,
+            limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN,
+        ),
+    )
     async def import_watchdog(input: Any, ctx: Context) -> WatchdogOutput:
         d = deps(ctx)
         quiet_since = utcnow() - timedelta(seconds=settings.import_stall_seconds)

@@ -115,11 +115,12 @@ async def test_retry_after_the_member_deleted_the_target_fills_a_new_one(
     assert row.target_playlist_id and row.target_playlist_id != lost
     assert target_uris(fake_spotify, row) == [s.uri for s in songs]  # all of them, once
     assert (row.added, row.already_present) == (250, 0)
-    [message] = fake_discord.messages(channel_id, include_ephemeral=False)
+    assert row.message_id is not None  # the progress message (the owner's ping is another)
+    progress_id = row.message_id
     await fake_discord.async_wait_for(
         lambda: (
             LOST_TARGET_NOTE[:40]
-            in embed_text(fake_discord.message(channel_id, int(message["id"]))["embeds"])
+            in embed_text(fake_discord.message(channel_id, progress_id)["embeds"])
         ),
         within=10,
     )
