@@ -242,28 +242,7 @@ async def _settle_item(
 
 async def counts_by_state(session: AsyncSession, import_id: int) -> ImportCounts:
     """Recount the ledger and store the result in the import's counters."""
-    rows = await session.execute(
-        select(ImportItem.state, ImportItem.already_present, func.count())
-        .where(ImportItem.import_id == import_id)
-        .group_by(ImportItem.state, ImportItem.already_present)
-    )
-    by_state = dict.fromkeys(ItemState, 0)
-    already_present = 0
-    for state, present, count in rows:
-        if state is ItemState.ADDED and present:
-            already_present += count
-        else:
-            by_state[state] += count
-    counts = ImportCounts(
-        total=sum(by_state.values()) + already_present,
-        pending=by_state[ItemState.PENDING],
-        resolved=by_state[ItemState.RESOLVED],
-        added=by_state[ItemState.ADDED],
-        already_present=already_present,
-        not_found=by_state[ItemState.NOT_FOUND],
-        failed=by_state[ItemState.FAILED],
-        skipped=by_state[ItemState.SKIPPED],
-    )
+    counts = await count_states(session, import_id)
     await session.execute(
         update(Import)
         .where(Import.id == import_id)
@@ -277,6 +256,33 @@ async def counts_by_state(session: AsyncSession, import_id: int) -> ImportCounts
         )
     )
     return counts
+
+
+async def count_states(session: AsyncSession, import_id: int) -> ImportCounts:
+    """Recount the ledger, writing nothing (a progress tick must not look like progress
+    to the watchdog, nor queue behind other imports' writes)."""
+    rows = await session.execute(
+        select(ImportItem.state, ImportItem.already_present, func.count())
+        .where(ImportItem.import_id == import_id)
+        .group_by(ImportItem.state, ImportItem.already_present)
+    )
+    by_state = dict.fromkeys(ItemState, 0)
+    already_present = 0
+    for state, present, count in rows:
+        if state is ItemState.ADDED and present:
+            already_present += count
+        else:
+            by_state[state] += count
+    return ImportCounts(
+        total=sum(by_state.values()) + already_present,
+        pending=by_state[ItemState.PENDING],
+        resolved=by_state[ItemState.RESOLVED],
+        added=by_state[ItemState.ADDED],
+        already_present=already_present,
+        not_found=by_state[ItemState.NOT_FOUND],
+        failed=by_state[ItemState.FAILED],
+        skipped=by_state[ItemState.SKIPPED],
+    )
 
 
 async def resolve_known_uris(session: AsyncSession, import_id: int) -> int:

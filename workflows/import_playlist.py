@@ -737,10 +737,12 @@ class _Run:
             async with self.d.sessions.begin() as s:
                 await imports.start_import(s, self.input.import_id)
 
-    async def _view(self) -> import_progress.View:
-        """The message's view as of now; `self.pace` is what this run settled, how fast."""
+    async def _view(self, *, store: bool = True) -> import_progress.View:
+        """The message's view as of now; `self.pace` is what this run settled, how fast.
+        `store` also refreshes the import's cached counters (what /imports shows)."""
         async with self.d.sessions.begin() as s:
-            c = await ledger.counts_by_state(s, self.input.import_id)
+            count = ledger.counts_by_state if store else ledger.count_states
+            c = await count(s, self.input.import_id)
         settled = c.total - c.outstanding
         self.pace = import_progress.Pace(
             settled=max(settled - self.settled_at_start, 0),
@@ -763,7 +765,7 @@ class _Run:
             share_skips=self.share_skips,
         )
 
-    async def report(self, *, final: bool = False) -> None:
+    async def report(self, *, final: bool = False, store: bool = True) -> None:
         """Show the ledger's state; a non-final report within the progress interval of the
         last one is skipped (the message could not show it sooner anyway)."""
         now = time.monotonic()
@@ -771,7 +773,7 @@ class _Run:
         if not final and self.reported_at is not None and now - self.reported_at < interval:
             return
         self.reported_at = now
-        view = await self._view()
+        view = await self._view(store=store)
         await self._edit(import_progress.running(view, self.pace), final=final)
 
     async def _tick(self) -> None:
@@ -783,7 +785,7 @@ class _Run:
         while True:
             await asyncio.sleep(interval)
             try:
-                await self.report()
+                await self.report(store=False)  # reads only: a tick is no sign of life
             except Exception:  # progress never fails the import
                 log.warning("progress of import %s failed", self.input.import_id, exc_info=True)
 
