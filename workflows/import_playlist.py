@@ -48,6 +48,7 @@ from hatchet_sdk import (
 from hatchet_sdk.exceptions import FailedTaskRunExceptionGroup, TaskRunError
 from hatchet_sdk.runnables.workflow import BaseWorkflow, Standalone
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mixtape.settings import Settings
@@ -702,8 +703,7 @@ class _Run:
                 ticker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await ticker
-            async with self.d.sessions.begin() as s:  # the watchdog's sign of life
-                await imports.touch_import(s, self.input.import_id)
+            await self._touch()  # the watchdog's sign of life
             if isinstance(result, PrepareOutput) and result.target_url:
                 self.target_url = result.target_url
             if isinstance(result, PrepareOutput) and result.lost_target:
@@ -729,8 +729,7 @@ class _Run:
                 self.told_paused = True
                 await self._tell_owner(import_progress.paused_notice(view, resume_at, reason))
         else:
-            async with self.d.sessions.begin() as s:  # a short wait is no stall
-                await imports.touch_import(s, self.input.import_id)
+            await self._touch()  # a short wait is no stall
         log.info("import %s waits %.1fs for Spotify (%s)", self.input.import_id, seconds, reason)
         await self.ctx.aio_sleep_for(timedelta(seconds=seconds))
         if long_wait:
@@ -773,8 +772,22 @@ class _Run:
         if not final and self.reported_at is not None and now - self.reported_at < interval:
             return
         self.reported_at = now
-        view = await self._view(store=store)
+        try:
+            view = await self._view(store=store)
+        except OperationalError:  # progress never fails the import; the next report catches up
+            log.warning("import %s: progress not read (database busy)", self.input.import_id)
+            return
         await self._edit(import_progress.running(view, self.pace), final=final)
+
+    async def _touch(self) -> None:
+        """Tell the watchdog the run is alive. Best-effort: a busy database (SQLite's lock
+        held past its timeout by a long transaction elsewhere) must not fail the import,
+        and the next step's touch says the same."""
+        try:
+            async with self.d.sessions.begin() as s:
+                await imports.touch_import(s, self.input.import_id)
+        except OperationalError:
+            log.warning("import %s: sign of life not recorded (busy)", self.input.import_id)
 
     async def _tick(self) -> None:
         """While a child runs, report every progress interval (a big add child appends

@@ -18,7 +18,7 @@ from bot.services import BotServices
 from devtools.worker_process import WorkerProcess
 from fakes.discord_api import FakeDiscord
 from fakes.spotify import FakeSpotify
-from storage import catalog, imports
+from storage import catalog, imports, ledger
 from storage.catalog import TrackData
 from storage.enums import ImportStatus
 from tests.bot.e2e.test_import import catalog_entry, names, start_import, wait_finished
@@ -61,8 +61,8 @@ async def resolving(services: BotServices, import_id: int) -> None:
     """Wait until the import's parent is running resolve children (past its prepare step)."""
 
     async def twenty_resolved() -> bool:
-        async with services.sessions.begin() as s:
-            counts = await imports.counts_by_state(s, import_id)
+        async with services.sessions.begin() as s:  # reads only: the worker writes meanwhile
+            counts = await ledger.count_states(s, import_id)
         return counts.resolved >= 20
 
     await async_wait_until(
