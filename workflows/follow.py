@@ -123,21 +123,27 @@ def build_follow_checks(
             claimed = await catalog.claim_refresh(s, entry.id)
         if not claimed:  # a /share of it started meanwhile; it measures the change itself
             return CheckOutput(outcome="busy")
-        await share_playlist.aio_run(
-            ShareInput(
-                catalog_playlist_id=entry.id,
-                sharer_discord_user_id=entry.owner_discord_user_id,
-                channel_id=entry.share_channel_id or 0,
-                refresh=True,
-            ),
-            wait_for_result=False,
-            additional_metadata={
-                "guild_id": str(entry.guild_id),
-                "catalog_playlist_id": str(entry.id),
-                "user_id": str(entry.owner_discord_user_id),
-                "follow": "refresh",
-            },
-        )
+        try:
+            await share_playlist.aio_run(
+                ShareInput(
+                    catalog_playlist_id=entry.id,
+                    sharer_discord_user_id=entry.owner_discord_user_id,
+                    channel_id=entry.share_channel_id or 0,
+                    refresh=True,
+                ),
+                wait_for_result=False,
+                additional_metadata={
+                    "guild_id": str(entry.guild_id),
+                    "catalog_playlist_id": str(entry.id),
+                    "user_id": str(entry.owner_discord_user_id),
+                    "follow": "refresh",
+                },
+            )
+        except Exception:
+            # Not started: give the entry back, or it would wait as "being read" for hours.
+            async with d.sessions.begin() as s:
+                await catalog.mark_catalog_status(s, entry.id, PlaylistStatus.READY)
+            raise
         return CheckOutput(outcome="refreshing")
 
     @hatchet.task(
