@@ -132,6 +132,11 @@ async def _raw_errors(fake: FakeDiscord) -> None:
         ]:
             async with session.get(fake.api_base + url, headers=headers) as answer:
                 await answer.read()
+        for body in ({"recipient_id": "97"}, {}):  # a DM opened, then a form error (400)
+            async with session.post(
+                fake.api_base + "/users/@me/channels", json=body, headers=auth
+            ) as answer:
+                await answer.read()
         user = FakeUser(98, "dan").payload()
         ticket = fake.issue_interaction(
             2, channel_id=fake.channel_id, guild_id=fake.guild_id, user=user, name="ping"
