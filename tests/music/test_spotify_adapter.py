@@ -24,10 +24,10 @@ def fake() -> Iterator[FakeSpotify]:
         yield spotify
 
 
-@pytest.fixture
-def adapter(fake: FakeSpotify) -> Iterator[SpotifyAdapter]:
+def _adapter(fake: FakeSpotify, threads: int = 8) -> SpotifyAdapter:
+    """The adapter aimed at the fake, as the bot and the worker configure it."""
     app = fake.apps[fake.default_client_id]
-    adapter = SpotifyAdapter(
+    return SpotifyAdapter(
         SpotifyConfig(
             client_id=app.client_id,
             client_secret=app.client_secret,
@@ -35,8 +35,14 @@ def adapter(fake: FakeSpotify) -> Iterator[SpotifyAdapter]:
             api_base=fake.api_base,
             accounts_base=fake.accounts_base,
             timeout_seconds=2,
+            threads=threads,
         )
     )
+
+
+@pytest.fixture
+def adapter(fake: FakeSpotify) -> Iterator[SpotifyAdapter]:
+    adapter = _adapter(fake)
     yield adapter
     adapter.close()
 
@@ -67,18 +73,7 @@ async def test_reads_pages_as_the_member(fake: FakeSpotify, adapter: SpotifyAdap
 async def test_calls_as_members_reuse_their_thread_s_connection(fake: FakeSpotify) -> None:
     """A spotipy client closes its session when it is collected; the adapter's pooled
     session must outlive the client made for each call, or every call opens a connection."""
-    app = fake.apps[fake.default_client_id]
-    adapter = SpotifyAdapter(
-        SpotifyConfig(
-            client_id=app.client_id,
-            client_secret=app.client_secret,
-            redirect_uri=sorted(app.redirect_uris)[0],
-            api_base=fake.api_base,
-            accounts_base=fake.accounts_base,
-            timeout_seconds=2,
-            threads=1,
-        )
-    )
+    adapter = _adapter(fake, threads=1)  # one pool thread: one session to reuse
     try:
         for _ in range(5):
             await adapter.as_user(_token(fake), lambda sp: sp.current_user())
