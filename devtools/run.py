@@ -178,12 +178,16 @@ def run_offline(settings: Settings, serve: bool) -> int:
             print("\n".join(dashboard.describe(env)), flush=True)
         if serve:
             log("serving until Ctrl-C")
-            return supervise(crew.children)
-        try:
-            code = play(world, crew, env.get("HATCHET_CLIENT_TOKEN"))
-        finally:
+            code = supervise(crew.children)
+        else:
+            try:
+                code = play(world, crew, env.get("HATCHET_CLIENT_TOKEN"))
+            finally:
+                for child in crew.children:
+                    child.stop()
+        if code != 0:
             for child in crew.children:
-                child.stop()
+                log(f"--- {child.name} log ---\n{world.log_tail(child.name)}")
     if code == 0:  # logs and database of a passed demo are not worth keeping
         shutil.rmtree(workdir, ignore_errors=True)
     else:

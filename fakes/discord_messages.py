@@ -94,11 +94,48 @@ def create_message(
         if loading:
             message["flags"] |= LOADING
         message.update(copy.deepcopy(extra or {}))
+        if not via_token:
+            _apply_reply(store, message, channel_id, body.get("message_reference"))
         if not loading and is_empty(message):
             raise ApiError(400, 50006, "Cannot send an empty message")
         version = MessageVersion("create", route, copy.deepcopy(body), copy.deepcopy(message), now)
         store.put_message(_Stored(message, now, [version]))
         return copy.deepcopy(message)
+
+
+REPLY = 19
+
+
+def _apply_reply(store: DiscordStore, message: JSON, channel_id: int, reference: Any) -> None:
+    """A reply to a message in the same channel: type 19, its `message_reference` and
+    `referenced_message`. Discord refuses an unknown message unless `fail_if_not_exists`
+    is false (then the message is sent as a plain one)."""
+    if not isinstance(reference, dict) or reference.get("message_id") is None:
+        return
+    target_channel = int(reference.get("channel_id") or channel_id)
+    try:
+        target = store.stored_message(target_channel, int(reference["message_id"]))
+    except (ApiError, ValueError):
+        if reference.get("fail_if_not_exists") is False:
+            return
+        raise invalid_form(
+            "message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message"
+        ) from None
+    if target_channel != channel_id:
+        raise invalid_form(
+            "message_reference", "REPLIES_CANNOT_REFERENCE_OTHER_CHANNEL", "Invalid channel"
+        )
+    message["type"] = REPLY
+    message["message_reference"] = {
+        "type": 0,
+        "channel_id": str(channel_id),
+        "message_id": target.data["id"],
+    }
+    message["referenced_message"] = {
+        k: copy.deepcopy(v)
+        for k, v in target.data.items()
+        if k not in ("referenced_message", "message_reference")
+    }
 
 
 def edit_message(

@@ -226,7 +226,9 @@ class DiscordStore:
         """How many requests `route` got (with that answer status, if given)."""
         return sum(1 for c in self.calls(route) if status is None or c.status == status)
 
-    def messages(self, channel_id: int, *, include_ephemeral: bool = True) -> list[JSON]:
+    def messages(
+        self, channel_id: int, *, include_ephemeral: bool = True, include_replies: bool = True
+    ) -> list[JSON]:
         """The channel's current messages, oldest first, as Discord would return them."""
         with self._cond:
             return [
@@ -235,6 +237,7 @@ class DiscordStore:
                 if s.data["channel_id"] == str(channel_id)
                 and not s.deleted
                 and (include_ephemeral or not s.data["flags"] & 64)
+                and (include_replies or "message_reference" not in s.data)
             ]
 
     def message(self, channel_id: int, message_id: int) -> JSON | None:

@@ -837,6 +837,9 @@ class _Run:
             else ImportStatus.COMPLETED
         )
         async with self.d.sessions.begin() as s:
+            # The counters are final in the same transaction that makes the import
+            # terminal: no reader ever sees a finished import with stale counts.
+            await ledger.counts_by_state(s, self.input.import_id)
             await imports.finish_import(s, self.input.import_id, status, error=error)
             items, _ = await ledger.not_imported(s, self.input.import_id)
         not_imported = [import_progress.missing(item) for item in items]

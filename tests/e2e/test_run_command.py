@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -87,13 +88,16 @@ def test_offline_run_plays_the_demo_script_to_a_checked_end(stack_env: dict[str,
     assert out.rstrip().endswith("All checks passed.")
 
 
-def test_offline_serve_comes_up_and_stops_on_ctrl_c(stack_env: dict[str, str]) -> None:
+def test_offline_serve_comes_up_and_stops_on_ctrl_c(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    errors = (tmp_path / "stderr").open("w+b")
     child = subprocess.Popen(
         [sys.executable, "-m", "devtools", "--serve"],
         cwd=REPO_ROOT,
         env=_clean_env(stack_env),
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=errors,
         bufsize=0,
     )
     assert child.stdout is not None
@@ -108,7 +112,9 @@ def test_offline_serve_comes_up_and_stops_on_ctrl_c(stack_env: dict[str, str]) -
                 if selector.select(timeout=1):  # unbuffered: what select saw is what we read
                     seen += os.read(child.stdout.fileno(), 65536)
         child.send_signal(signal.SIGINT)  # Ctrl-C: it stops the bot, the worker, the fakes
-        assert child.wait(timeout=120) == 0
+        code = child.wait(timeout=120)
+        errors.seek(0)
+        assert code == 0, errors.read().decode(errors="replace")[-6000:]
     finally:
         if child.poll() is None:  # the parent's own Ctrl-C path stops its children
             child.send_signal(signal.SIGINT)

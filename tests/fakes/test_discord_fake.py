@@ -418,6 +418,25 @@ async def test_edit_of_hour_old_message_is_30046(bot: PlaygroundBot, fake: FakeD
     assert [v.message["content"] for v in fake.history(fake.channel_id, old.id)] == ["old"]
 
 
+async def test_a_reply_references_its_message_or_is_refused(
+    bot: PlaygroundBot, fake: FakeDiscord
+) -> None:
+    channel = bot.get_partial_messageable(fake.channel_id)
+    first = await channel.send("progress")
+    reply = await channel.send("done", reference=first)
+    assert reply.type is discord.MessageType.reply
+    assert reply.reference is not None and reply.reference.message_id == first.id
+    [plain] = fake.messages(fake.channel_id, include_replies=False)
+    assert plain["id"] == str(first.id)
+    fake.delete_message(fake.channel_id, first.id)
+    with pytest.raises(discord.HTTPException) as refused:
+        await channel.send("late", reference=first)  # discord.py: fail_if_not_exists=True
+    assert (refused.value.status, refused.value.code) == (400, 50035)
+    lenient = first.to_reference(fail_if_not_exists=False)
+    kept = await channel.send("late but sent", reference=lenient)
+    assert kept.type is discord.MessageType.default and kept.reference is None
+
+
 async def test_denied_channel_is_forbidden(bot: PlaygroundBot, fake: FakeDiscord) -> None:
     fake.deny_channel(fake.channel_id)
     with pytest.raises(discord.Forbidden) as raised:

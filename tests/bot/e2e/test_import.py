@@ -157,7 +157,7 @@ async def test_a_1000_track_import_lands_once_in_order(
     assert (row.added, row.already_present, row.not_found, row.failed) == (1_000, 0, 0, 0)
     calls = {route: fake_spotify.count(route) for route in {c.route for c in fake_spotify.calls}}
     print(f"calls by route for a 1,000-track import: {calls}")
-    [message] = fake_discord.messages(channel_id, include_ephemeral=False)
+    [message] = fake_discord.messages(channel_id, include_ephemeral=False, include_replies=False)
     await fake_discord.async_wait_for(
         lambda: (
             "Imported" in embed_text(fake_discord.message(channel_id, int(message["id"]))["embeds"])
@@ -262,7 +262,7 @@ async def test_a_long_retry_after_pauses_visibly_then_resumes(
     fake_spotify.inject(ADD, "429", retry_after=5)
 
     import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
-    [message] = fake_discord.messages(channel_id, include_ephemeral=False)
+    [message] = fake_discord.messages(channel_id, include_ephemeral=False, include_replies=False)
     await fake_discord.async_wait_for(
         lambda: (
             "Paused" in embed_text(fake_discord.message(channel_id, int(message["id"]))["embeds"])
@@ -304,7 +304,7 @@ async def test_a_target_near_spotifys_limit_gets_what_fits_and_says_why(
     assert row.status is ImportStatus.COMPLETED, row.error
     assert target_uris(fake_spotify, row) == [s.uri for s in filler + wanted[:10]]
     assert (row.added, row.failed) == (10, 10)
-    [message] = fake_discord.messages(channel_id, include_ephemeral=False)
+    [message] = fake_discord.messages(channel_id, include_ephemeral=False, include_replies=False)
     await fake_discord.async_wait_for(
         lambda: (
             "10,000 tracks"
@@ -351,7 +351,7 @@ async def test_tracks_that_wont_play_in_the_members_country_are_reported_before_
     first_add = fake_spotify.inject(ADD, "delay", seconds=2)
 
     import_id = await start_import(services, fake_discord, guild_id, channel_id, alice, entry)
-    [message] = fake_discord.messages(channel_id, include_ephemeral=False)
+    [message] = fake_discord.messages(channel_id, include_ephemeral=False, include_replies=False)
     await _until_fired(first_add)
 
     shown = embed_text(fake_discord.message(channel_id, int(message["id"]))["embeds"])
@@ -439,3 +439,7 @@ async def test_fifteen_songs_not_found_are_all_reported_and_the_owner_alone_is_t
         and notice.request["allowed_mentions"]["parse"] == []
     )
     assert notice.request["message_reference"]["message_id"] in (message_id, str(message_id))
+    # Discord shows it as a reply under the progress message.
+    [reply] = [m for m in fake_discord.messages(channel_id) if m.get("type") == 19]
+    assert reply["message_reference"]["message_id"] == str(message_id)
+    assert reply["referenced_message"]["id"] == str(message_id)
