@@ -303,6 +303,7 @@ ROUTES: frozenset[str] = frozenset(
         "GET /v1/playlists/{id}",
         "GET /v1/playlists/{id}/items",
         "POST /v1/playlists/{id}/items",
+        "DELETE /v1/playlists/{id}/items",
         "DELETE /v1/playlists/{id}/followers",
         "GET /v1/search",
         "GET /v1/tracks/{id}",

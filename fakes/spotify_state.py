@@ -291,6 +291,15 @@ class SpotifyState(Grants, CallLog):
                 del playlist.entries[at]
             return self._bump(playlist)
 
+    def remove_uris(self, playlist_id: str, uris: Iterable[str]) -> str:
+        """Remove every occurrence of each URI (what the Web API's remove does: it takes
+        no positions); URIs the playlist does not hold are ignored. The new snapshot."""
+        gone = set(uris)
+        with self.lock:
+            playlist = self.playlists[playlist_id]
+            playlist.entries[:] = [e for e in playlist.entries if self._entry_uri(e) not in gone]
+            return self._bump(playlist)
+
     def _bump(self, playlist: Playlist) -> str:
         playlist.version += 1
         playlist.snapshot_id = _snapshot(playlist.id, playlist.version)

@@ -294,6 +294,35 @@ async def add_items(request: web.Request) -> web.Response:
     return web.json_response({"snapshot_id": snapshot}, status=201)
 
 
+async def remove_items(request: web.Request) -> web.Response:
+    """`DELETE /playlists/{id}/items`: `{"items": [{"uri"}...], "snapshot_id"?}`, at most
+    100; every occurrence of each URI goes."""
+    grant, user = user_bearer(request)
+    playlist = _playlist(request)
+    if not playlist.is_member(user.id):
+        raise ApiError(
+            403, "You cannot remove items from a playlist you don't own or collaborate on."
+        )
+    require_scopes(grant, [scopes.to_modify(playlist)])
+    body = await _json_body(request)
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not items:
+        raise ApiError(400, "Missing required field: items")
+    if len(items) > MAX_ADD:
+        raise ApiError(400, "You can remove a maximum of 100 tracks per request.")
+    uris: list[str] = []
+    for item in items:
+        uri = item.get("uri") if isinstance(item, dict) else None
+        if not isinstance(uri, str) or not _ITEM_URI.match(uri):
+            raise ApiError(400, f"Invalid track uri: {uri}")
+        uris.append(uri)
+    snapshot = body.get("snapshot_id")
+    if snapshot is not None and not isinstance(snapshot, str):
+        raise ApiError(400, "Invalid snapshot id")
+    state = request.app[STATE]
+    return web.json_response({"snapshot_id": state.remove_uris(playlist.id, uris)})
+
+
 def _position(raw: Any, length: int) -> int | None:
     if raw is None:
         return None
@@ -380,6 +409,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/playlists/{id}", get_playlist)
     app.router.add_get("/v1/playlists/{id}/items", get_playlist_items)
     app.router.add_post("/v1/playlists/{id}/items", add_items)
+    app.router.add_delete("/v1/playlists/{id}/items", remove_items)
     app.router.add_delete("/v1/playlists/{id}/followers", unfollow_playlist)
     app.router.add_get("/v1/search", search)
     app.router.add_get("/v1/tracks/{id}", get_track)

@@ -123,6 +123,15 @@ def add_items(sp: spotipy.Spotify, playlist_id: str, uris: list[str]) -> dict[st
     return answer
 
 
+def remove_items(sp: spotipy.Spotify, playlist_id: str, uris: list[str]) -> dict[str, Any]:
+    """Remove every occurrence of each of `uris` (at most 100): the Web API takes no
+    positions, so a caller removes a song only when every occurrence is its own."""
+    answer: dict[str, Any] = sp._delete(
+        f"playlists/{playlist_id}/items", payload={"items": [{"uri": u} for u in uris]}
+    )
+    return answer
+
+
 def new_code_verifier() -> str:
     """A PKCE verifier (RFC 7636: 43-128 unreserved characters); 86 here."""
     return secrets.token_urlsafe(64)

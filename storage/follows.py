@@ -184,10 +184,15 @@ async def count_followers(session: AsyncSession, playlist_id: int) -> int:
 
 
 async def set_following(
-    session: AsyncSession, discord_user_id: int, playlist_id: int, follow: bool
+    session: AsyncSession,
+    discord_user_id: int,
+    playlist_id: int,
+    follow: bool,
+    *,
+    remove: bool = False,
 ) -> Import | None:
     """The member's choice for an entry they imported, on their newest import of it (None:
-    they never imported it)."""
+    they never imported it); `remove`: songs that leave the entry leave the copy too."""
     newest = await session.scalar(
         select(func.max(Import.id)).where(
             Import.catalog_playlist_id == playlist_id, Import.discord_user_id == discord_user_id
@@ -195,7 +200,11 @@ async def set_following(
     )
     if newest is None:
         return None
-    await session.execute(update(Import).where(Import.id == newest).values(follow=follow))
+    await session.execute(
+        update(Import)
+        .where(Import.id == newest)
+        .values(follow=follow, follow_remove=follow and remove)
+    )
     return await session.get(Import, newest, populate_existing=True)
 
 

@@ -86,11 +86,13 @@ async def create_import_with_ledger(
     channel_id: int,
     follow: bool = False,
     follow_update: bool = False,
+    follow_remove: bool = False,
 ) -> Import:
     """A queued import of a guild's ready catalog entry, with one pending row per track.
 
     `follow`: the member wants the copy to follow the entry; `follow_update`: the import
-    serves a change of a followed entry (it posts no progress message of its own).
+    serves a change of a followed entry (it posts no progress message of its own);
+    `follow_remove`: songs that leave the entry leave the copy (only those Mixtape added).
 
     Raises PlaylistNotFound for ids outside this guild, PlaylistNotReady before the
     entry's tracks have been read, and ActiveImportExists when the member already has an
@@ -112,6 +114,7 @@ async def create_import_with_ledger(
         status=ImportStatus.QUEUED,
         follow=follow,
         follow_update=follow_update,
+        follow_remove=follow and follow_remove,
         created_at=now,
         updated_at=now,
     )
@@ -517,3 +520,19 @@ async def prune_finished_ledgers(
     )
     key = tuple_(ImportItem.import_id, ImportItem.position)
     return rowcount(await session.execute(delete(ImportItem).where(key.in_(chunk))))
+
+
+async def import_statuses(
+    session: AsyncSession, import_ids: Collection[int]
+) -> dict[int, ImportStatus]:
+    """The status of each of these imports (an id no longer stored is left out)."""
+    wanted = sorted(set(import_ids))
+    found: dict[int, ImportStatus] = {}
+    for start in range(0, len(wanted), _STATUS_CHUNK):
+        chunk = wanted[start : start + _STATUS_CHUNK]
+        rows = await session.execute(select(Import.id, Import.status).where(Import.id.in_(chunk)))
+        found.update({import_id: status for import_id, status in rows})
+    return found
+
+
+_STATUS_CHUNK = 500  # ids per query: well under every database's bound on parameters

@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Enum,
     Float,
     ForeignKey,
@@ -228,6 +229,8 @@ class Import(Base):
             sqlite_where=text(_ACTIVE_IMPORT),
             postgresql_where=text(_ACTIVE_IMPORT),
         ),
+        # Removing what left the source is part of following, never on its own.
+        CheckConstraint("follow OR NOT follow_remove", name="remove_needs_follow"),
         {"sqlite_autoincrement": True},
     )
 
@@ -265,6 +268,8 @@ class Import(Base):
     follow: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: Started by a change of the followed entry (no progress message of its own).
     follow_update: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: With `follow`: songs that leave the source leave the copy (only those Mixtape added).
+    follow_remove: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     items: Mapped[list[ImportItem]] = relationship(
         back_populates="import_",
@@ -299,6 +304,25 @@ class ImportItem(Base):
 
     import_: Mapped[Import] = relationship(back_populates="items", lazy="raise")
     track: Mapped[CatalogTrack | None] = relationship(lazy="raise")
+
+
+class ImportRemoval(Base):
+    """A song a follower's update removes from their copy because it left the source.
+
+    Written, with how many times the copy held it, in the transaction that read the copy
+    (before the call); `removed_at` once Spotify confirmed. Spotify removes every
+    occurrence of a URI, so a song is only planned when every occurrence is Mixtape's.
+    """
+
+    __tablename__ = "import_removals"
+    __table_args__ = (CheckConstraint("occurrences > 0", name="occurrences_positive"),)
+
+    import_id: Mapped[int] = mapped_column(
+        ForeignKey("imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    uri: Mapped[str] = mapped_column(String(255), primary_key=True)
+    occurrences: Mapped[int] = mapped_column(Integer)
+    removed_at: Mapped[datetime | None]
 
 
 class TrackMatch(Base):

@@ -480,11 +480,23 @@ def tracks_page(
 # -- following ---------------------------------------------------------------------
 
 
-def followed(name: str, cron: str) -> str:
+def followed(name: str, cron: str, *, remove: bool = False) -> str:
+    """The member's follow choice, said back with what it will and will not touch."""
+    if remove:
+        what = (
+            "songs added to it are added to your copy, and songs removed from it leave your "
+            "copy (only ones Mixtape added)"
+        )
+        yours = "Songs you added yourself are never removed."
+    else:
+        what = "songs added to it are added to your copy"
+        yours = (
+            "Songs you add or remove yourself stay as you left them (`/follow` with "
+            "`remove_gone` also removes what leaves the playlist)."
+        )
     return (
-        f"Your copy of {name} now follows it: songs added to it are added to your copy "
-        f"(checked on the schedule `{cron}`, UTC). Songs you add or remove yourself stay "
-        "as you left them. `/unfollow` stops it."
+        f"Your copy of {name} now follows it: {what} (checked on the schedule `{cron}`, "
+        f"UTC). {yours} `/unfollow` stops it."
     )
 
 

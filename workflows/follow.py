@@ -7,7 +7,9 @@ happens. Changed, the entry is read again by the share workflow (durably, page b
 a /share does), which measures the change and hands it to `follow-fanout`: each follower
 gets an import of the entry into the copy they already have. That import is an ordinary
 one (ledger first, per-song counts, paced per member, crash-safe), so it appends only what
-the copy lacks and never goes beyond what the source holds.
+the copy lacks and never goes beyond what the source holds. A follower who chose it also
+loses from their copy the songs that left the source, only those Mixtape added
+(`storage.removals`).
 """
 
 from __future__ import annotations
@@ -200,6 +202,10 @@ def build_fanout(
         busy = 0
         async with d.sessions.begin() as s:
             wanted = await follows.followers(s, input.catalog_playlist_id)
+            entry = await catalog.get_catalog_playlist(s, input.catalog_playlist_id)
+        if entry is not None and not entry.change_added:
+            # Songs only left the source: only copies whose members chose removal change.
+            wanted = [f for f in wanted if f.follow_remove]
         for follower in wanted:
             try:
                 async with d.sessions.begin() as s:
@@ -211,6 +217,7 @@ def build_fanout(
                         channel_id=input.channel_id or follower.channel_id,
                         follow=True,
                         follow_update=True,
+                        follow_remove=follower.follow_remove,
                     )
             except ActiveImportExists:
                 busy += 1  # their running import was made before the change: next change

@@ -55,9 +55,9 @@ from mixtape.settings import Settings
 from music.errors import AuthExpired, Permanent, RateLimited
 from music.matching import best_match, match_key
 from music.models import Track, parse_track
-from music.spotify import add_items
+from music.spotify import add_items, remove_items
 from spotify_access.calls import NotLinked, NotRegistered, call_as_member
-from storage import accounts, catalog, imports, ledger, matches
+from storage import accounts, catalog, imports, ledger, matches, removals
 from storage.enums import ImportStatus, ItemState
 from storage.models import CatalogTrack, Import, ImportItem, TrackMatch
 from voice import import_progress
@@ -79,6 +79,7 @@ RESOLVE_FAN_OUT = 8  # resolve children in flight per import (a new one as each 
 RESOLVE_PER_CHILD = 5  # songs one resolve child searches concurrently
 READ_PAGES = 5  # pages of the target one read child takes (each paced as one call)
 ADD_BATCHES = 20  # batches of 100 one add child appends (each paced as one call)
+REMOVE_PER_CALL = 100  # URIs one removal call takes (Spotify's maximum)
 MARKER_PREFIX = "mixtape-import"
 #: How long a notice waits for the progress state it speaks of to be shown first.
 _NOTICE_WAIT_SECONDS = 60.0
@@ -443,6 +444,39 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
         done = nxt.stop is None and not nxt.items
         return AddOutput(added=added, done=done)
 
+    @hatchet.task(
+        name="import-prune",
+        input_validator=AddInput,
+        **spotify_step(settings, member_field=member),
+    )
+    async def prune(input: AddInput, ctx: Context) -> AddOutput:
+        """One removal call: up to 100 of the songs planned to leave a follower's copy
+        (planned when the copy was read: songs every occurrence of which Mixtape added)."""
+        d = deps(ctx)
+        if stop := await _stop_reason(d, input, ctx):
+            return AddOutput(**stop.model_dump())
+        async with d.sessions.begin() as s:
+            pending = await removals.pending_removals(s, input.import_id)
+        uris = pending[:REMOVE_PER_CALL]
+        if not uris:
+            return AddOutput(done=True)
+        try:
+            # Removing a URI the copy no longer holds changes nothing: a retry after an
+            # unanswered call is safe.
+            await _spotify(
+                d,
+                input.discord_user_id,
+                lambda sp: remove_items(sp, input.target_playlist_id, uris),
+                write=True,
+            )
+        except RateLimited as exc:
+            return AddOutput(retry_after=exc.retry_after, reason=exc.reason)
+        except Permanent as exc:
+            raise NonRetryableException(_target_gone(exc)) from exc
+        async with d.sessions.begin() as s:
+            await removals.mark_removed(s, input.import_id, uris)
+        return AddOutput(added=0, done=len(pending) <= REMOVE_PER_CALL)
+
     @hatchet.durable_task(
         name=IMPORT_PLAYLIST,
         input_validator=ImportInput,
@@ -551,6 +585,10 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
                 if out.done:
                     break
                 batch += 1
+            if run.follow_remove:  # after the adds: they land after the length as read
+                removal = 0
+                while not (await run.child(prune, target, f"prune-{removal}")).done:
+                    removal += 1
             return await run.finish(run.target_url)
         except _Superseded:
             log.warning("import %s: run superseded by a newer one; stopping", input.import_id)
@@ -576,6 +614,7 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
         read_target,
         settle,
         add_batch,
+        prune,
         import_playlist,
         watchdog,
     ]
@@ -628,6 +667,7 @@ class _Run:
         self.guild_id = 0
         self.channel_id = 0
         self.follow_update = False
+        self.follow_remove = False
         self.share_skips: dict[str, int] = {}
         self.pace: import_progress.Pace | None = None
         self.told_paused = False
@@ -656,6 +696,7 @@ class _Run:
         self.target_url = row.target_playlist_url
         self.settled_at_start = counts.total - counts.outstanding
         self.follow_update = row.follow_update
+        self.follow_remove = row.follow_update and row.follow_remove
         if row.follow_update:
             return  # a followed entry's change: its share message speaks for every copy
         self.progress = ChannelProgress(
@@ -1040,6 +1081,7 @@ async def _settle(d: WorkerDeps, import_id: int, held: dict[str, int], total: in
 async def _settle_in(s: AsyncSession, import_id: int, held: dict[str, int], total: int) -> None:
     """`_settle` inside the caller's transaction."""
     wanted = await ledger.target_sequence(s, import_id)
+    await removals.plan_removals(s, import_id, held)  # a follower's copy, if they chose it
     there = already_there(held, wanted)
     await ledger.mark_items_added(s, import_id, there, already_present=True)
     await imports.set_target_length(s, import_id, total)

@@ -29,24 +29,35 @@ class Follow(commands.Cog):
     def __init__(self, bot: MixtapeBot) -> None:
         self.services = bot.services
 
-    async def _choose(self, interaction: discord.Interaction, playlist: str, follow: bool) -> str:
+    async def _choose(
+        self, interaction: discord.Interaction, playlist: str, follow: bool, remove: bool = False
+    ) -> str:
         guild_id = require_guild(interaction)
         async with self.services.sessions.begin() as session:
             entry = await lookup_entry(session, guild_id, playlist)
             name = playlist_title(entry)
-            chosen = await follows.set_following(session, interaction.user.id, entry.id, follow)
+            chosen = await follows.set_following(
+                session, interaction.user.id, entry.id, follow, remove=remove
+            )
         if chosen is None:
             raise NeverImported(never_imported(name))
-        return followed(name, self.services.settings.follow_cron) if follow else unfollowed(name)
+        if not follow:
+            return unfollowed(name)
+        return followed(name, self.services.settings.follow_cron, remove=remove)
 
     @app_commands.command(
         name="follow", description="Keep your copy of a catalog playlist in step with it"
     )
-    @app_commands.describe(playlist="A playlist from this server's catalog you imported")
+    @app_commands.describe(
+        playlist="A playlist from this server's catalog you imported",
+        remove_gone="Also remove songs that leave the playlist (only ones Mixtape added)",
+    )
     @app_commands.autocomplete(playlist=catalog_choices)
     @app_commands.guild_only()
-    async def follow(self, interaction: discord.Interaction, playlist: str) -> None:
-        text = await self._choose(interaction, playlist, True)
+    async def follow(
+        self, interaction: discord.Interaction, playlist: str, remove_gone: bool = False
+    ) -> None:
+        text = await self._choose(interaction, playlist, True, remove_gone)
         await interaction.response.send_message(text, ephemeral=True)
 
     @app_commands.command(name="unfollow", description="Stop updating your copy of a playlist")

@@ -64,6 +64,10 @@ class World:
         headers = {"Authorization": f"Bearer {token or self.token}"}
         return requests.post(self.fake.api_base + path, json=body, headers=headers, timeout=5)
 
+    def delete(self, path: str, body: Any, token: str | None = None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        return requests.delete(self.fake.api_base + path, json=body, headers=headers, timeout=5)
+
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
@@ -321,6 +325,26 @@ CASES: list[tuple[str, str, str, int, Send]] = [
         "post",
         403,
         lambda w: w.post(f"playlists/{w.playlist}/items", {"uris": []}, w.stranger),
+    ),
+    (
+        "remove-absent",  # a URI the playlist does not hold: nothing changes but the answer
+        ITEMS_PATH,
+        "delete",
+        200,
+        lambda w: w.delete(
+            f"playlists/{w.playlist}/items", {"items": [{"uri": f"spotify:track:{'3' * 22}"}]}
+        ),
+    ),
+    (
+        "stranger-remove",
+        ITEMS_PATH,
+        "delete",
+        403,
+        lambda w: w.delete(
+            f"playlists/{w.playlist}/items",
+            {"items": [{"uri": f"spotify:track:{'3' * 22}"}]},
+            w.stranger,
+        ),
     ),
     (
         "unknown-playlist",

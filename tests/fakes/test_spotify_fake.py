@@ -20,6 +20,7 @@ from spotipy.exceptions import SpotifyOauthError
 
 from fakes.spotify import DEFAULT_SCOPES, EntrySpec, FakeSpotify, LocalFile, Removed
 from fakes.spotify_grants import pkce_challenge
+from music.spotify import remove_items
 
 ITEMS = "GET /v1/playlists/{id}/items"
 ADD = "POST /v1/playlists/{id}/items"
@@ -227,6 +228,28 @@ def test_adding_malformed_or_unknown_uris_is_refused(fake: FakeSpotify) -> None:
         assert response.status_code == 400, uris
         assert response.json()["error"]["status"] == 400
     assert fake.playlist_uris(playlist.id) == []
+
+
+def test_removing_takes_every_occurrence_of_a_uri_and_only_from_a_members_playlist(
+    fake: FakeSpotify,
+) -> None:
+    a, b, c = fake.generate_tracks(3, seed=33)
+    playlist = fake.add_playlist("ada", "Trim", [a.uri, b.uri, a.uri, c.uri])
+    sp, url = client(fake, "ada"), f"{fake.api_base}playlists/{playlist.id}/items"
+    before = playlist.snapshot_id
+
+    removed = remove_items(sp, playlist.id, [a.uri, f"spotify:track:{'Z' * 22}"])
+    assert fake.playlist_uris(playlist.id) == [b.uri, c.uri]  # both a's; the unknown: no-op
+    assert removed["snapshot_id"] == fake.playlist(playlist.id).snapshot_id != before
+    too_many = {"items": [{"uri": b.uri}] * 101}
+    for body in ({}, {"items": []}, {"items": [{"uri": "spotify:track:short"}]}, too_many):
+        refused = requests.delete(url, json=body, headers=bearer(fake, "ada"), timeout=5)
+        assert refused.status_code == 400, body
+    foreign = requests.delete(
+        url, json={"items": [{"uri": b.uri}]}, headers=bearer(fake, "bob"), timeout=5
+    )
+    assert foreign.status_code == 403
+    assert fake.playlist_uris(playlist.id) == [b.uri, c.uri]
 
 
 def test_concurrent_adds_from_several_threads_are_all_applied(fake: FakeSpotify) -> None:

@@ -31,6 +31,7 @@ TABLES = {
     "key_checks",
     "catalog_previous",
     "guild_follow_pauses",
+    "import_removals",
 }
 
 
