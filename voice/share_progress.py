@@ -1,5 +1,6 @@
 """What a share's public progress message says, one builder per state: started (posted by
-the bot), reading, waiting, summary and failed (edited by the worker); and how share-time
+the bot), reading, waiting, summary and failed (edited by the worker); how a re-read's
+change and its followers' copies read (edited as they are served); and how share-time
 skips (local files, episodes, unavailable songs) read wherever they are mentioned.
 
 Every state names the sharer and carries the time of its last update.
@@ -120,14 +121,47 @@ def summary(
     return _stamp(embed, at)
 
 
-def change(added: int, removed: int, moved: int, followers: int | None) -> str:
-    """What a re-read changed since the last one, and whose copies it reaches."""
+def change(
+    added: int,
+    removed: int,
+    moved: int,
+    followers: int | None,
+    *,
+    updated: int = 0,
+    failed: int = 0,
+    final: bool = False,
+) -> str:
+    """What a re-read changed since the last one, and how far its followers' copies got
+    (see `served`)."""
     text = change_counts(added, removed, moved)
-    if followers == 1:
-        text += "; updating 1 follower's copy"
-    elif followers:
-        text += f"; updating {followers:,} followers' copies"
+    if followers:
+        text += "; " + served(followers, updated, failed, final=final)
     return text
+
+
+def served(followers: int, updated: int, failed: int = 0, *, final: bool = False) -> str:
+    """The followers' copies of a change: `updating 12 followers' copies` before any is
+    done, `3 of 12 followers' copies updated` as they are, `12 followers' copies updated`
+    at the end, and `1 could not be updated` without naming anyone (each is told privately).
+
+    `final`: the message will not change again, so the copies not done yet are said to be
+    `still on their way`.
+    """
+    updated, failed = max(updated, 0), max(failed, 0)
+    waiting = max(followers - updated - failed, 0)
+    copies = "follower's copy" if followers == 1 else "followers' copies"
+    if updated == followers:
+        return f"{followers:,} {copies} updated"
+    if not (updated or failed or final):
+        return f"updating {followers:,} {copies}"
+    if not (updated or waiting):
+        return f"{followers:,} {copies} could not be updated"
+    parts = [f"{updated:,} of {followers:,} {copies} updated"]
+    if failed:
+        parts.append(f"{failed:,} could not be updated")
+    if waiting and final:
+        parts.append(f"{waiting:,} still on {'its' if waiting == 1 else 'their'} way")
+    return ", ".join(parts)
 
 
 def change_counts(added: int, removed: int, moved: int) -> str:

@@ -9,6 +9,7 @@ not appended), so a replay after a crash writes the same rows.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,7 @@ from voice import share_progress
 from workflows.child_errors import EngineUnavailable, child_failure, run_child
 from workflows.contracts import SHARE_PLAYLIST, ShareInput, ShareOutput, Snowflake
 from workflows.follow import FanoutInput, FanoutOutput
+from workflows.follow_report import ReportInput, ReportOutput
 from workflows.lifespan import WorkerDeps, deps
 from workflows.progress import ChannelProgress
 from workflows.rate_limits import spotify_step
@@ -46,6 +48,10 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 50  # the API's maximum for playlist items
 READ_META = "share-read-meta"
 READ_PAGE = "share-read-page"
+#: How long the share waits for its summary to be posted before handing it to the report.
+REPORT_POST_WAIT_SECONDS = 30.0
+#: Starting the report (an engine call) takes at most this; past it, the summary stays.
+REPORT_START_TIMEOUT_SECONDS = 30.0
 
 ChildOut = TypeVar("ChildOut", bound="RateLimitedResult")
 
@@ -128,9 +134,11 @@ def build_share(
     hatchet: Hatchet,
     settings: Settings,
     fanout: Standalone[FanoutInput, FanoutOutput] | None = None,
+    report: Standalone[ReportInput, ReportOutput] | None = None,
 ) -> list[BaseWorkflow[Any]]:
     """Declare `share-playlist` and its child tasks; a re-read that changed the entry's
-    songs hands the change to `fanout` (followers' copies)."""
+    songs hands the change to `fanout` (followers' copies), and its message to `report`,
+    which counts the copies there as they are updated."""
     step = spotify_step(settings, member_field="sharer_discord_user_id")
 
     @hatchet.task(name=READ_META, input_validator=MetaInput, **step)
@@ -297,7 +305,7 @@ def build_share(
             change = await follows.measure_change(s, input.catalog_playlist_id)
             entry = await catalog.get_catalog_playlist(s, input.catalog_playlist_id)
         duration_ms = entry.total_duration_ms if entry else 0
-        followers = await _serve_followers(ctx, input, change)
+        started = await _serve_followers(ctx, input, change)
         embed = share_progress.summary(
             name=name,
             sharer_id=sharer,
@@ -308,13 +316,39 @@ def build_share(
             duration_ms=duration_ms,
             skipped=dict(skipped),
             updated=(
-                share_progress.change(change.added, change.removed, change.moved, followers)
+                share_progress.change(
+                    change.added,
+                    change.removed,
+                    change.moved,
+                    None if started is None else len(started),
+                )
                 if change is not None
                 else None
             ),
         )
         if not input.refresh or (change is not None and change.changed):
             await progress.update(embed, final=True, speak=True)
+            posted = await _posted(progress) if started else None
+            if change is not None and started and entry is not None and posted is not None:
+                await _report_followers(
+                    entry.guild_id,
+                    ReportInput(
+                        catalog_playlist_id=input.catalog_playlist_id,
+                        sharer_discord_user_id=sharer,
+                        channel_id=input.channel_id,
+                        message_id=posted,
+                        name=name,
+                        owner=meta.owner_name,
+                        url=meta.url,
+                        track_count=count,
+                        duration_ms=duration_ms,
+                        skipped=dict(skipped),
+                        added=change.added,
+                        removed=change.removed,
+                        moved=change.moved,
+                        import_ids=started,
+                    ),
+                )
         return ShareOutput(
             catalog_playlist_id=input.catalog_playlist_id,
             track_count=count,
@@ -324,8 +358,8 @@ def build_share(
 
     async def _serve_followers(
         ctx: DurableContext, input: ShareInput, change: follows.Change | None
-    ) -> int | None:
-        """Start the followers' updates of a change; how many started (None: not asked)."""
+    ) -> list[int] | None:
+        """Start the followers' updates of a change; their imports (None: not asked)."""
         if fanout is None or change is None or not change.added:
             return None  # removals reach no copy: Mixtape never deletes a member's songs
         try:
@@ -342,7 +376,38 @@ def build_share(
                 "entry %s: starting the followers' updates failed", input.catalog_playlist_id
             )
             return None
-        return len(out.started)
+        return out.started
+
+    async def _posted(progress: _Progress) -> int | None:
+        """The summary's message once Discord has it; None when it was not posted."""
+        sender = progress._sender
+        if report is None or sender is None:
+            return None
+        await sender.flush(REPORT_POST_WAIT_SECONDS)
+        return sender.message_id
+
+    async def _report_followers(guild_id: int, payload: ReportInput) -> None:
+        """Start `report` on the summary's message (best-effort: a report that could not
+        start leaves the summary as it is)."""
+        assert report is not None
+        try:
+            async with asyncio.timeout(REPORT_START_TIMEOUT_SECONDS):
+                await report.aio_run(
+                    payload,
+                    wait_for_result=False,
+                    child_key="follow-report",
+                    additional_metadata={
+                        "guild_id": str(guild_id),
+                        "catalog_playlist_id": str(payload.catalog_playlist_id),
+                        "user_id": str(payload.sharer_discord_user_id),
+                        "follow": "report",
+                    },
+                )
+        except Exception:
+            log.exception(
+                "entry %s: starting the count of followers' copies failed",
+                payload.catalog_playlist_id,
+            )
 
     workflows: list[BaseWorkflow[Any]] = [read_meta, read_page, share_playlist]
     return workflows
