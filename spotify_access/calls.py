@@ -94,10 +94,15 @@ class _MemberSession:
         self.user = discord_user_id
         self.token_info: dict[str, Any] = {}
 
-    async def load(self) -> None:
+    async def load(self, *, gate: bool = False) -> None:
+        """Read the member's grant; with `gate`, in the same transaction, refuse while
+        Spotify's last Retry-After runs (its limits are per app): one read per call."""
         async with self.sessions.begin() as session:
+            until = await rate_gates.closed_until(session, SPOTIFY_GATE) if gate else None
             account = await accounts.get_account(session, self.user)
             tokens = await accounts.get_tokens(session, self.cipher, self.user)
+        if until is not None:
+            raise RateLimited((until - datetime.now(UTC)).total_seconds(), reason="app-wide wait")
         if account is None or tokens is None:
             raise NotLinked(self.user)
         missing = set(REQUIRED_SCOPES) - set(account.scopes)
@@ -182,9 +187,8 @@ async def call_as_member(
     early) is answered with one forced refresh and one retry; a 401 is never applied, so
     this is safe for writes too.
     """
-    await _wait_for_gate(sessions)
     member = _MemberSession(sessions, cipher, adapter, discord_user_id)
-    await member.load()
+    await member.load(gate=True)
     if member.needs_refresh():
         await member.refresh()
     try:
@@ -207,14 +211,6 @@ async def call_as_member(
 
 
 SPOTIFY_GATE = "spotify-app"
-
-
-async def _wait_for_gate(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """Refuse to call while Spotify's last Retry-After runs: its limits are per app."""
-    async with sessions.begin() as session:
-        until = await rate_gates.closed_until(session, SPOTIFY_GATE)
-    if until is not None:
-        raise RateLimited((until - datetime.now(UTC)).total_seconds(), reason="app-wide wait")
 
 
 async def _gated(sessions: async_sessionmaker[AsyncSession], call: Awaitable[T]) -> T:

@@ -113,6 +113,19 @@ async def resolved_items(
     return await list_items(session, import_id, states=[ItemState.RESOLVED], limit=limit)
 
 
+async def next_to_add(session: AsyncSession, import_id: int, limit: int) -> list[tuple[int, str]]:
+    """(position, URI) of the next tracks to append, in playlist order: only what an add
+    needs (a batch is read per call; loading the catalog rows with it cost more than the
+    call)."""
+    rows = await session.execute(
+        select(ImportItem.position, ImportItem.resolved_uri)
+        .where(ImportItem.import_id == import_id, ImportItem.state == ItemState.RESOLVED)
+        .order_by(ImportItem.position)
+        .limit(limit)
+    )
+    return [(pos, str(uri)) for pos, uri in rows]
+
+
 async def mark_items_added(
     session: AsyncSession,
     import_id: int,

@@ -1149,7 +1149,7 @@ class _Batch:
     tracks (none: all added) and the target's length as last recorded."""
 
     stop: StepResult | None
-    items: list[ImportItem]
+    items: list[tuple[int, str]]  # (position, URI)
     length: int | None
 
 
@@ -1158,7 +1158,7 @@ async def _next_batch(s: AsyncSession, input: AddInput, ctx: Context) -> _Batch:
     row = await imports.get_import(s, input.import_id)
     if stop := _stop_for(row, input, ctx):
         return _Batch(stop, [], None)
-    items = await ledger.resolved_items(s, input.import_id, limit=BATCH_SIZE)
+    items = await ledger.next_to_add(s, input.import_id, BATCH_SIZE)
     return _Batch(None, items, row.target_length if row else None)
 
 
@@ -1172,15 +1172,13 @@ async def _add_one_batch(
     is read right after its known length first, and what is there is only recorded.
     """
     batch, length = nxt.items, nxt.length
-    uris = [str(item.resolved_uri) for item in batch]
+    positions, uris = [pos for pos, _ in batch], [uri for _, uri in batch]
     try:
         if recheck:
             landed = await _landed(d, input, length, uris)
             if landed:
                 async with d.sessions.begin() as s:
-                    await ledger.mark_items_added(
-                        s, input.import_id, [i.position for i in batch[:landed]]
-                    )
+                    await ledger.mark_items_added(s, input.import_id, positions[:landed])
                     await imports.extend_target_length(s, input.import_id, landed)
                     nxt = await _next_batch(s, input, ctx)
                 return AddOutput(added=landed), nxt
@@ -1196,12 +1194,10 @@ async def _add_one_batch(
         if exc.status in (403, 404):
             raise NonRetryableException(_target_gone(exc)) from exc
         async with d.sessions.begin() as s:
-            await ledger.mark_items_failed(
-                s, input.import_id, [i.position for i in batch], str(exc)
-            )
+            await ledger.mark_items_failed(s, input.import_id, positions, str(exc))
         return AddOutput(added=0, failed=len(batch)), nxt
     async with d.sessions.begin() as s:
-        await ledger.mark_items_added(s, input.import_id, [i.position for i in batch])
+        await ledger.mark_items_added(s, input.import_id, positions)
         await imports.extend_target_length(s, input.import_id, len(batch))
         nxt = await _next_batch(s, input, ctx)
     return AddOutput(added=len(batch)), nxt

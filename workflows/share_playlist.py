@@ -360,8 +360,8 @@ def build_share(
         ctx: DurableContext, input: ShareInput, change: follows.Change | None
     ) -> list[int] | None:
         """Start the followers' updates of a change; their imports (None: not asked)."""
-        if fanout is None or change is None or not change.added:
-            return None  # removals reach no copy: Mixtape never deletes a member's songs
+        if fanout is None or change is None or not (change.added or change.removed):
+            return None  # a reorder alone reaches no copy
         try:
             out = await run_child(
                 ctx,
@@ -380,11 +380,9 @@ def build_share(
 
     async def _posted(progress: _Progress) -> int | None:
         """The summary's message once Discord has it; None when it was not posted."""
-        sender = progress._sender
-        if report is None or sender is None:
+        if report is None:
             return None
-        await sender.flush(REPORT_POST_WAIT_SECONDS)
-        return sender.message_id
+        return await progress.posted(REPORT_POST_WAIT_SECONDS)
 
     async def _report_followers(guild_id: int, payload: ReportInput) -> None:
         """Start `report` on the summary's message (best-effort: a report that could not
@@ -442,6 +440,14 @@ class _Progress:
     async def update(self, embed: Any, *, final: bool = False, speak: bool = False) -> None:
         if self._sender is not None and (speak or not self._quiet):
             await self._sender.update(embed, final=final)
+
+    async def posted(self, within: float) -> int | None:
+        """The message's id once the last state reached Discord (waiting up to `within`
+        seconds); None without a message."""
+        if self._sender is None:
+            return None
+        await self._sender.flush(within)
+        return self._sender.message_id
 
     async def close(self) -> None:
         if self._sender is not None:

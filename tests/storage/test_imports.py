@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from music.matching import match_key
+from storage import ledger
 from storage.catalog import (
     TrackData,
     delete_catalog_playlist,
@@ -202,12 +203,16 @@ async def test_pending_and_resolved_items_in_order(sessions: Sessions) -> None:
         resolved = await resolved_items(session, imp.id)
         first_pending = await pending_items(session, imp.id, limit=1)
         after = await list_items(session, imp.id, after_position=2)
+        to_add = await ledger.next_to_add(session, imp.id, 10)
+        first_to_add = await ledger.next_to_add(session, imp.id, 1)
 
     assert [item.position for item in pending] == [0, 2]
     assert [(item.position, item.resolved_uri) for item in resolved] == [
         (1, "spotify:track:1"),
         (3, "spotify:track:3"),
     ]
+    assert to_add == [(1, "spotify:track:1"), (3, "spotify:track:3")]
+    assert first_to_add == [(1, "spotify:track:1")]
     assert [item.position for item in first_pending] == [0]
     assert [item.position for item in after] == [3, 4]
     assert after[1].state is ItemState.SKIPPED
