@@ -731,7 +731,8 @@ class _Run:
         for attempt in range(self.settings.max_rate_limit_waits):
             if attempt and isinstance(payload, AddInput):
                 payload = payload.model_copy(update={"recheck": True})
-            ticker = asyncio.create_task(self._tick())  # progress while a long child runs
+            stop = asyncio.Event()
+            ticker = asyncio.create_task(self._tick(stop))  # progress while a child runs
             try:
                 result = await run_child(self.ctx, task, payload, f"{key}-{attempt}")
             except (FailedTaskRunExceptionGroup, TaskRunError, EngineUnavailable) as exc:
@@ -741,9 +742,10 @@ class _Run:
                     )
                 ) from exc
             finally:
-                ticker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await ticker
+                # Told, not cancelled: a tick cancelled inside its database transaction
+                # could leave SQLite's write lock with a connection nobody closes.
+                stop.set()
+                await ticker
             await self._touch()  # the watchdog's sign of life
             if isinstance(result, PrepareOutput) and result.target_url:
                 self.target_url = result.target_url
@@ -830,14 +832,18 @@ class _Run:
         except OperationalError:
             log.warning("import %s: sign of life not recorded (busy)", self.input.import_id)
 
-    async def _tick(self) -> None:
-        """While a child runs, report every progress interval (a big add child appends
-        thousands of tracks; the member sees them land, not only when it ends)."""
+    async def _tick(self, stop: asyncio.Event) -> None:
+        """While a child runs (until `stop`), report every progress interval (a big add
+        child appends thousands of tracks; the member sees them land, not only at its end)."""
         if self.progress is None:
             return
         interval = max(self.settings.progress_interval_seconds, 0.5)
         while True:
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await stop.wait()
+            if stop.is_set():
+                return
             try:
                 await self.report(store=False)  # reads only: a tick is no sign of life
             except Exception:  # progress never fails the import
