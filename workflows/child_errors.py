@@ -1,5 +1,9 @@
 """How a durable parent runs a child, and what it tells the member when the child gave up.
 
+Both parents (share and import) run every child through `run_paced`: a child that met a
+429 returns its Retry-After instead of failing, the parent waits it out durably (its own
+way: the import may pause visibly) and asks again, a bounded number of times.
+
 Errors keep their class: a child's refusal written for the member is shown as it is; a
 child that ran out of retries on Spotify's transient failures says so; a bug is logged with
 a reference and shown as ours, never as the member's fault; and a hiccup of the engine
@@ -9,6 +13,8 @@ connection while spawning or awaiting a child is retried, not turned into a fail
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -26,6 +32,7 @@ from music.errors import RateLimited, Transient
 log = logging.getLogger(__name__)
 
 Out = TypeVar("Out", bound=BaseModel)
+Paced = TypeVar("Paced", bound="ChildResult")
 
 #: Spawning or awaiting a child failed outside the child (engine restarting, gRPC blip):
 #: tried again this many times, waiting 1, 2, 4 … (at most 30) seconds durably in between.
@@ -45,6 +52,58 @@ _SERVICE_ERRORS = {
 
 class EngineUnavailable(Exception):
     """The engine could not run a child even after `ENGINE_RETRIES` tries."""
+
+
+class ChildResult(BaseModel):
+    """A child's answer when Spotify said 429: the parent waits, then asks again."""
+
+    retry_after: float | None = None
+    reason: str | None = None
+
+
+@asynccontextmanager
+async def _nothing() -> AsyncIterator[None]:
+    yield
+
+
+async def run_paced(
+    ctx: DurableContext,
+    task: Standalone[Any, Paced],
+    payload: BaseModel,
+    key: str,
+    *,
+    waits: int,
+    wait: Callable[[float, str | None], Awaitable[None]],
+    failed: Callable[[str], Exception],
+    gave_up: str,
+    slowed: str,
+    again: Callable[[BaseModel], BaseModel] = lambda payload: payload,
+    around: Callable[[], AbstractAsyncContextManager[None]] = _nothing,
+    after: Callable[[Paced], Awaitable[None]] | None = None,
+) -> Paced:
+    """Run `task` until it answers without a Retry-After, waiting each one out with `wait`
+    (durably), at most `waits` times; `failed(text)` is raised for the member when the
+    child gave up (`gave_up`: it ran out of retries on Spotify's failures) or Spotify kept
+    asking to slow down (`slowed`).
+
+    `again` adapts the payload of a try after a 429 (an add re-checks what landed);
+    `around` is entered while each try runs (the import's progress ticker); `after` sees
+    every answer first and may raise to stop (a cancelled or superseded import).
+    """
+    for attempt in range(waits):
+        if attempt:
+            payload = again(payload)
+        try:
+            async with around():
+                result = await run_child(ctx, task, payload, f"{key}-{attempt}")
+        except (FailedTaskRunExceptionGroup, TaskRunError, EngineUnavailable) as exc:
+            raise failed(child_failure(exc, gave_up)) from exc
+        if after is not None:
+            await after(result)
+        if result.retry_after is None:
+            return result
+        await wait(result.retry_after, result.reason)
+    raise failed(slowed)
 
 
 async def run_child(

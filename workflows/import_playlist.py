@@ -32,7 +32,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -45,7 +45,6 @@ from hatchet_sdk import (
     Hatchet,
     NonRetryableException,
 )
-from hatchet_sdk.exceptions import FailedTaskRunExceptionGroup, TaskRunError
 from hatchet_sdk.runnables.workflow import BaseWorkflow, Standalone
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
@@ -61,7 +60,7 @@ from storage import accounts, catalog, imports, ledger, matches, removals
 from storage.enums import ImportStatus, ItemState
 from storage.models import CatalogTrack, Import, ImportItem, TrackMatch
 from voice import import_progress
-from workflows.child_errors import EngineUnavailable, child_failure, run_child
+from workflows.child_errors import ChildResult, run_paced
 from workflows.contracts import IMPORT_PLAYLIST, ImportInput, ImportOutput, Snowflake
 from workflows.fairness import per_guild
 from workflows.lifespan import WorkerDeps, deps
@@ -100,11 +99,9 @@ class StepInput(BaseModel):
     guild_id: Snowflake = 0
 
 
-class StepResult(BaseModel):
+class StepResult(ChildResult):
     """Every child's answer: a 429's wait, or a stop because the import was cancelled."""
 
-    retry_after: float | None = None
-    reason: str | None = None
     cancelled: bool = False
     superseded: bool = False
 
@@ -214,6 +211,14 @@ async def _spotify(d: WorkerDeps, user_id: int, op: Any, *, write: bool = False)
         ) from exc
     except AuthExpired as exc:
         raise NonRetryableException("Your Spotify link expired; run /link, then /retry.") from exc
+
+
+def _recheck(payload: BaseModel) -> BaseModel:
+    """A try after a 429: an add first re-checks what landed (the 429 may have answered
+    the re-check after an add whose fate is unknown)."""
+    if isinstance(payload, AddInput):
+        return payload.model_copy(update={"recheck": True})
+    return payload
 
 
 def require_owner(row_user_id: int, run_user_id: int, import_id: int) -> None:
@@ -728,37 +733,45 @@ class _Run:
         retried child re-checks the target itself. An attempt after a 429 re-checks too:
         the 429 may have answered that re-check, after an add whose fate is unknown.
         """
-        for attempt in range(self.settings.max_rate_limit_waits):
-            if attempt and isinstance(payload, AddInput):
-                payload = payload.model_copy(update={"recheck": True})
-            stop = asyncio.Event()
-            ticker = asyncio.create_task(self._tick(stop))  # progress while a child runs
-            try:
-                result = await run_child(self.ctx, task, payload, f"{key}-{attempt}")
-            except (FailedTaskRunExceptionGroup, TaskRunError, EngineUnavailable) as exc:
-                raise ImportStopped(
-                    child_failure(
-                        exc, "Spotify kept failing; use /retry to pick up where it stopped."
-                    )
-                ) from exc
-            finally:
-                # Told, not cancelled: a tick cancelled inside its database transaction
-                # could leave SQLite's write lock with a connection nobody closes.
-                stop.set()
-                await ticker
-            await self._touch()  # the watchdog's sign of life
-            if isinstance(result, PrepareOutput) and result.target_url:
-                self.target_url = result.target_url
-            if isinstance(result, PrepareOutput) and result.lost_target:
-                self.notes = (LOST_TARGET_NOTE,)
-            if result.superseded:
-                raise _Superseded
-            if result.cancelled:
-                raise _Cancelled
-            if result.retry_after is None:
-                return result
-            await self._wait(result.retry_after, result.reason)
-        raise ImportStopped("Spotify kept asking us to slow down; use /retry later.")
+        return await run_paced(
+            self.ctx,
+            task,
+            payload,
+            key,
+            waits=self.settings.max_rate_limit_waits,
+            wait=self._wait,
+            failed=ImportStopped,
+            gave_up="Spotify kept failing; use /retry to pick up where it stopped.",
+            slowed="Spotify kept asking us to slow down; use /retry later.",
+            again=_recheck,
+            around=self._ticking,
+            after=self._answered,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _ticking(self) -> AsyncIterator[None]:
+        """Progress while a child runs (a big add child appends thousands of tracks)."""
+        stop = asyncio.Event()
+        ticker = asyncio.create_task(self._tick(stop))
+        try:
+            yield
+        finally:
+            # Told, not cancelled: a tick cancelled inside its database transaction can
+            # leave SQLite's write lock with a connection nobody closes.
+            stop.set()
+            await ticker
+
+    async def _answered(self, result: StepResult) -> None:
+        """Every child's answer: a sign of life, what it learned, or a reason to stop."""
+        await self._touch()  # the watchdog's sign of life
+        if isinstance(result, PrepareOutput) and result.target_url:
+            self.target_url = result.target_url
+        if isinstance(result, PrepareOutput) and result.lost_target:
+            self.notes = (LOST_TARGET_NOTE,)
+        if result.superseded:
+            raise _Superseded
+        if result.cancelled:
+            raise _Cancelled
 
     async def _wait(self, seconds: float, reason: str | None) -> None:
         long_wait = seconds >= self.settings.pause_after_retry_after_seconds

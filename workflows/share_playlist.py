@@ -35,7 +35,7 @@ from storage import accounts, catalog, follows
 from storage.catalog import TrackData
 from storage.enums import PlaylistStatus
 from voice import share_progress
-from workflows.child_errors import EngineUnavailable, child_failure, run_child
+from workflows.child_errors import ChildResult, EngineUnavailable, run_child, run_paced
 from workflows.contracts import SHARE_PLAYLIST, ShareInput, ShareOutput, Snowflake
 from workflows.follow import FanoutInput, FanoutOutput
 from workflows.follow_report import ReportInput, ReportOutput
@@ -53,13 +53,7 @@ REPORT_POST_WAIT_SECONDS = 30.0
 #: Starting the report (an engine call) takes at most this; past it, the summary stays.
 REPORT_START_TIMEOUT_SECONDS = 30.0
 
-ChildOut = TypeVar("ChildOut", bound="RateLimitedResult")
-
-
-class RateLimitedResult(BaseModel):
-    """A child's answer when Spotify said 429: the parent waits, then asks again."""
-
-    retry_after: float | None = None
+ChildOut = TypeVar("ChildOut", bound="ChildResult")
 
 
 class MetaInput(BaseModel):
@@ -67,7 +61,7 @@ class MetaInput(BaseModel):
     sharer_discord_user_id: Snowflake
 
 
-class MetaOutput(RateLimitedResult):
+class MetaOutput(ChildResult):
     provider_playlist_id: str = ""
     name: str = ""
     owner_name: str = ""
@@ -83,7 +77,7 @@ class PageInput(BaseModel):
     first_position: int
 
 
-class PageOutput(RateLimitedResult):
+class PageOutput(ChildResult):
     kept: int = 0
     skipped: dict[str, int] = {}
     total: int = 0
@@ -464,7 +458,7 @@ def _now() -> datetime:
 
 
 class _Waits:
-    """Run a child; when it reports a 429, sleep durably for its Retry-After and ask again."""
+    """Run a child; when it reports a 429, say so and sleep durably for its Retry-After."""
 
     def __init__(self, ctx: DurableContext, progress: _Progress, limit: int, sharer: int) -> None:
         self._ctx = ctx
@@ -475,25 +469,24 @@ class _Waits:
     async def run(
         self, task: Standalone[Any, ChildOut], payload: BaseModel, key: str, name: str
     ) -> ChildOut:
-        for attempt in range(self._limit):
-            try:
-                result = await run_child(self._ctx, task, payload, f"{key}-{attempt}")
-            except (FailedTaskRunExceptionGroup, TaskRunError, EngineUnavailable) as exc:
-                raise ShareFailed(
-                    child_failure(
-                        exc,
-                        "Reading the playlist from Spotify failed repeatedly; try sharing "
-                        "again later.",
-                    )
-                ) from exc
-            if result.retry_after is None:
-                return result
-            log.info("share child %s rate limited; durable sleep %.1fs", key, result.retry_after)
+        async def wait(seconds: float, reason: str | None) -> None:
+            log.info("share child %s rate limited; durable sleep %.1fs", key, seconds)
             await self._progress.update(
-                share_progress.waiting(name, self._sharer, result.retry_after, _now()), final=True
+                share_progress.waiting(name, self._sharer, seconds, _now()), final=True
             )
-            await self._ctx.aio_sleep_for(timedelta(seconds=result.retry_after))
-        raise ShareFailed("Spotify kept asking us to slow down; try sharing again later.")
+            await self._ctx.aio_sleep_for(timedelta(seconds=seconds))
+
+        return await run_paced(
+            self._ctx,
+            task,
+            payload,
+            key,
+            waits=self._limit,
+            wait=wait,
+            failed=ShareFailed,
+            gave_up="Reading the playlist from Spotify failed repeatedly; try sharing again later.",
+            slowed="Spotify kept asking us to slow down; try sharing again later.",
+        )
 
 
 async def _fail(

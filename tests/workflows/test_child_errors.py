@@ -12,7 +12,13 @@ from hatchet_sdk.exceptions import FailedTaskRunExceptionGroup, TaskRunError
 from pydantic import BaseModel
 
 from music.spotify_errors import classify
-from workflows.child_errors import EngineUnavailable, child_failure, run_child
+from workflows.child_errors import (
+    ChildResult,
+    EngineUnavailable,
+    child_failure,
+    run_child,
+    run_paced,
+)
 
 FALLBACK = "Spotify kept failing; use /retry."
 
@@ -101,3 +107,96 @@ async def test_a_childs_own_failure_is_not_retried_by_the_parent() -> None:
     with pytest.raises(TaskRunError):
         await run_child(cast(DurableContext, _Sleeps()), cast(Any, Failing()), _Out(value=0), "k")
     assert Failing.calls == 1
+
+
+class _Stopped(Exception):
+    pass
+
+
+class _Limited(ChildResult):
+    value: int = 0
+
+
+class _Answers:
+    """A child that answers each try from a script: Retry-After seconds, or a value."""
+
+    def __init__(self, *answers: _Limited) -> None:
+        self.answers, self.tries = list(answers), []
+
+    async def aio_run(self, payload: BaseModel, *, child_key: str) -> _Limited:
+        self.tries.append((child_key, payload))
+        return self.answers.pop(0)
+
+
+async def test_run_paced_waits_out_each_retry_after_then_returns_the_answer() -> None:
+    task = _Answers(_Limited(retry_after=3, reason="x"), _Limited(retry_after=5), _Limited(value=7))
+    waited: list[tuple[float, str | None]] = []
+    seen: list[_Limited] = []
+
+    async def wait(seconds: float, reason: str | None) -> None:
+        waited.append((seconds, reason))
+
+    async def after(result: _Limited) -> None:
+        seen.append(result)
+
+    out = await run_paced(
+        cast(DurableContext, _Sleeps()),
+        cast(Any, task),
+        _Out(value=0),
+        "add",
+        waits=5,
+        wait=wait,
+        failed=_Stopped,
+        gave_up="gave up",
+        slowed="slowed",
+        again=lambda p: _Out(value=cast(_Out, p).value + 1),
+        after=after,
+    )
+
+    assert out == _Limited(value=7) and len(seen) == 3
+    assert waited == [(3, "x"), (5, None)]
+    # A fresh child key per try (the engine would hand back the 429'd child otherwise),
+    # and each try after a 429 gets the adapted payload.
+    assert task.tries == [
+        ("add-0", _Out(value=0)),
+        ("add-1", _Out(value=1)),
+        ("add-2", _Out(value=2)),
+    ]
+
+
+async def test_run_paced_is_bounded_and_speaks_for_the_member() -> None:
+    limited = _Answers(*[_Limited(retry_after=1) for _ in range(3)])
+
+    async def wait(seconds: float, reason: str | None) -> None:
+        return None
+
+    with pytest.raises(_Stopped, match="slowed"):
+        await run_paced(
+            cast(DurableContext, _Sleeps()),
+            cast(Any, limited),
+            _Out(value=0),
+            "k",
+            waits=3,
+            wait=wait,
+            failed=_Stopped,
+            gave_up="gave up",
+            slowed="slowed",
+        )
+    assert len(limited.tries) == 3
+
+    class Failing:
+        async def aio_run(self, payload: BaseModel, *, child_key: str) -> _Limited:
+            raise _error("Transient")
+
+    with pytest.raises(_Stopped, match="gave up"):
+        await run_paced(
+            cast(DurableContext, _Sleeps()),
+            cast(Any, Failing()),
+            _Out(value=0),
+            "k",
+            waits=3,
+            wait=wait,
+            failed=_Stopped,
+            gave_up="gave up",
+            slowed="slowed",
+        )
