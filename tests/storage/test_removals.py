@@ -20,11 +20,9 @@ def uri(letter: str) -> str:
     return "spotify:track:" + letter * 22
 
 
-async def _imported(
-    s: AsyncSession, entry: int, *, found_there: str = "", update_of: bool = False
-) -> int:
-    """An import of the entry into COPY whose every song landed (those in `found_there` were
-    found already there, so they are the member's, not Mixtape's)."""
+async def _new(s: AsyncSession, entry: int, *, update_of: bool, remove: bool = True) -> int:
+    """An import of the entry into COPY (`update_of`: a follower's update, who chose
+    removal unless `remove` is false), its songs resolved, nothing added yet."""
     row = await imports.create_import_with_ledger(
         s,
         guild_id=GUILD,
@@ -33,32 +31,29 @@ async def _imported(
         channel_id=CHANNEL,
         follow=True,
         follow_update=update_of,
-        follow_remove=update_of,
+        follow_remove=update_of and remove,
     )
     await imports.set_target_playlist(s, row.id, COPY, None)
     await ledger.resolve_known_uris(s, row.id)
-    wanted = await ledger.target_sequence(s, row.id)
-    theirs = {pos for pos, song, _ in wanted if song[-1] in found_there}
-    await ledger.mark_items_added(s, row.id, theirs, already_present=True)
-    await ledger.mark_items_added(s, row.id, {pos for pos, _, _ in wanted} - theirs)
     return row.id
+
+
+async def _imported(
+    s: AsyncSession, entry: int, *, found_there: str = "", update_of: bool = False
+) -> int:
+    """An import of the entry into COPY whose every song landed (those in `found_there` were
+    found already there, so they are the member's, not Mixtape's)."""
+    import_id = await _new(s, entry, update_of=update_of)
+    wanted = await ledger.target_sequence(s, import_id)
+    theirs = {pos for pos, song, _ in wanted if song[-1] in found_there}
+    await ledger.mark_items_added(s, import_id, theirs, already_present=True)
+    await ledger.mark_items_added(s, import_id, {pos for pos, _, _ in wanted} - theirs)
+    return import_id
 
 
 async def _follower_update(s: AsyncSession, entry: int) -> int:
     """A follower's update (who chose removal), into COPY, before it adds anything."""
-    row = await imports.create_import_with_ledger(
-        s,
-        guild_id=GUILD,
-        discord_user_id=MEMBER,
-        catalog_playlist_id=entry,
-        channel_id=CHANNEL,
-        follow=True,
-        follow_update=True,
-        follow_remove=True,
-    )
-    await imports.set_target_playlist(s, row.id, COPY, None)
-    await ledger.resolve_known_uris(s, row.id)
-    return row.id
+    return await _new(s, entry, update_of=True)
 
 
 async def _shared(s: AsyncSession, letters: str) -> int:
@@ -113,17 +108,8 @@ async def test_nothing_is_planned_for_a_member_who_did_not_choose_removal(
         first = await _imported(s, entry)
         await _finish(s, first)
         await catalog.replace_catalog_tracks(s, entry, _tracks("a"))
-        row = await imports.create_import_with_ledger(
-            s,
-            guild_id=GUILD,
-            discord_user_id=MEMBER,
-            catalog_playlist_id=entry,
-            channel_id=CHANNEL,
-            follow=True,
-            follow_update=True,
-        )
-        await imports.set_target_playlist(s, row.id, COPY, None)
-        assert await removals.plan_removals(s, row.id, {uri("a"): 1, uri("b"): 1}) == {}
+        keeper = await _new(s, entry, update_of=True, remove=False)
+        assert await removals.plan_removals(s, keeper, {uri("a"): 1, uri("b"): 1}) == {}
         # The member's own first import is no follower's update either.
         assert await removals.plan_removals(s, first, {uri("b"): 1}) == {}
 

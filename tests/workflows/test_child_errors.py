@@ -165,15 +165,13 @@ async def test_run_paced_waits_out_each_retry_after_then_returns_the_answer() ->
 
 
 async def test_run_paced_is_bounded_and_speaks_for_the_member() -> None:
-    limited = _Answers(*[_Limited(retry_after=1) for _ in range(3)])
-
     async def wait(seconds: float, reason: str | None) -> None:
         return None
 
-    with pytest.raises(_Stopped, match="slowed"):
+    async def paced(task: object) -> None:
         await run_paced(
             cast(DurableContext, _Sleeps()),
-            cast(Any, limited),
+            cast(Any, task),
             _Out(value=0),
             "k",
             waits=3,
@@ -182,6 +180,10 @@ async def test_run_paced_is_bounded_and_speaks_for_the_member() -> None:
             gave_up="gave up",
             slowed="slowed",
         )
+
+    limited = _Answers(*[_Limited(retry_after=1) for _ in range(3)])
+    with pytest.raises(_Stopped, match="slowed"):
+        await paced(limited)
     assert len(limited.tries) == 3
 
     class Failing:
@@ -189,14 +191,4 @@ async def test_run_paced_is_bounded_and_speaks_for_the_member() -> None:
             raise _error("Transient")
 
     with pytest.raises(_Stopped, match="gave up"):
-        await run_paced(
-            cast(DurableContext, _Sleeps()),
-            cast(Any, Failing()),
-            _Out(value=0),
-            "k",
-            waits=3,
-            wait=wait,
-            failed=_Stopped,
-            gave_up="gave up",
-            slowed="slowed",
-        )
+        await paced(Failing())

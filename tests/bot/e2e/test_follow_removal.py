@@ -14,6 +14,7 @@ from fakes.interactions import InteractionDriver
 from fakes.spotify import FakeSpotify
 from storage import removals
 from storage.enums import ImportStatus
+from storage.models import CatalogPlaylist
 from tests.bot.e2e.test_follow import (
     Following,
     entry_when,
@@ -28,6 +29,15 @@ from tests.bot.support import pick
 pytestmark = pytest.mark.engine
 
 REMOVE = "DELETE /v1/playlists/{id}/items"
+
+
+async def _after_check(world: Following, entry: CatalogPlaylist) -> CatalogPlaylist:  # noqa: F811
+    """One scheduled check, then the entry once its re-read measured a change."""
+    before = entry.changed_at
+    await run_schedule(world.services)
+    return await entry_when(
+        world.services, entry.id, lambda e: e.changed_at != before and e.status.value == "ready", 90
+    )
 
 
 async def test_songs_that_left_the_source_leave_the_copy_only_if_mixtape_added_them(
@@ -57,11 +67,7 @@ async def test_songs_that_left_the_source_leave_the_copy_only_if_mixtape_added_t
     fake_spotify.insert_entries(source.id, fake_spotify.resolve_uris([songs[11].uri], "ada"), None)
     fake_spotify.reset_calls()
 
-    before = entry.changed_at
-    await run_schedule(world.services)
-    changed = await entry_when(
-        world.services, entry.id, lambda e: e.changed_at != before and e.status.value == "ready", 90
-    )
+    changed = await _after_check(world, entry)
     assert (changed.change_added, changed.change_removed) == (1, 3)
     rows = await wait_for_import_count(world.services, world.bob, 2, within=60)
     update = await wait_finished(world.services, rows[-1].id, within=90)
@@ -85,11 +91,7 @@ async def test_songs_that_left_the_source_leave_the_copy_only_if_mixtape_added_t
     fake_spotify.reset_calls()
     uris = fake_spotify.playlist_uris(source.id)
     fake_spotify.remove_entries(source.id, [uris.index(songs[5].uri)])
-    before = changed.changed_at
-    await run_schedule(world.services)
-    await entry_when(
-        world.services, entry.id, lambda e: e.changed_at != before and e.status.value == "ready", 90
-    )
+    await _after_check(world, changed)
     rows = await wait_for_import_count(world.services, world.bob, 3, within=60)
     last = await wait_finished(world.services, rows[-1].id, within=90)
     assert last.status is ImportStatus.COMPLETED, last.error
@@ -110,11 +112,7 @@ async def test_a_change_that_only_removes_reaches_no_copy_of_a_follower_who_keep
     fake_spotify.remove_entries(source.id, [0])
     fake_spotify.reset_calls()
 
-    before = entry.changed_at
-    await run_schedule(world.services)
-    changed = await entry_when(
-        world.services, entry.id, lambda e: e.changed_at != before and e.status.value == "ready", 90
-    )
+    changed = await _after_check(world, entry)
 
     assert (changed.change_added, changed.change_removed) == (0, 1)
     assert fake_spotify.playlist_uris(first.target_playlist_id) == [s.uri for s in songs]
