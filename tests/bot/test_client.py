@@ -66,6 +66,16 @@ async def test_commands_are_synced_as_designed(bot: MixtapeBot, fake_discord: Fa
         True,
     )
     assert (follow["name"], follow.get("required", False), follow["type"]) == ("follow", False, 5)
-    for name in ("follow", "unfollow"):
-        [only] = synced[name]["options"]
-        assert (only["name"], only["required"], only["autocomplete"]) == ("playlist", True, True)
+    playlist, remove_gone = synced["follow"]["options"]
+    [only] = synced["unfollow"]["options"]
+    for choice in (playlist, only):
+        assert (choice["name"], choice["required"], choice["autocomplete"]) == (
+            "playlist",
+            True,
+            True,
+        )
+    assert (remove_gone["name"], remove_gone.get("required", False), remove_gone["type"]) == (
+        "remove_gone",
+        False,
+        5,
+    )
