@@ -20,11 +20,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devtools import dashboard
 from devtools.stack import REPO_ROOT, STACK_DIR, free_port, log, running_stack, stop_on_signals
 from devtools.worker_process import kill_group, stop_group
 from mixtape.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from devtools.offline import OfflineWorld
 
 _UP_TIMEOUT_SECONDS = 90.0
 
@@ -150,9 +154,33 @@ def run_real(settings: Settings) -> int:
         return supervise(children)
 
 
+def _drive(
+    world: OfflineWorld,
+    crew: Crew,
+    env: dict[str, str],
+    api: str,
+    engine_started: bool,
+    serve: bool,
+) -> int:
+    """Wait for the offline bot and worker, say where to look, then serve or play the demo."""
+    from devtools.demo import play
+
+    try:
+        world.wait_until_up(children_alive=crew.alive, timeout=_UP_TIMEOUT_SECONDS)
+    except (TimeoutError, RuntimeError) as exc:
+        log(f"the offline stack did not come up: {exc}")
+        return 1
+    print(world.describe(hatchet_api=api), flush=True)
+    if engine_started or "MIXTAPE_HATCHET_DASHBOARD_URL" in env:
+        print("\n".join(dashboard.describe(env)), flush=True)
+    if serve:
+        log("serving until Ctrl-C")
+        return supervise(crew.children)
+    return play(world, crew, env.get("HATCHET_CLIENT_TOKEN"))
+
+
 def run_offline(settings: Settings, serve: bool) -> int:
     """Bot and worker against the fakes: shows a newcomer the whole system come up and work."""
-    from devtools.demo import play
     from devtools.offline import OfflineWorld  # the fakes are only needed here
 
     log("DISCORD_TOKEN is not set: starting the offline demo against fake Discord and Spotify")
@@ -165,26 +193,15 @@ def run_offline(settings: Settings, serve: bool) -> int:
         api = env.get("MIXTAPE_HATCHET_API_URL", "the engine named by HATCHET_CLIENT_TOKEN")
         crew = Crew.start(env, workdir)
         try:
-            world.wait_until_up(children_alive=crew.alive, timeout=_UP_TIMEOUT_SECONDS)
-        except (TimeoutError, RuntimeError) as exc:
-            log(f"the offline stack did not come up: {exc}")
-            for child in crew.children:
-                log(f"--- {child.name} log ---\n{world.log_tail(child.name)}")
+            code = _drive(world, crew, env, api, engine_started=bool(engine), serve=serve)
+        except KeyboardInterrupt:
+            if not serve:
+                raise  # an interrupted demo did not pass
+            log("stopping")  # Ctrl-C is how --serve ends, even before it is fully up
+            code = 0
+        finally:
             for child in crew.children:
                 child.stop()
-            return 1
-        print(world.describe(hatchet_api=api), flush=True)
-        if engine or "MIXTAPE_HATCHET_DASHBOARD_URL" in env:
-            print("\n".join(dashboard.describe(env)), flush=True)
-        if serve:
-            log("serving until Ctrl-C")
-            code = supervise(crew.children)
-        else:
-            try:
-                code = play(world, crew, env.get("HATCHET_CLIENT_TOKEN"))
-            finally:
-                for child in crew.children:
-                    child.stop()
         if code != 0:
             for child in crew.children:
                 log(f"--- {child.name} log ---\n{world.log_tail(child.name)}")

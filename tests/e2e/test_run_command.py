@@ -45,6 +45,34 @@ def _check(stdout: str, text: str) -> None:
     assert re.search(rf"^\s*ok\s+{re.escape(text)}", stdout, re.MULTILINE), text
 
 
+def _children(pid: int) -> dict[int, str]:
+    """The direct children of `pid` and their command lines, read from /proc."""
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue  # exited while we looked
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def _gone(pids: list[int]) -> bool:
+    """Every pid has exited (a zombie has too: its parent simply has not reaped it yet)."""
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            return False
+    return True
+
+
 def test_offline_run_plays_the_demo_script_to_a_checked_end(stack_env: dict[str, str]) -> None:
     done = _run(_clean_env(stack_env), timeout=600)  # a hang guard, not an assertion
     out = done.stdout
@@ -108,13 +136,22 @@ def test_offline_serve_comes_up_and_stops_on_ctrl_c(
             deadline = time.monotonic() + 180  # a hang guard, not an assertion
             while b"worker  healthy" not in seen:
                 if child.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"--serve did not come up: {seen.decode()}")
+                    errors.seek(0)
+                    tail = errors.read().decode(errors="replace")[-6000:]
+                    pytest.fail(f"--serve did not come up: {seen.decode()}\n{tail}")
                 if selector.select(timeout=1):  # unbuffered: what select saw is what we read
                     seen += os.read(child.stdout.fileno(), 65536)
+        ours = [
+            pid
+            for pid, cmd in _children(child.pid).items()
+            if " -m bot" in cmd or " -m workflows" in cmd
+        ]
+        assert len(ours) == 2
         child.send_signal(signal.SIGINT)  # Ctrl-C: it stops the bot, the worker, the fakes
         code = child.wait(timeout=120)
         errors.seek(0)
         assert code == 0, errors.read().decode(errors="replace")[-6000:]
+        assert _gone(ours)
     finally:
         if child.poll() is None:  # the parent's own Ctrl-C path stops its children
             child.send_signal(signal.SIGINT)
@@ -128,6 +165,42 @@ def test_offline_serve_comes_up_and_stops_on_ctrl_c(
     for command in ("/share", "/catalog", "/link", "/import"):
         assert command in text
     assert "runs /link" not in text  # serving only: no script
+
+
+def test_offline_serve_stopped_while_coming_up_stops_its_children(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Ctrl-C before the bot and worker are up (the moment the last CI run hit by chance)."""
+    errors = (tmp_path / "stderr").open("w+b")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "devtools", "--serve"],
+        cwd=REPO_ROOT,
+        env=_clean_env(stack_env),
+        stdout=subprocess.DEVNULL,
+        stderr=errors,
+    )
+    try:
+        deadline = time.monotonic() + 120  # a hang guard, not an assertion
+        ours: list[int] = []
+        while len(ours) < 2:  # both spawned: the window between spawn and "up"
+            assert child.poll() is None and time.monotonic() < deadline, "no bot and worker"
+            ours = [
+                pid
+                for pid, cmd in _children(child.pid).items()
+                if " -m bot" in cmd or " -m workflows" in cmd
+            ]
+            time.sleep(0.05)  # a poll of /proc; nothing to wait on
+        child.send_signal(signal.SIGINT)
+        code = child.wait(timeout=120)
+        errors.seek(0)
+        text = errors.read().decode(errors="replace")
+        assert code == 0, text[-6000:]
+        assert "Traceback" not in text
+        assert _gone(ours)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=30)
 
 
 def test_real_run_names_missing_settings(stack_env: dict[str, str]) -> None:

@@ -79,7 +79,8 @@ async def test_import_cancel_then_retry_lands_everything_once(
 
     assert row.status is ImportStatus.COMPLETED, row.error
     assert target_uris(fake_spotify, row) == [s.uri for s in songs]  # exactly once, in order
-    messages = fake_discord.messages(channel_id, include_ephemeral=False)
+    # The owner's notice is a reply under the progress message: the progress is the last non-reply.
+    messages = fake_discord.messages(channel_id, include_ephemeral=False, include_replies=False)
     await fake_discord.async_wait_for(
         lambda: (
             "Imported"
