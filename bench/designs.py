@@ -67,6 +67,7 @@ class Design(Protocol):
 
     def process_groups(self) -> list[int]: ...
     async def setup(self, world: World) -> None: ...
+    async def linked(self, members: list[Member]) -> None: ...
     async def begin(self, job: Job) -> Handle: ...
     async def wait(self, handle: Handle, within: float) -> None: ...
     async def kill(self) -> None: ...
@@ -103,6 +104,15 @@ class MixtapeDesign:
     def process_groups(self) -> list[int]:
         assert self.world
         return self.world.worker_groups(self.name)
+
+    async def linked(self, members: list[Member]) -> None:
+        """What Mixtape's OAuth callback does once a member is linked: create their
+        rate-limit key in the engine."""
+        assert self.world and self.dispatcher
+        per_minute = self.world.config.member_calls_per_minute
+        for member in members:
+            async with asyncio.timeout(10):
+                await self.dispatcher.declare_member(member.discord_id, per_minute)
 
     async def begin(self, job: Job) -> Handle:
         assert self.world and self.dispatcher
@@ -173,6 +183,9 @@ class PerTrackDesign:
         assert self.world
         return self.world.worker_groups(self.name)
 
+    async def linked(self, members: list[Member]) -> None:
+        """Nothing: its pacing is a fixed sleep on a 429."""
+
     async def begin(self, job: Job) -> Handle:
         assert self.world
         token = self.world.spotify.issue_token(job.member.spotify_id, client_id=self.client_id)
@@ -227,6 +240,9 @@ class PlainDesign:
 
     def process_groups(self) -> list[int]:
         return [p.pid for p in self.running.values() if p.poll() is None]
+
+    async def linked(self, members: list[Member]) -> None:
+        """Nothing: a script has no engine to tell."""
 
     def _spawn(self, handle: Handle) -> subprocess.Popen[bytes]:
         assert self.world

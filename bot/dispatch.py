@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hatchet_sdk import Hatchet
+from hatchet_sdk.rate_limit import RateLimitDuration
 
 from workflows.contracts import (
     IMPORT_PLAYLIST,
@@ -11,6 +12,7 @@ from workflows.contracts import (
     ImportOutput,
     ShareInput,
     ShareOutput,
+    member_rate_limit_key,
 )
 
 
@@ -51,6 +53,17 @@ class WorkflowDispatcher:
             },
         )
         return str(ref.workflow_run_id)
+
+    async def declare_member(self, discord_user_id: int, per_minute: int) -> None:
+        """Create the member's rate-limit key now, at /link, not at their first task.
+
+        The engine's scheduler sees a new key only at its next refresh of rate limits (up to
+        about 2 s), so a key first met by a task makes that task wait for it. An existing
+        key keeps what is left of its bucket (the engine never refills on a put).
+        """
+        await self._hatchet.rate_limits.aio_put(
+            member_rate_limit_key(discord_user_id), per_minute, RateLimitDuration.MINUTE
+        )
 
     async def cancel_run(self, run_id: str) -> None:
         """Ask the engine to cancel a run; its tasks see it at their next step boundary."""

@@ -380,7 +380,23 @@ class OAuthCallbackServer:
             )
             return pages.page_taken(display_name)
         log.info("member %s linked Spotify account %s", who.discord_user_id, me["id"])
+        await self._declare_member(who.discord_user_id)
         return pages.page_linked(display_name, who)
+
+    async def _declare_member(self, discord_user_id: int) -> None:
+        """Best effort: without the key now, the member's first task creates it and waits."""
+        settings = self.services.settings
+        try:
+            async with asyncio.timeout(settings.http_timeout_seconds):
+                await self.services.dispatcher.declare_member(
+                    discord_user_id, settings.spotify_member_calls_per_minute
+                )
+        except Exception:  # the link stands; only the first task's start is slower
+            log.warning(
+                "could not create the rate-limit key of member %s in the engine",
+                discord_user_id,
+                exc_info=True,
+            )
 
     async def _wait_list(self, who: LinkRequest) -> None:
         async with self.services.sessions.begin() as session:

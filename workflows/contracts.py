@@ -14,6 +14,16 @@ from pydantic import BaseModel, Field, PlainSerializer
 #: which holds integers exactly only up to 2**53, and snowflakes are larger.
 Snowflake = Annotated[int, PlainSerializer(str, return_type=str, when_used="json")]
 
+#: Each member's Spotify calls are paced by a Hatchet rate limit of this prefix and their
+#: Discord id (the engine's keys are tenant-wide, not per namespace).
+MEMBER_RATE_LIMIT_PREFIX = "spotify-member-"
+
+
+def member_rate_limit_key(discord_user_id: int) -> str:
+    """The member's rate-limit key, as the tasks' dynamic key renders it."""
+    return f"{MEMBER_RATE_LIMIT_PREFIX}{discord_user_id}"
+
+
 SMOKE_ECHO = "smoke-echo"
 
 

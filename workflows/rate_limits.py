@@ -13,6 +13,7 @@ from hatchet_sdk import Hatchet
 from hatchet_sdk.rate_limit import RateLimit, RateLimitDuration
 
 from mixtape.settings import Settings
+from workflows.contracts import MEMBER_RATE_LIMIT_PREFIX
 
 SPOTIFY_APP_KEY = "spotify-app"
 
@@ -23,9 +24,9 @@ def spotify_app_limit(units: int | str = 1) -> RateLimit:
 
 
 def spotify_member_limit(input_field: str, per_minute: int, units: int | str = 1) -> RateLimit:
-    """A per-member bucket keyed by a field of the task's input."""
+    """A per-member bucket keyed by a field of the task's input (`member_rate_limit_key`)."""
     return RateLimit(
-        dynamic_key=f"'spotify-member-' + string(input.{input_field})",
+        dynamic_key=f"'{MEMBER_RATE_LIMIT_PREFIX}' + string(input.{input_field})",
         units=units,
         limit=per_minute,
         duration=RateLimitDuration.MINUTE,

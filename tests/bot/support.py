@@ -164,6 +164,7 @@ def offline_hatchet() -> Hatchet:
             patch.delenv(key)
         patch.setenv("HATCHET_CLIENT_TOKEN", token)
         patch.setenv("HATCHET_CLIENT_TLS_STRATEGY", "none")
+        patch.setenv("HATCHET_CLIENT_TENACITY_MAX_ATTEMPTS", "1")  # refused means refused
         return create_hatchet()
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from hatchet_sdk import Hatchet
 from sqlalchemy import func, select
 
 from bot.services import BotServices
@@ -31,6 +32,7 @@ from tests.bot.support import (
 )
 from tests.bot.test_oauth_server import to_spotify
 from tests.bot.test_share import done_thinking
+from workflows.contracts import member_rate_limit_key
 
 pytestmark = pytest.mark.engine
 
@@ -97,6 +99,27 @@ async def link_through_spotify(
         consent_url = url._replace(query=urlencode(query)).geturl()
         back = await browser.open(fake.consent_url(consent_url, member.spotify_id))
         assert (await browser.follow(back)).status == 200
+
+
+async def test_a_link_creates_the_members_rate_limit_key_in_the_engine(
+    driver: InteractionDriver,
+    fake_spotify: FakeSpotify,
+    services: BotServices,
+    bot_hatchet: Hatchet,
+    alice: Member,
+) -> None:
+    """At /link, not at the member's first task: the engine's scheduler sees a new key only
+    at its next refresh, and a task that meets it first waits for that."""
+    key = member_rate_limit_key(alice.id)
+    assert (await bot_hatchet.rate_limits.aio_list(search=key)).rows in (None, [])
+
+    await link_through_spotify(driver, fake_spotify, alice, SCOPES)
+
+    [limit] = (await bot_hatchet.rate_limits.aio_list(search=key)).rows or []
+    assert limit.key == key
+    assert limit.limit_value == services.settings.spotify_member_calls_per_minute
+    assert limit.value == limit.limit_value  # a full bucket
+    assert "minute" in limit.window.lower()
 
 
 async def test_a_link_made_before_the_country_scope_is_asked_to_link_again_once(

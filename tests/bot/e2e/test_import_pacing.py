@@ -8,6 +8,7 @@ page is charged and read in page-sized children whose timeouts follow from their
 from __future__ import annotations
 
 import pytest
+from hatchet_sdk import Hatchet
 
 from bot.services import BotServices
 from devtools.worker_process import WorkerProcess
@@ -16,6 +17,7 @@ from fakes.spotify import FakeSpotify
 from storage.enums import ImportStatus
 from tests.bot.e2e.test_import import catalog_entry, start_import, target_uris, wait_finished
 from tests.bot.support import Member, link_directly
+from workflows.contracts import member_rate_limit_key
 from workflows.import_playlist import marker
 
 pytestmark = pytest.mark.engine
@@ -58,3 +60,32 @@ async def test_rechecking_a_10000_track_copy_at_250_ms_a_call_reads_each_page_on
     # Every page read once: no step timed out and started its reads over.
     assert fake_spotify.count(ITEMS) == 10_000 // 50
     assert fake_spotify.count(ADD) == 0 and fake_spotify.count(LIST) == 1
+
+
+async def test_a_members_steps_are_paced_by_the_key_that_link_creates(
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    bot_hatchet: Hatchet,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
+) -> None:
+    """The key /link creates ahead (test_accounts) is the one the tasks' dynamic key renders:
+    a member linked without the callback gets it from their first task, same name, same
+    limit."""
+    songs = fake_spotify.generate_tracks(3, seed=72)
+    entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
+    await link_directly(services, fake_spotify, bob)
+    key = member_rate_limit_key(bob.id)
+    assert (await bot_hatchet.rate_limits.aio_list(search=key)).rows in (None, [])
+
+    import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
+    row = await wait_finished(services, import_id, within=60)
+
+    assert row.status is ImportStatus.COMPLETED, row.error
+    [limit] = (await bot_hatchet.rate_limits.aio_list(search=key)).rows or []
+    assert limit.key == key
+    assert limit.limit_value == services.settings.spotify_member_calls_per_minute
