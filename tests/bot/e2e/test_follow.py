@@ -196,7 +196,15 @@ async def test_a_follower_copy_gets_what_the_source_gained_once_and_keeps_its_ow
         services, entry.id, lambda e: e.changed_at != before and e.status.value == "ready", 90
     )
     assert (again.change_added, again.change_removed, again.change_moved) == (1, 0, 0)
-    await asyncio.sleep(2)  # a fan-out would have created the import by now
+    # The share posts the change only after its fan-out answered: once it shows, any
+    # update the fan-out started exists.
+    await fake_discord.async_wait_for(
+        lambda: any(
+            "+1 \u22120 song" in embed_text(m["embeds"])
+            for m in fake_discord.messages(channel_id, include_ephemeral=False)
+        ),
+        within=30,
+    )
     assert len(await imports_of(services, bob)) == 2
 
 
