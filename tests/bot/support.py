@@ -33,6 +33,7 @@ from storage.models import Import, ImportItem
 from tests.waiting import async_wait_until
 from workflows.client import create_hatchet
 from workflows.contracts import ShareInput
+from workflows.rate_limits import SPOTIFY_APP_KEY
 
 EPHEMERAL = 64
 DEADLINE_SECONDS = 3.0
@@ -387,3 +388,24 @@ async def http_get(url: str) -> tuple[int, str, dict[str, str]]:
         session.get(url, allow_redirects=False) as response,
     ):
         return response.status, await response.text(), dict(response.headers)
+
+
+async def app_bucket_holds(hatchet: Hatchet, units: int, within: float = 90.0) -> None:
+    """Wait until the engine's app-wide Spotify bucket holds `units`, or its refill is due.
+
+    The bucket (`spotify-app`) is the tenant's: every test's worker on the session's engine
+    draws from it, so a test that counts what runs while another import waits starts with
+    room in it, or a step refused by it waits for the refill (up to a minute) mid-count.
+    """
+
+    async def room() -> bool:
+        rows = (await hatchet.rate_limits.aio_list(search=SPOTIFY_APP_KEY)).rows or []
+        bucket = next((r for r in rows if r.key == SPOTIFY_APP_KEY), None)
+        if bucket is None:
+            return True  # not declared yet: the first worker fills it
+        age = datetime.now(UTC) - bucket.last_refill
+        return bucket.value >= units or age >= timedelta(minutes=1)
+
+    await async_wait_until(
+        room, timeout=within, interval=0.5, message=f"the app's bucket never held {units} units"
+    )

@@ -1,9 +1,9 @@
 """Guilds are served fairly: one guild's big import does not starve another guild's small one.
 
 Measured on the real engine and worker with two slots: a 20-track import alone, then the same
-import started while another guild's 5,000-track import searches its songs (its parent keeps
-twenty searches queued at a time). The small import may wait for a slot now and then, never
-behind the big one's searches.
+import started three times while another guild's 5,000-track import searches its songs (its
+parent keeps several searches queued at a time). The small import may wait for a slot now and
+then, never behind the big one's searches.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import pytest
+from hatchet_sdk import Hatchet
 
 from bot.services import BotServices
 from devtools.worker_process import WorkerProcess
@@ -22,13 +23,21 @@ from storage import catalog, imports, ledger
 from storage.catalog import TrackData
 from storage.enums import ImportStatus
 from tests.bot.e2e.test_import import catalog_entry, names, start_import, wait_finished
-from tests.bot.support import Member, link_directly
+from tests.bot.support import Member, app_bucket_holds, link_directly
 from tests.waiting import async_wait_until
 
 pytestmark = pytest.mark.engine
 
-#: A worker as small as the starvation showed on: two slots.
-SMALL_WORKER = {"WORKER_SLOTS": "2"}
+#: A worker as small as the starvation showed on: two slots. Spotify's pacing is out of the
+#: way: were the big import's member to run dry of calls, its searches would stop, and a
+#: small import starved of slots would look served.
+SMALL_WORKER = {
+    "WORKER_SLOTS": "2",
+    "SPOTIFY_MEMBER_CALLS_PER_MINUTE": "3000",
+    "SPOTIFY_APP_CALLS_PER_MINUTE": "3000",
+}
+#: What the three counts may draw from the app's bucket, at most.
+APP_UNITS = 600
 #: Spotify's answers take about this long (seconds).
 LATENCY = 0.1
 SEARCH = "GET /v1/search"
@@ -83,6 +92,7 @@ async def test_a_big_import_does_not_starve_another_guilds_small_one(
     alice: Member,
     bob: Member,
     carol: Member,
+    bot_hatchet: Hatchet,
 ) -> None:
     await start_mixtape_worker(SMALL_WORKER)
     fake_spotify.set_latency(LATENCY)
@@ -102,29 +112,38 @@ async def test_a_big_import_does_not_starve_another_guilds_small_one(
                 for t in big_songs
             ],
         )
+    # The app's bucket is the engine's, drawn from by earlier tests: it must hold the counts,
+    # or the small one's steps wait for its refill while the big one's searches run.
+    await app_bucket_holds(bot_hatchet, APP_UNITS)
     big_import = await start_import(services, fake_discord, guild_id, channel_id, alice, big)
     await resolving(services, big_import)
-    before = time.monotonic()
-    contended = await timed_small_import(services, fake_discord, fake_spotify, bob, seed=33)
-    after = time.monotonic()
-    # What ran while the small import waited: the big one's searches, counted at the fake.
-    overtaken = sum(
-        1
-        for c in fake_spotify.calls
-        if c.user_id == "ada" and c.route == SEARCH and before <= c.at <= after
-    )
+    # Three small imports, one after another: the engine polls a queue it found no slot
+    # for about once a second, so one unlucky poll can let a few more searches through;
+    # starvation shows in every one of them.
+    contended: list[tuple[float, int]] = []
+    for seed in (33, 34, 35):
+        before = time.monotonic()
+        took = await timed_small_import(services, fake_discord, fake_spotify, bob, seed=seed)
+        after = time.monotonic()
+        # What ran while the small import waited: the big one's searches, at the fake.
+        overtaken = sum(
+            1
+            for c in fake_spotify.calls
+            if c.user_id == "ada" and c.route == SEARCH and before <= c.at <= after
+        )
+        contended.append((took, overtaken))
 
     async with services.sessions.begin() as s:
         counts = await imports.counts_by_state(s, big_import)
         await imports.cancel_import(s, big_import)
     print(
-        f"20-track import alone: {alone:.1f}s; just after another guild's 5,000-track "
-        f"import: {contended:.1f}s, while {overtaken} of its searches ran (it had "
-        f"{counts.pending:,} songs left to search)"
+        f"20-track import alone: {alone:.1f}s; beside another guild's 5,000-track import: "
+        + ", ".join(f"{took:.1f}s while {n} of its searches ran" for took, n in contended)
+        + f" (it had {counts.pending:,} songs left to search)"
     )
     assert counts.pending > 0  # it really was running meanwhile
     # Not timed (figures belong to bench/): counted. Without the per-guild key the small
     # import waited behind a long queue of the big one's searches; with it, the guilds'
     # searches take turns and only a few slip in ahead.
-    assert overtaken <= OVERTAKEN_AT_MOST
+    assert sorted(n for _, n in contended)[1] <= OVERTAKEN_AT_MOST  # the median
     await wait_finished(services, big_import, within=60)
