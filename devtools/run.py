@@ -224,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     stop_on_signals()
     STACK_DIR.mkdir(exist_ok=True)
     settings = get_settings()
-    if settings.discord_token is not None:
-        return run_real(settings)
-    return run_offline(settings, args.serve)
+    try:
+        if settings.discord_token is not None:
+            return run_real(settings)
+        return run_offline(settings, args.serve)
+    except KeyboardInterrupt:  # everything started is stopped by now (each `finally`)
+        log("stopped")
+        return 0 if args.serve else 130  # Ctrl-C ends --serve; it cuts a demo short
