@@ -29,6 +29,11 @@ from storage.models import Import
 from workflows.contracts import ImportInput
 
 PLAIN_RESTARTS = 5
+#: Between a member's /link and their /import (the consent page, then the command and its
+#: autocomplete) pass seconds; 3 s is also past the engine's next refresh of its rate
+#: limits (at most about 2 s), when the key the link created becomes visible to its
+#: scheduler.
+LINK_TO_IMPORT_SECONDS = 3.0
 T = TypeVar("T")
 
 
@@ -107,12 +112,13 @@ class MixtapeDesign:
 
     async def linked(self, members: list[Member]) -> None:
         """What Mixtape's OAuth callback does once a member is linked: create their
-        rate-limit key in the engine."""
+        rate-limit key in the engine; then the member's moment before /import."""
         assert self.world and self.dispatcher
         per_minute = self.world.config.member_calls_per_minute
         for member in members:
             async with asyncio.timeout(10):
                 await self.dispatcher.declare_member(member.discord_id, per_minute)
+        await asyncio.sleep(LINK_TO_IMPORT_SECONDS)
 
     async def begin(self, job: Job) -> Handle:
         assert self.world and self.dispatcher

@@ -28,11 +28,6 @@ Chaos = Literal["burst", "kill", "kill one", "discord"] | None
 DISCORD_429_SECONDS, DISCORD_RETRY_AFTER = 60.0, 5.0
 EDIT = "PATCH /channels/{channel_id}/messages/{message_id}"
 WRITE_ROUTES = ("POST /v1/playlists/{id}/items", "POST /v1/me/playlists")
-#: Between a member's /link and their /import (the consent page, then the command and its
-#: autocomplete) pass seconds; 3 s is also past the engine's next refresh of its rate
-#: limits (at most about 2 s), when the key the link created becomes visible to its
-#: scheduler. Not part of any measured time.
-LINK_TO_IMPORT_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -261,8 +256,7 @@ async def run(
 ) -> Outcome:
     """One design through one scenario, measured."""
     members = [await world.member(label) for _ in range(scenario.members)]
-    await design.linked(members)
-    await asyncio.sleep(LINK_TO_IMPORT_SECONDS)
+    await design.linked(members)  # not measured: a member links before importing
     name = f"{scenario.name} ({label})"
     jobs = [Job(m, songs, entry_id, scenario.with_uris, name) for m in members]
     users = {m.spotify_id for m in members}
