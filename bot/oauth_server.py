@@ -119,6 +119,7 @@ class OAuthCallbackServer:
         self._listener: asyncio.Server | None = None
         self._busy: set[asyncio.BaseTransport] = set()
         self._cap_check: asyncio.TimerHandle | None = None
+        self._declaring: set[asyncio.Task[None]] = set()
 
     def link_url(self, state: str) -> str:
         """The address /link gives the member: our page, which names them."""
@@ -160,6 +161,9 @@ class OAuthCallbackServer:
 
     async def stop(self) -> None:
         """Stop serving; safe to call twice."""
+        for task in self._declaring:
+            task.cancel()
+        await asyncio.gather(*self._declaring, return_exceptions=True)
         if self._cap_check is not None:
             self._cap_check.cancel()
             self._cap_check = None
@@ -380,11 +384,14 @@ class OAuthCallbackServer:
             )
             return pages.page_taken(display_name)
         log.info("member %s linked Spotify account %s", who.discord_user_id, me["id"])
-        await self._declare_member(who.discord_user_id)
+        declaring = asyncio.create_task(self._declare_member(who.discord_user_id))
+        self._declaring.add(declaring)  # asyncio holds tasks weakly
+        declaring.add_done_callback(self._declaring.discard)
         return pages.page_linked(display_name, who)
 
     async def _declare_member(self, discord_user_id: int) -> None:
-        """Best effort: without the key now, the member's first task creates it and waits."""
+        """Best effort, beside the member's page (an engine that is slow or down never holds
+        it): without the key now, the member's first task creates it and waits for it."""
         settings = self.services.settings
         try:
             async with asyncio.timeout(settings.http_timeout_seconds):

@@ -18,6 +18,7 @@ import pytest
 from hatchet_sdk import Hatchet
 from hatchet_sdk.clients.rest.models.v1_task_status import V1TaskStatus
 from hatchet_sdk.clients.rest.models.v1_task_summary import V1TaskSummary
+from hatchet_sdk.config import TenacityConfig
 from sqlalchemy import select
 
 from bot.dispatch import WorkflowDispatcher
@@ -165,8 +166,11 @@ def offline_hatchet() -> Hatchet:
             patch.delenv(key)
         patch.setenv("HATCHET_CLIENT_TOKEN", token)
         patch.setenv("HATCHET_CLIENT_TLS_STRATEGY", "none")
-        patch.setenv("HATCHET_CLIENT_TENACITY_MAX_ATTEMPTS", "1")  # refused means refused
-        return create_hatchet()
+        hatchet = create_hatchet()
+    # Refused means refused: the SDK's retries (5 attempts, backoff) would turn each call
+    # into 17 s of waiting. Its TENACITY_ variable is read once, at import, so set here.
+    hatchet.config.tenacity = TenacityConfig(max_attempts=1)
+    return hatchet
 
 
 async def wait_for_run_status(

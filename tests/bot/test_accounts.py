@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -32,6 +33,7 @@ from tests.bot.support import (
 )
 from tests.bot.test_oauth_server import to_spotify
 from tests.bot.test_share import done_thinking
+from tests.waiting import async_wait_until
 from workflows.contracts import member_rate_limit_key
 
 pytestmark = pytest.mark.engine
@@ -115,7 +117,10 @@ async def test_a_link_creates_the_members_rate_limit_key_in_the_engine(
 
     await link_through_spotify(driver, fake_spotify, alice, SCOPES)
 
-    [limit] = (await bot_hatchet.rate_limits.aio_list(search=key)).rows or []
+    async def listed() -> list[Any]:  # created beside the member's page, not before it
+        return (await bot_hatchet.rate_limits.aio_list(search=key)).rows or []
+
+    [limit] = await async_wait_until(listed, timeout=10, message=f"no key {key} in the engine")
     assert limit.key == key
     assert limit.limit_value == services.settings.spotify_member_calls_per_minute
     assert limit.value == limit.limit_value  # a full bucket
