@@ -134,10 +134,12 @@ class MixtapeDesign:
         message_id = await asyncio.to_thread(w.post_message, "Importing…")
         async with w.sessions.begin() as s:
             await imports.set_message_id(s, row.id, message_id)
-        await self.dispatcher.import_playlist(
+        run_id = await self.dispatcher.import_playlist(
             ImportInput(import_id=row.id, discord_user_id=job.member.discord_id),
             guild_id=w.guild_id,
         )
+        async with w.sessions.begin() as s:  # as /import does: the watchdog cancels by it
+            await imports.set_workflow_run_id(s, row.id, run_id)
         return Handle(job, ref=row.id)
 
     async def wait(self, handle: Handle, within: float) -> None:
