@@ -36,7 +36,8 @@ SMALL_WORKER = {
     "SPOTIFY_MEMBER_CALLS_PER_MINUTE": "3000",
     "SPOTIFY_APP_CALLS_PER_MINUTE": "3000",
 }
-#: What the three counts may draw from the app's bucket, at most.
+#: Room the three counts need in the app's bucket: the big import searches about 15 songs a
+#: second, for some 20 s.
 APP_UNITS = 600
 #: Spotify's answers take about this long (seconds).
 LATENCY = 0.1
