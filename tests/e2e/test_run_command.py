@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -45,9 +46,10 @@ def _check(stdout: str, text: str) -> None:
     assert re.search(rf"^\s*ok\s+{re.escape(text)}", stdout, re.MULTILINE), text
 
 
-def _children(pid: int) -> dict[int, str]:
-    """The direct children of `pid` and their command lines, read from /proc."""
-    found: dict[int, str] = {}
+def _bot_and_worker(pid: int) -> list[int]:
+    """The bot and worker processes `pid` started (its children running `-m bot` or
+    `-m workflows`), read from /proc."""
+    found: list[int] = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -56,9 +58,22 @@ def _children(pid: int) -> dict[int, str]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue  # exited while we looked
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found[int(entry.name)] = cmdline
+        ours = " -m bot" in cmdline or " -m workflows" in cmdline
+        if ours and int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
     return found
+
+
+def _serve(stack_env: dict[str, str], stdout: int, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
+    """`python -m devtools --serve` against the test's engine, unbuffered."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "devtools", "--serve"],
+        cwd=REPO_ROOT,
+        env=_clean_env(stack_env),
+        stdout=stdout,
+        stderr=stderr,
+        bufsize=0,
+    )
 
 
 def _gone(pids: list[int]) -> bool:
@@ -120,14 +135,7 @@ def test_offline_serve_comes_up_and_stops_on_ctrl_c(
     stack_env: dict[str, str], tmp_path: Path
 ) -> None:
     errors = (tmp_path / "stderr").open("w+b")
-    child = subprocess.Popen(
-        [sys.executable, "-m", "devtools", "--serve"],
-        cwd=REPO_ROOT,
-        env=_clean_env(stack_env),
-        stdout=subprocess.PIPE,
-        stderr=errors,
-        bufsize=0,
-    )
+    child = _serve(stack_env, subprocess.PIPE, errors)
     assert child.stdout is not None
     seen = b""
     try:
@@ -141,11 +149,7 @@ def test_offline_serve_comes_up_and_stops_on_ctrl_c(
                     pytest.fail(f"--serve did not come up: {seen.decode()}\n{tail}")
                 if selector.select(timeout=1):  # unbuffered: what select saw is what we read
                     seen += os.read(child.stdout.fileno(), 65536)
-        ours = [
-            pid
-            for pid, cmd in _children(child.pid).items()
-            if " -m bot" in cmd or " -m workflows" in cmd
-        ]
+        ours = _bot_and_worker(child.pid)
         assert len(ours) == 2
         child.send_signal(signal.SIGINT)  # Ctrl-C: it stops the bot, the worker, the fakes
         code = child.wait(timeout=120)
@@ -172,23 +176,13 @@ def test_offline_serve_stopped_while_coming_up_stops_its_children(
 ) -> None:
     """Ctrl-C before the bot and worker are up (the moment the last CI run hit by chance)."""
     errors = (tmp_path / "stderr").open("w+b")
-    child = subprocess.Popen(
-        [sys.executable, "-m", "devtools", "--serve"],
-        cwd=REPO_ROOT,
-        env=_clean_env(stack_env),
-        stdout=subprocess.DEVNULL,
-        stderr=errors,
-    )
+    child = _serve(stack_env, subprocess.DEVNULL, errors)
     try:
         deadline = time.monotonic() + 120  # a hang guard, not an assertion
         ours: list[int] = []
         while len(ours) < 2:  # both spawned: the window between spawn and "up"
             assert child.poll() is None and time.monotonic() < deadline, "no bot and worker"
-            ours = [
-                pid
-                for pid, cmd in _children(child.pid).items()
-                if " -m bot" in cmd or " -m workflows" in cmd
-            ]
+            ours = _bot_and_worker(child.pid)
             time.sleep(0.05)  # a poll of /proc; nothing to wait on
         child.send_signal(signal.SIGINT)
         code = child.wait(timeout=120)
