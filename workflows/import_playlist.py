@@ -123,6 +123,8 @@ class PrepareOutput(StepResult):
     settled: bool = False
     #: This step created the target (recorded as empty); songs still to search come first.
     created: bool = False
+    #: With `settled`: the tracks left to add (what the first add child is charged for).
+    to_add: int | None = None
 
 
 class FindInput(StepInput):
@@ -174,7 +176,13 @@ class SettleInput(AddInput):
     total: int
 
 
-class ReconcileOutput(ReadOutput):
+class SettleOutput(StepResult):
+    #: The tracks left to add once the ledger is settled; None in answers from before it
+    #: was reported (the add children are then charged their most).
+    to_add: int | None = None
+
+
+class ReconcileOutput(ReadOutput, SettleOutput):
     #: The target is longer than one page: the rest is read from here, paced page by page.
     more_from: int | None = None
 
@@ -386,10 +394,11 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
         if stop := await _stop_reason(d, input, ctx):
             return ReconcileOutput(**stop.model_dump())
         read = await _read_target(d, input, offset=0, pages=1)
-        if read.retry_after is not None or read.total <= read.read:
-            if read.retry_after is None:
-                await _settle(d, input.import_id, read.held, read.total)
+        if read.retry_after is not None:
             return ReconcileOutput(**read.model_dump())
+        if read.total <= read.read:
+            to_add = await _settle(d, input.import_id, read.held, read.total)
+            return ReconcileOutput(**read.model_dump(), to_add=to_add)
         return ReconcileOutput(**read.model_dump(), more_from=read.read)
 
     @hatchet.task(
@@ -410,16 +419,16 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
         execution_timeout=timedelta(seconds=60),
         retries=3,
     )
-    async def settle(input: SettleInput, ctx: Context) -> StepResult:
+    async def settle(input: SettleInput, ctx: Context) -> SettleOutput:
         """Mark what a long target already holds (no Spotify call: the reads are done)."""
         d = deps(ctx)
         if stop := await _stop_reason(d, input, ctx):
-            return stop
-        await _settle(d, input.import_id, input.held, input.total)
-        return StepResult()
+            return SettleOutput(**stop.model_dump())
+        return SettleOutput(to_add=await _settle(d, input.import_id, input.held, input.total))
 
     # Up to `batches` adds in a row, each committed to the ledger before the next; after an
-    # unacknowledged add, a read of up to two pages first.
+    # unacknowledged add, a read of up to two pages first. Charged per call it may make:
+    # `batches` follows the tracks left (`add_batches`), so a 100-track import pays 1.
     @hatchet.task(
         name="import-add-batch",
         input_validator=AddInput,
@@ -530,11 +539,7 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
                     f"find-{found.scan_from}",
                 )
             await run.report(final=True)  # before any add: e.g. tracks that won't play here
-            target = AddInput(
-                **base.model_dump(),
-                target_playlist_id=found.target_playlist_id,
-                batches=ADD_BATCHES,
-            )
+            target = AddInput(**base.model_dump(), target_playlist_id=found.target_playlist_id)
             isrc = set(prep.with_isrc)
             todo = prep.to_resolve
             groups = [
@@ -556,15 +561,18 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
             # Up to RESOLVE_FAN_OUT children in flight, the next spawned as soon as one ends
             # (the engine still holds them to the rate limits and the guild's share).
             await _in_flight([functools.partial(search, g) for g in groups], RESOLVE_FAN_OUT)
+            settled: SettleOutput
             if found.settled:  # a new, empty target: nothing in it to reconcile
                 first = ReconcileOutput()
+                settled = SettleOutput(to_add=found.to_add)
             elif found.created:  # new and empty, but songs were searched since: settle them
-                await run.child(
+                settled = await run.child(
                     settle, SettleInput(**target.model_dump(), held={}, total=0), "settle-new"
                 )
                 first = ReconcileOutput()
             else:
                 first = await run.child(reconcile, target, "reconcile")
+                settled = first
             if first.more_from is not None:  # a long target: the rest, page by page
                 held, offset, total = Counter(first.held), first.more_from, first.total
                 while offset < total:
@@ -578,18 +586,25 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
                     if not page.read:
                         break
                     offset += page.read
-                await run.child(
+                settled = await run.child(
                     settle,
                     SettleInput(**target.model_dump(), held=dict(held), total=total),
                     "settle",
                 )
-            batch = 0
+            # Each add child's input (so its charge) derives only from answers the engine
+            # replays as they were: a replayed spawn with another input would not match.
+            batch, done = 0, 0
             while True:
-                out = await run.child(add_batch, target, f"batch-{batch}")
+                left = None if settled.to_add is None else settled.to_add - done
+                out = await run.child(
+                    add_batch,
+                    target.model_copy(update={"batches": add_batches(left)}),
+                    f"batch-{batch}",
+                )
                 await run.report()
                 if out.done:
                     break
-                batch += 1
+                batch, done = batch + 1, done + out.added + out.failed
             if run.follow_remove:  # after the adds: they land after the length as read
                 removal = 0
                 while not (await run.child(prune, target, f"prune-{removal}")).done:
@@ -1061,16 +1076,18 @@ async def _find_or_create_target(d: WorkerDeps, input: FindInput) -> PrepareOutp
         # read, in the same commit that records it (a retried step finds it instead, and
         # reconciles it as any found target).
         created = made is not None and stored.playlist_id == made
+        to_add = None
         if created:
             await imports.set_target_length(s, input.import_id, 0)
             if input.settle_new:
-                await _settle_in(s, input.import_id, {}, 0)
+                to_add = await _settle_in(s, input.import_id, {}, 0)
     return PrepareOutput(
         target_playlist_id=stored.playlist_id,
         target_url=stored.url,
         lost_target=lost,
         created=created,
         settled=created and input.settle_new,
+        to_add=to_add,
     )
 
 
@@ -1091,13 +1108,14 @@ async def _read_target(d: WorkerDeps, input: AddInput, *, offset: int, pages: in
     return ReadOutput(held=dict(Counter(uris)), read=len(uris), total=total)
 
 
-async def _settle(d: WorkerDeps, import_id: int, held: dict[str, int], total: int) -> None:
-    """Mark what the target already holds, remember its length, fail what cannot fit."""
+async def _settle(d: WorkerDeps, import_id: int, held: dict[str, int], total: int) -> int:
+    """Mark what the target already holds, remember its length, fail what cannot fit;
+    the tracks left to add."""
     async with d.sessions.begin() as s:
-        await _settle_in(s, import_id, held, total)
+        return await _settle_in(s, import_id, held, total)
 
 
-async def _settle_in(s: AsyncSession, import_id: int, held: dict[str, int], total: int) -> None:
+async def _settle_in(s: AsyncSession, import_id: int, held: dict[str, int], total: int) -> int:
     """`_settle` inside the caller's transaction."""
     wanted = await ledger.target_sequence(s, import_id)
     await removals.plan_removals(s, import_id, held)  # a follower's copy, if they chose it
@@ -1106,11 +1124,22 @@ async def _settle_in(s: AsyncSession, import_id: int, held: dict[str, int], tota
     await imports.set_target_length(s, import_id, total)
     settled = set(there)
     to_add = [pos for pos, _, added in wanted if not added and pos not in settled]
-    overflow = to_add[max(PLAYLIST_LIMIT - total, 0) :]
+    room = max(PLAYLIST_LIMIT - total, 0)
+    overflow = to_add[room:]
     if overflow:
         await ledger.mark_items_failed(
             s, import_id, overflow, f"Spotify playlists hold at most {PLAYLIST_LIMIT:,} tracks"
         )
+    return min(len(to_add), room)
+
+
+def add_batches(left: int | None) -> int:
+    """The batches the next add child takes, so the rate-limit units it is charged: the
+    tracks `left` in batches of 100, at least one (it then finds whether it is done), at
+    most `ADD_BATCHES`; unknown (None) counts as the most."""
+    if left is None:
+        return ADD_BATCHES
+    return min(max(-(-left // BATCH_SIZE), 1), ADD_BATCHES)
 
 
 async def _search(d: WorkerDeps, user_id: int, wanted: Track) -> str | None:

@@ -17,6 +17,7 @@ from fakes.spotify import FakeSpotify
 from storage.enums import ImportStatus
 from tests.bot.e2e.test_import import catalog_entry, start_import, target_uris, wait_finished
 from tests.bot.support import Member, link_directly
+from tests.waiting import async_wait_until
 from workflows.contracts import member_rate_limit_key
 from workflows.import_playlist import marker
 
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.engine
 ITEMS = "GET /v1/playlists/{id}/items"
 ADD = "POST /v1/playlists/{id}/items"
 LIST = "GET /v1/me/playlists"
+CREATE = "POST /v1/me/playlists"
 
 
 async def test_rechecking_a_10000_track_copy_at_250_ms_a_call_reads_each_page_once(
@@ -89,3 +91,46 @@ async def test_a_members_steps_are_paced_by_the_key_that_link_creates(
     [limit] = (await bot_hatchet.rate_limits.aio_list(search=key)).rows or []
     assert limit.key == key
     assert limit.limit_value == services.settings.spotify_member_calls_per_minute
+
+
+async def test_a_members_bucket_is_charged_the_calls_the_import_made(
+    fake_spotify: FakeSpotify,
+    fake_discord: FakeDiscord,
+    services: BotServices,
+    worker: WorkerProcess,
+    bot_hatchet: Hatchet,
+    guild_id: int,
+    channel_id: int,
+    alice: Member,
+    bob: Member,
+) -> None:
+    """A new import of 2,150 known songs makes 24 calls (list, create, 22 adds): two add
+    children, of 20 batches and of 2. Each add child is charged the batches left, not the
+    most one child may append (that was 2 + 20 + 20 = 42 units, and twenty 100-track
+    imports drained the app's bucket for a minute)."""
+    songs = fake_spotify.generate_tracks(2_150, seed=73)
+    entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
+    await link_directly(services, fake_spotify, bob)
+    key = member_rate_limit_key(bob.id)
+    fake_spotify.reset_calls()
+
+    import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
+    row = await wait_finished(services, import_id, within=120)
+
+    assert row.status is ImportStatus.COMPLETED, row.error
+    assert target_uris(fake_spotify, row) == [s.uri for s in songs]
+    assert bob.spotify_id is not None
+    calls = fake_spotify.count(user=bob.spotify_id)
+    assert (fake_spotify.count(LIST), fake_spotify.count(CREATE)) == (1, 1)
+    assert (fake_spotify.count(ADD), calls) == (22, 24)
+
+    async def charged() -> int | None:
+        [limit] = (await bot_hatchet.rate_limits.aio_list(search=key)).rows or []
+        spent = limit.limit_value - limit.value
+        return spent if spent >= calls else None  # the scheduler writes its counts lazily
+
+    spent = await async_wait_until(
+        charged, timeout=15, interval=0.25, message=f"{key} was never charged {calls} units"
+    )
+    # The key was made by the first task of this import, a minute's bucket: no refill yet.
+    assert spent == calls
