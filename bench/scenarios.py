@@ -26,6 +26,9 @@ Chaos = Literal["burst", "kill", "kill one", "discord"] | None
 #: Discord answers every progress edit 429 for this long, with this Retry-After (short
 #: enough that discord.py waits it out inside the edit, as it did inline before).
 DISCORD_429_SECONDS, DISCORD_RETRY_AFTER = 60.0, 5.0
+#: Mixtape's import with Discord answering 429 to every edit, and the quiet import it is
+#: compared with; the default set alternates them (`bench.__main__.discord_pairs`).
+DISCORD_429, DISCORD_QUIET = "Discord 429s on edits", "Discord quiet (control)"
 EDIT = "PATCH /channels/{channel_id}/messages/{message_id}"
 WRITE_ROUTES = ("POST /v1/playlists/{id}/items", "POST /v1/me/playlists")
 

@@ -89,4 +89,5 @@ def test_quick_bench_measures_every_design(stack_env: dict[str, str], tmp_path: 
     assert "an unchanged source costs one call: 10 calls for 10 entries" in done.stdout
     # Discord answering 429 to every progress edit: measured, and the import still complete
     assert by[("mixtape", "Discord 429s on edits")]["chaos_at"] is not None
+    assert by[("mixtape", "Discord quiet (control)")]["chaos_at"] is None  # its pair
     assert "Discord answering 429 to every edit" in done.stdout
