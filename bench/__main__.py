@@ -31,7 +31,7 @@ MIXTAPE = ("mixtape",)
 
 
 def scenarios(full: bool, quick: bool = False) -> list[Scenario]:
-    """The default set runs in under 10 minutes; `--full` adds the slow per-track runs,
+    """The default set runs in about 10 minutes; `--full` adds the slow per-track runs,
     following (100 entries checked, 20 followers updated) and the big scale-out (50 members
     x 300 tracks); `--quick` is a small smoke run of every kind of scenario."""
     if quick:
