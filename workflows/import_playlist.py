@@ -539,7 +539,13 @@ def build_import(hatchet: Hatchet, settings: Settings) -> list[BaseWorkflow[Any]
                     f"find-{found.scan_from}",
                 )
             await run.report(final=True)  # before any add: e.g. tracks that won't play here
-            target = AddInput(**base.model_dump(), target_playlist_id=found.target_playlist_id)
+            # `batches` as every run has spawned its reads, settle and prune with: a replayed
+            # spawn whose input changed would not match what the engine recorded.
+            target = AddInput(
+                **base.model_dump(),
+                target_playlist_id=found.target_playlist_id,
+                batches=ADD_BATCHES,
+            )
             isrc = set(prep.with_isrc)
             todo = prep.to_resolve
             groups = [
