@@ -1,7 +1,7 @@
 """Guilds are served fairly: one guild's big import does not starve another guild's small one.
 
 Measured on the real engine and worker with two slots: a 20-track import alone, then the same
-import started three times while another guild's 5,000-track import searches its songs (its
+import started five times while another guild's 5,000-track import searches its songs (its
 parent keeps several searches queued at a time). The small import may wait for a slot now and
 then, never behind the big one's searches.
 """
@@ -36,14 +36,17 @@ SMALL_WORKER = {
     "SPOTIFY_MEMBER_CALLS_PER_MINUTE": "3000",
     "SPOTIFY_APP_CALLS_PER_MINUTE": "3000",
 }
-#: Room the three counts need in the app's bucket: the big import searches about 15 songs a
-#: second, for some 20 s.
-APP_UNITS = 600
+#: Room the five counts need in the app's bucket: the big import searches about 12 songs a
+#: second, for some 20 to 60 s.
+APP_UNITS = 900
 #: Spotify's answers take about this long (seconds).
 LATENCY = 0.1
 SEARCH = "GET /v1/search"
-#: The big import's searches that may run while the small one is under way.
-OVERTAKEN_AT_MOST = 40  # measured: 20 with the per-guild key, 65 without
+#: The big import's searches that may run while the small one is under way (the median of
+#: five counts). Measured on 30 November with the per-guild key: 23, 55, 26, 42, 50 and 33,
+#: 45, 13, 15, 110 (medians 42 and 33; CI's three counts 27, 49, 42 broke the earlier bound
+#: of 40); without it (IMPORT_STEPS_PER_GUILD=2): 115, 305, 251, 231, 408 (median 251).
+OVERTAKEN_AT_MOST = 80
 
 
 async def timed_small_import(
@@ -118,11 +121,11 @@ async def test_a_big_import_does_not_starve_another_guilds_small_one(
     await app_bucket_holds(bot_hatchet, APP_UNITS)
     big_import = await start_import(services, fake_discord, guild_id, channel_id, alice, big)
     await resolving(services, big_import)
-    # Three small imports, one after another: the engine polls a queue it found no slot
-    # for about once a second, so one unlucky poll can let a few more searches through;
+    # Five small imports, one after another: the engine polls a queue it found no slot
+    # for about once a second, so one unlucky poll can let many more searches through;
     # starvation shows in every one of them.
     contended: list[tuple[float, int]] = []
-    for seed in (33, 34, 35):
+    for seed in (33, 34, 35, 36, 37):
         before = time.monotonic()
         took = await timed_small_import(services, fake_discord, fake_spotify, bob, seed=seed)
         after = time.monotonic()
@@ -146,5 +149,5 @@ async def test_a_big_import_does_not_starve_another_guilds_small_one(
     # Not timed (figures belong to bench/): counted. Without the per-guild key the small
     # import waited behind a long queue of the big one's searches; with it, the guilds'
     # searches take turns and only a few slip in ahead.
-    assert sorted(n for _, n in contended)[1] <= OVERTAKEN_AT_MOST  # the median
+    assert sorted(n for _, n in contended)[2] <= OVERTAKEN_AT_MOST  # the median
     await wait_finished(services, big_import, within=60)
