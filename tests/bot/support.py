@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 from hatchet_sdk import Hatchet
+from hatchet_sdk.clients.rest.models.rate_limit import RateLimit
 from hatchet_sdk.clients.rest.models.v1_task_status import V1TaskStatus
 from hatchet_sdk.clients.rest.models.v1_task_summary import V1TaskSummary
 from hatchet_sdk.config import TenacityConfig
@@ -394,6 +395,12 @@ async def http_get(url: str) -> tuple[int, str, dict[str, str]]:
         return response.status, await response.text(), dict(response.headers)
 
 
+async def rate_limit(hatchet: Hatchet, key: str) -> RateLimit | None:
+    """The engine's bucket named `key` exactly (its list searches by substring)."""
+    rows = (await hatchet.rate_limits.aio_list(search=key)).rows or []
+    return next((r for r in rows if r.key == key), None)
+
+
 async def app_bucket_holds(hatchet: Hatchet, units: int, within: float = 90.0) -> None:
     """Wait until the engine's app-wide Spotify bucket holds `units`, or its refill is due.
 
@@ -403,8 +410,7 @@ async def app_bucket_holds(hatchet: Hatchet, units: int, within: float = 90.0) -
     """
 
     async def room() -> bool:
-        rows = (await hatchet.rate_limits.aio_list(search=SPOTIFY_APP_KEY)).rows or []
-        bucket = next((r for r in rows if r.key == SPOTIFY_APP_KEY), None)
+        bucket = await rate_limit(hatchet, SPOTIFY_APP_KEY)
         if bucket is None:
             return True  # not declared yet: the first worker fills it
         age = datetime.now(UTC) - bucket.last_refill

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -30,6 +29,7 @@ from tests.bot.support import (
     import_rows,
     link_directly,
     link_url,
+    rate_limit,
 )
 from tests.bot.test_oauth_server import to_spotify
 from tests.bot.test_share import done_thinking
@@ -113,15 +113,13 @@ async def test_a_link_creates_the_members_rate_limit_key_in_the_engine(
     """At /link, not at the member's first task: the engine's scheduler sees a new key only
     at its next refresh, and a task that meets it first waits for that."""
     key = member_rate_limit_key(alice.id)
-    assert (await bot_hatchet.rate_limits.aio_list(search=key)).rows in (None, [])
+    assert await rate_limit(bot_hatchet, key) is None
 
     await link_through_spotify(driver, fake_spotify, alice, SCOPES)
 
-    async def listed() -> list[Any]:  # created beside the member's page, not before it
-        return (await bot_hatchet.rate_limits.aio_list(search=key)).rows or []
-
-    [limit] = await async_wait_until(listed, timeout=10, message=f"no key {key} in the engine")
-    assert limit.key == key
+    limit = await async_wait_until(  # created beside the member's page, not before it
+        lambda: rate_limit(bot_hatchet, key), timeout=10, message=f"no key {key} in the engine"
+    )
     assert limit.limit_value == services.settings.spotify_member_calls_per_minute
     assert limit.value == limit.limit_value  # a full bucket
     assert "minute" in limit.window.lower()

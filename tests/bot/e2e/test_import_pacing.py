@@ -16,7 +16,7 @@ from fakes.discord_api import FakeDiscord
 from fakes.spotify import FakeSpotify
 from storage.enums import ImportStatus
 from tests.bot.e2e.test_import import catalog_entry, start_import, target_uris, wait_finished
-from tests.bot.support import Member, link_directly
+from tests.bot.support import Member, link_directly, rate_limit
 from tests.waiting import async_wait_until
 from workflows.contracts import member_rate_limit_key
 from workflows.import_playlist import marker
@@ -82,14 +82,14 @@ async def test_a_members_steps_are_paced_by_the_key_that_link_creates(
     entry = await catalog_entry(services, fake_spotify, guild_id, alice.id, songs)
     await link_directly(services, fake_spotify, bob)
     key = member_rate_limit_key(bob.id)
-    assert (await bot_hatchet.rate_limits.aio_list(search=key)).rows in (None, [])
+    assert await rate_limit(bot_hatchet, key) is None
 
     import_id = await start_import(services, fake_discord, guild_id, channel_id, bob, entry)
     row = await wait_finished(services, import_id, within=60)
 
     assert row.status is ImportStatus.COMPLETED, row.error
-    [limit] = (await bot_hatchet.rate_limits.aio_list(search=key)).rows or []
-    assert limit.key == key
+    limit = await rate_limit(bot_hatchet, key)
+    assert limit is not None
     assert limit.limit_value == services.settings.spotify_member_calls_per_minute
 
 
@@ -125,8 +125,8 @@ async def test_a_members_bucket_is_charged_the_calls_the_import_made(
     assert (fake_spotify.count(ADD), calls) == (22, 24)
 
     async def charged() -> int | None:
-        [limit] = (await bot_hatchet.rate_limits.aio_list(search=key)).rows or []
-        spent = limit.limit_value - limit.value
+        limit = await rate_limit(bot_hatchet, key)
+        spent = limit.limit_value - limit.value if limit else 0
         return spent if spent >= calls else None  # the scheduler writes its counts lazily
 
     spent = await async_wait_until(
