@@ -32,7 +32,7 @@ class OfflineWorld:
         self.workdir = workdir
         self.redirect_uri = f"http://127.0.0.1:{oauth_port}/spotify/callback"
         self.oauth_port = oauth_port
-        self.worker_health_port = free_port()
+        self.worker_health_port = free_port(avoid={oauth_port})
         self.discord = FakeDiscord()
         self.spotify = FakeSpotify()
         self.source: Playlist | None = None

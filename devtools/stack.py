@@ -37,7 +37,7 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -132,11 +132,29 @@ def postgres_options(port: int, socket_dir: Path, durable: bool) -> str:
     return options if durable else f"{options} {_PG_FAST_UNSAFE}"
 
 
-def free_port() -> int:
-    """A port the kernel says is free now on loopback."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """Ports the kernel says are free now on loopback, all different: each socket stays
+    bound until every port is chosen, because a port is free again the moment its socket
+    closes and the kernel may hand it out twice (a stack's health and frontend port once
+    came out the same, and the engine could not listen)."""
+    with contextlib.ExitStack() as held:
+        socks = [
+            held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            for _ in range(count)
+        ]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+
+
+def free_port(avoid: Collection[int] = ()) -> int:
+    """A port free now on loopback and not one of `avoid` (ports chosen earlier that nothing
+    listens on yet)."""
+    for _ in range(100):
+        [port] = free_ports(1)
+        if port not in avoid:
+            return port
+    raise RuntimeError(f"no free loopback port outside {sorted(avoid)}")
 
 
 def postgres_bin_dir() -> Path:
@@ -533,7 +551,8 @@ class LocalStack:
         log("the dashboard's admin had the engine's default password; it now has this stack's")
 
     def _start_hatchet(self, database_url: str, tag: str) -> StackInfo:
-        ports = {name: free_port() for name in ("api", "grpc", "health", "frontend", "runtime")}
+        names = ("api", "grpc", "health", "frontend", "runtime")
+        ports = dict(zip(names, free_ports(len(names)), strict=True))
         env = self._hatchet_env(database_url, ports)
         config = self.root / "hatchet-config"
         log("migrating the Hatchet database")

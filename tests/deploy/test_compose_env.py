@@ -76,7 +76,9 @@ class Host:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def port(self, container_port: str) -> int:
-        return self.ports.setdefault(container_port, free_port())
+        if container_port not in self.ports:
+            self.ports[container_port] = free_port(avoid=self.ports.values())
+        return self.ports[container_port]
 
     def localize(self, text: str) -> str:
         """A value or command as this host runs it (one pass: no replacement is redone)."""
