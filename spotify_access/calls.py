@@ -100,11 +100,11 @@ class _MemberSession:
         async with self.sessions.begin() as session:
             until = await rate_gates.closed_until(session, SPOTIFY_GATE) if gate else None
             account = await accounts.get_account(session, self.user)
-            tokens = await accounts.get_tokens(session, self.cipher, self.user)
         if until is not None:
             raise RateLimited((until - datetime.now(UTC)).total_seconds(), reason="app-wide wait")
-        if account is None or tokens is None:
+        if account is None:
             raise NotLinked(self.user)
+        tokens = accounts.tokens_of(account, self.cipher)
         missing = set(REQUIRED_SCOPES) - set(account.scopes)
         if missing:
             # Spotify would refuse the calls (403 Insufficient client scope); only a new

@@ -108,8 +108,11 @@ async def get_tokens(
 ) -> AccountTokens | None:
     """Decrypted tokens of a linked user, or None when not linked."""
     account = await get_account(session, discord_user_id)
-    if account is None:
-        return None
+    return None if account is None else tokens_of(account, cipher)
+
+
+def tokens_of(account: Account, cipher: TokenCipher) -> AccountTokens:
+    """An account row's tokens, decrypted: for a caller that has read the row already."""
     access = account.access_token_encrypted
     return AccountTokens(
         refresh_token=cipher.decrypt(account.refresh_token_encrypted),

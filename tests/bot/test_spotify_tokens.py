@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import spotipy
 from hatchet_sdk import Hatchet
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from bot.services import BotServices
 from fakes.spotify import FakeSpotify
@@ -103,6 +103,30 @@ async def test_rotated_refresh_token_is_stored_encrypted_and_keeps_working(
         tokens = await accounts.get_tokens(session, services.cipher, alice.id)
     assert tokens is not None and tokens.access_token_expires_at is not None
     assert tokens.access_token_expires_at > datetime.now(UTC)
+
+
+async def test_a_call_with_a_valid_token_reads_the_account_once(
+    services: BotServices, fake_spotify: FakeSpotify, alice: Member
+) -> None:
+    """Every Spotify call of every step reads the grant first: one row read, not two."""
+    await link_directly(services, fake_spotify, alice)
+    assert await call(services, alice) == "ada"
+    refreshes = fake_spotify.count(TOKEN_ROUTE)
+    reads: list[str] = []
+
+    def count_reads(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM accounts" in statement:
+            reads.append(statement)
+
+    engine = services.sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", count_reads)
+    try:
+        assert await call(services, alice) == "ada"
+    finally:
+        event.remove(engine, "before_cursor_execute", count_reads)
+
+    assert len(reads) == 1, reads
+    assert fake_spotify.count(TOKEN_ROUTE) == refreshes  # no refresh in the counted call
 
 
 async def test_a_failing_operation_never_loses_a_rotated_token(
